@@ -1,0 +1,63 @@
+"""Domain exceptions and the Issue record.
+
+Input errors subclass ``ValueError`` and always carry the file, row, column and what was expected, so
+that the CLI can print one precise message and exit 2. Row-level faults that can be quarantined are
+``Issue`` records (beancount's style: checks return issues as data; the caller decides to fail or
+to write them to ``rejects.csv``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One rejected input row: ``rejects.csv`` has exactly these columns."""
+
+    source: str
+    row: int  # 1-based data row number (the header is row 0); 0 for file-level issues
+    column: str
+    value: str
+    reason: str
+
+    def message(self) -> str:
+        where = f"{self.source}"
+        if self.row:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}"
+        shown = f" (got {self.value!r})" if self.value != "" else ""
+        return f"{where}: {self.reason}{shown}"
+
+
+class ShapleyAttrError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InputError(ShapleyAttrError, ValueError):
+    """Bad input: names the file, row and column and what was expected. CLI exit code 2."""
+
+    def __init__(self, source: str, reason: str, *, row: int = 0, column: str = "", value: object = "",
+                 issues: list[Issue] | None = None) -> None:
+        self.issue = Issue(str(source), int(row), str(column), "" if value is None else str(value), reason)
+        self.issues = issues or [self.issue]
+        msg = self.issue.message()
+        if len(self.issues) > 1:
+            msg += f" (and {len(self.issues) - 1} more problem(s))"
+        super().__init__(msg)
+
+
+class ContractError(InputError):
+    """A partner contract, sales, FX or co-op file breaks its contract (DATA.md inputs 3-5)."""
+
+
+class UsageError(ShapleyAttrError, ValueError):
+    """A combination of options that cannot work (e.g. time-decay on paths input). Exit code 2."""
+
+
+class ModelLimitError(UsageError):
+    """An exact computation that does not fit the stated limits; the message states the numbers."""
+
+
+class OutputExistsError(ShapleyAttrError):
+    """The run directory exists and --force was not given. Exit code 2."""
