@@ -1,0 +1,327 @@
+"""The ``shapley-attr`` command line: a thin click layer over the library (sqlite-utils style).
+
+Commands parse options and call one library function. Domain errors become exit code 2 (bad usage or
+bad input, with the file, row and column) and anything unexpected exit code 1. Heavy modules (numba,
+polars, pyarrow) are imported inside the commands, so ``--help`` stays fast.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import DEFAULT_LOOKBACK_DAYS, GAMES, METHODS, MODELS, PATH_SEP, VALUES
+
+
+class InputFailure(click.ClickException):
+    """Bad input or a combination of options that cannot work: exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class EngineFailure(click.ClickException):
+    """A failure inside the engine: exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(f"internal error: {self.format_message()}", err=True)
+
+
+def handle_errors(fn):
+    """Turn the package's exceptions into click exceptions with the documented exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import OutputExistsError, ShapleyAttrError
+
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (ShapleyAttrError, OutputExistsError) as exc:
+            raise InputFailure(str(exc)) from exc
+        except ValueError as exc:  # parameter validation (ModelParams, JourneyParams)
+            raise InputFailure(str(exc)) from exc
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise InputFailure(f"{exc.filename}: {exc.strerror}") from exc
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper
+
+
+# --- shared option bundles ---------------------------------------------------------------------
+def _position_weights(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter("expected three numbers like 0.4,0.2,0.4") from None
+    if len(parts) != 3:
+        raise click.BadParameter("expected three numbers like 0.4,0.2,0.4")
+    return parts
+
+
+def model_options(fn):
+    """Options that decide the model's numbers (MODELS.md). Defaults None = the command's default."""
+    opts = [
+        click.option("--model", type=click.Choice(MODELS), default=None,
+                     help="Attribution model [attribute: shapley; run: hybrid]."),
+        click.option("--game", type=click.Choice(GAMES), default=None,
+                     help="Shapley game for shapley/hybrid [rate]."),
+        click.option("--method", type=click.Choice(METHODS), default=None,
+                     help="exact, Monte Carlo, or auto (exact while it fits) [auto]."),
+        click.option("--order", type=click.IntRange(1, 4), default=None, help="Markov order [1]."),
+        click.option("--alpha", type=click.FloatRange(0, 1), default=None,
+                     help="Hybrid weight of the Shapley share against last touch [0.5]."),
+        click.option("--value", type=click.Choice(VALUES), default=None,
+                     help="What is attributed: gmv or conversions [gmv when the data has values]."),
+        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for MC and bootstrap [0]."),
+        click.option("--tolerance", type=float, default=None,
+                     help="MC: stop when the largest 95%% CI half-width / total is below this [0.001]."),
+        click.option("--max-samples", type=int, default=None, help="MC: most permutations [200000]."),
+        click.option("--bootstrap", type=click.IntRange(0), default=None,
+                     help="Resample journeys B times for percentile 95%% intervals [0: off]."),
+        click.option("--collapse-repeats/--keep-repeats", default=None,
+                     help="Collapse consecutive repeats of a channel [markov: collapse; others: keep]."),
+        click.option("--half-life-days", type=float, default=None, help="time-decay half-life [7]."),
+        click.option("--position-weights", callback=_position_weights, default=None,
+                     help="position model weights first,middle,last [0.4,0.2,0.4]."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _parse_cols(ctx, param, values):
+    out = []
+    for v in values:
+        name, eq, source = v.partition("=")
+        if not eq or not name.strip() or not source.strip():
+            raise click.BadParameter(f"{v!r}: expected NAME=SOURCE, e.g. --col user_id=customer_id")
+        out.append((name.strip(), source.strip()))
+    return tuple(out)
+
+
+def mapping_options(fn):
+    """How the input is read and mapped onto the contract columns (DATA.md)."""
+    opts = [
+        click.option("--input-kind", type=click.Choice(["events", "paths"]), default=None,
+                     help="Events export or aggregated paths [guessed from the columns]."),
+        click.option("--input-format", type=click.Choice(["parquet", "csv", "arrow"]), default=None,
+                     help="File format [by extension]."),
+        click.option("--col", "columns", multiple=True, callback=_parse_cols, metavar="NAME=SOURCE",
+                     help="Read contract column NAME from source column SOURCE (repeatable)."),
+        click.option("--touch-type", "touch_types", multiple=True,
+                     help="event_type value meaning a touch (repeatable) [touch]."),
+        click.option("--conversion-type", "conversion_types", multiple=True,
+                     help="event_type value meaning a conversion (repeatable) [conversion]."),
+        click.option("--currency", default=None, help="Currency of gmv when the export has no currency column."),
+        click.option("--delimiter", default=None, help="CSV field separator [guessed: , ; tab |]."),
+        click.option("--sep", default=None, help=f"Channel separator inside a path [{PATH_SEP!r}]."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def journey_options(fn):
+    opts = [
+        click.option("--lookback-days", type=float, default=None,
+                     help=f"Touches older than this before a conversion are dropped [{DEFAULT_LOOKBACK_DAYS:g}]."),
+        click.option("--period", default=None, metavar="YYYY-MM",
+                     help="Attribute conversions of this UTC month only [all]."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def build_mapping(columns, touch_types, conversion_types, currency, delimiter, sep, input_format):
+    from .config import ColumnMapping
+
+    return ColumnMapping(rename=tuple(columns or ()), touch_types=tuple(touch_types) or ("touch",),
+                         conversion_types=tuple(conversion_types) or ("conversion",), currency=currency,
+                         delimiter=_unescape(delimiter), sep=sep if sep is not None else PATH_SEP,
+                         input_format=input_format)
+
+
+def _unescape(delimiter):
+    if delimiter is None:
+        return None
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+
+
+def build_model_params(defaults: dict, **options):
+    """ModelParams from options; None means "not given" and falls back to ``defaults`` then ModelParams."""
+    from .config import ModelParams
+
+    merged = dict(defaults)
+    merged.update({k: v for k, v in options.items() if v is not None})
+    return ModelParams(**merged)
+
+
+def read_summary(report) -> str:
+    """The stderr line that reconciles rows and GMV: read = accepted + rejected."""
+    return (f"{report.source}: rows read {report.rows_read} = accepted {report.rows_accepted} + rejected "
+            f"{report.rows_rejected}; GMV read {report.gmv_read:.2f} = accepted {report.gmv_accepted:.2f} "
+            f"+ rejected {report.gmv_rejected:.2f}")
+
+
+# --- the group --------------------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="shapley-attr")
+def cli() -> None:
+    """shapley-attr: multi-touch attribution (Shapley, Markov, heuristics) and partner payouts."""
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@model_options
+@mapping_options
+@journey_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the table here (atomically) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "table"]), default=None,
+              help="Output format [table on a terminal; csv when piped; by --out extension].")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Quarantine invalid rows to this CSV (source,row,column,value,reason) instead of failing.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@handle_errors
+def attribute(input_path, out, fmt, rejects, quiet, columns, touch_types, conversion_types, currency, delimiter,
+              sep, input_kind, input_format, lookback_days, period, **model_opts) -> None:
+    """Attribute the conversions and GMV of INPUT (an events export or a paths table) to channels.
+
+    Output columns: channel, conversions, gmv, share, std_error, ci_low, ci_high (the last three
+    are Monte Carlo estimates in the unit of the attributed value, empty when exact).
+    """
+    t0 = time.perf_counter()
+    from .config import JourneyParams
+    from .pipeline import attribution_frame, load_table, resolve_value
+
+    params = build_model_params({"model": "shapley"}, **model_opts)
+    mapping = build_mapping(columns, touch_types, conversion_types, currency, delimiter, sep, input_format)
+    journeys = JourneyParams(lookback_days=lookback_days if lookback_days is not None else DEFAULT_LOOKBACK_DAYS,
+                             period=period, keep_ages=params.model == "time-decay")
+    table, report = load_table(input_path, input_kind=input_kind, mapping=mapping, journeys=journeys,
+                               quarantine=rejects is not None)
+    t_read = time.perf_counter()
+    params = resolve_value(params, table, explicit=model_opts.get("value") is not None)
+    from .models import fit
+
+    result = fit(table, params)
+    t_model = time.perf_counter()
+    frame = attribution_frame(result, params, period).drop("period", "model", "game")
+    if rejects is not None:
+        from .io.atomic import write_csv_atomic
+
+        write_csv_atomic(report.rejects, rejects)
+    _emit(frame, out, fmt, params)
+    if not quiet:
+        info = result.info
+        game = f" game={params.game}" if params.model in ("shapley", "hybrid") else ""
+        method = f" method={info['method']}" if "method" in info else ""
+        click.echo(f"model={params.model}{game}{method} value={params.value} channels={table.n_channels} "
+                   f"paths={table.n_paths}", err=True)
+        click.echo(read_summary(report), err=True)
+        if info.get("fallbacks"):
+            click.echo(f"last-touch fallbacks: {info['fallbacks']}", err=True)
+        if "stop_reason" in info:
+            click.echo(f"Monte Carlo: {info.get('samples')} permutations, stopped by {info['stop_reason']}", err=True)
+        click.echo(f"time: read+journeys {t_read - t0:.2f}s, model {t_model - t_read:.2f}s, "
+                   f"total {time.perf_counter() - t0:.2f}s", err=True)
+
+
+def _emit(frame, out, fmt, params) -> None:
+    """Write the attribution table to ``out`` (atomically) or stdout."""
+    if fmt is None:
+        if out is not None:
+            fmt = {".parquet": "parquet", ".pq": "parquet", ".json": "json"}.get(out.suffix.lower(), "csv")
+        else:
+            fmt = "table" if sys.stdout.isatty() else "csv"
+    if out is not None:
+        from .io.atomic import write_bytes_atomic
+
+        if fmt == "table":
+            raise InputFailure("--format table is for the terminal; use csv, parquet or json with --out")
+        write_bytes_atomic(out, _encode(frame, fmt, params))
+        return
+    if fmt == "parquet":
+        raise InputFailure("--format parquet needs --out FILE")
+    if fmt == "table":
+        click.echo(_table_text(frame))
+    else:
+        sys.stdout.buffer.write(_encode(frame, fmt, params))
+        sys.stdout.flush()
+
+
+def _encode(frame, fmt, params) -> bytes:
+    import io
+
+    if fmt == "csv":
+        return frame.write_csv().encode("utf-8")
+    if fmt == "json":
+        return (json.dumps(frame.to_dicts(), indent=1, allow_nan=False) + "\n").encode("utf-8")
+    buf = io.BytesIO()
+    import pyarrow.parquet as pq
+
+    arrow = frame.to_arrow()
+    meta = {b"shapley_attr.params": json.dumps(params.as_dict(), sort_keys=True).encode(),
+            b"shapley_attr.version": __version__.encode()}
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **meta})
+    pq.write_table(arrow, buf)
+    return buf.getvalue()
+
+
+def _table_text(frame) -> str:
+    """A readable fixed-width table, largest credit first."""
+    rows = frame.sort("share", descending=True).to_dicts()
+    estimated = any(r["std_error"] is not None for r in rows)
+    head = ["channel", "conversions", "gmv", "share"] + (["std_error", "ci_low", "ci_high"] if estimated else [])
+    cells = [head]
+    for r in rows:
+        line = [r["channel"], f"{r['conversions']:.2f}", f"{r['gmv']:.2f}", f"{100 * r['share']:.2f}%"]
+        if estimated:
+            line += ["" if r[k] is None else f"{r[k]:.2f}" for k in ("std_error", "ci_low", "ci_high")]
+        cells.append(line)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    out = []
+    for j, c in enumerate(cells):
+        out.append("  ".join(c[i].ljust(widths[i]) if i == 0 else c[i].rjust(widths[i]) for i in range(len(c))))
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write the data set into (created).")
+@click.option("--journeys", type=click.IntRange(1), default=20_000, show_default=True, help="Number of journeys.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing directory.")
+@handle_errors
+def sample(out, journeys, seed, force) -> None:
+    """Write a synthetic but realistic data set (events, partners, sales, FX, co-op, run.toml)."""
+    from .sample import write_sample
+
+    if out.exists() and any(out.iterdir()) and not force:
+        raise InputFailure(f"{out}: directory exists and is not empty (use --force to overwrite)")
+    paths = write_sample(out, journeys=journeys, seed=seed)
+    for name, path in sorted(paths.items()):
+        click.echo(f"{name}: {path}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="shapley-attr")
