@@ -24,6 +24,11 @@ class PathTable:
     stats: dict = field(default_factory=dict)  # counts from the journey cut, for the manifest
 
     def __post_init__(self) -> None:
+        # Kernels take C-contiguous writable arrays of exact dtypes (Arrow buffers come read-only).
+        for name in ("offsets", "codes", "conversions", "value", "nulls", "ages"):
+            arr = getattr(self, name)
+            if arr is not None and (not arr.flags.c_contiguous or not arr.flags.writeable):
+                object.__setattr__(self, name, np.require(arr, requirements=["C", "W", "O"]))
         n = len(self.conversions)
         if self.offsets.dtype != np.int64 or self.codes.dtype != np.int32:
             raise TypeError("PathTable: offsets must be int64 and codes int32")
@@ -62,6 +67,11 @@ class PathTable:
         return [sep.join(names[c] for c in self.codes[a:b]) for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
 
+def to_array(series, dtype) -> np.ndarray:
+    """A Polars Series as a C-contiguous, writable NumPy array of ``dtype`` (what kernels take)."""
+    return np.require(series.to_numpy(), dtype=dtype, requirements=["C", "W", "O"])
+
+
 def from_path_lists(paths: list[list[str]], conversions, value, nulls, *, ages=None) -> PathTable:
     """Build a PathTable from Python lists (tests, small API inputs). Paths are not merged.
 
@@ -82,33 +92,41 @@ def from_path_lists(paths: list[list[str]], conversions, value, nulls, *, ages=N
 
 
 def merge_identical_paths(table: PathTable) -> PathTable:
-    """Aggregate rows with identical code sequences (sums of conversions, value, nulls).
+    """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order."""
+    from .kernels.journeys import _gather_sequences, _unique_sequences
 
-    Rows keep the order of their first occurrence. Tables with ``ages`` are returned unchanged: ages
-    differ between journeys and are what time-decay needs.
-    """
-    if table.ages is not None or table.n_paths == 0:
+    if table.n_paths == 0:
         return table
-    lengths = table.lengths
-    # A hashable key per path: the bytes of its codes (length is implied by the byte count).
-    raw = table.codes.tobytes()
-    starts = table.offsets[:-1] * 4
-    ends = table.offsets[1:] * 4
-    keys = {}
-    inverse = np.empty(table.n_paths, dtype=np.int64)
-    for p in range(table.n_paths):
-        k = raw[starts[p]:ends[p]]
-        inverse[p] = keys.setdefault(k, len(keys))
-    n_unique = len(keys)
-    if n_unique == table.n_paths:
+    inverse, first = _unique_sequences(table.offsets, table.codes)
+    if len(first) == table.n_paths:
         return table
-    first = np.full(n_unique, -1, dtype=np.int64)
-    for p in range(table.n_paths - 1, -1, -1):
-        first[inverse[p]] = p
-    new_len = lengths[first]
-    offsets = np.zeros(n_unique + 1, dtype=np.int64)
-    np.cumsum(new_len, out=offsets[1:])
-    idx = np.concatenate([np.arange(table.offsets[p], table.offsets[p + 1]) for p in first]) if n_unique else np.empty(0, np.int64)
-    codes = table.codes[idx].astype(np.int32)
-    sums = [np.bincount(inverse, weights=getattr(table, f), minlength=n_unique) for f in ("conversions", "value", "nulls")]
-    return PathTable(offsets, codes, *sums, table.channels, None, dict(table.stats))
+    off, codes = _gather_sequences(table.offsets, table.codes, first)
+    n = len(first)
+    sums = [np.bincount(inverse, weights=getattr(table, f), minlength=n) for f in ("conversions", "value", "nulls")]
+    return PathTable(off, codes, *sums, table.channels, None, dict(table.stats))
+
+
+def drop_unused_channels(table: PathTable) -> PathTable:
+    """Remove channels that no path uses and renumber codes (keeps the sorted order)."""
+    used = np.unique(table.codes)
+    if len(used) == len(table.channels):
+        return table
+    remap = np.full(len(table.channels), -1, dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return PathTable(table.offsets, remap[table.codes], table.conversions, table.value, table.nulls,
+                     tuple(table.channels[i] for i in used), table.ages, dict(table.stats))
+
+
+def table_from_label_lists(lists, conversions, value, nulls) -> PathTable:
+    """A PathTable from a Polars Series of lists of channel labels (one list per path)."""
+    import polars as pl
+
+    flat = lists.explode()
+    categories = sorted(set(flat.drop_nulls().to_list()))
+    codes = to_array(flat.cast(pl.Enum(categories)).to_physical().cast(pl.Int32), np.int32)
+    lengths = lists.list.len().to_numpy().astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return PathTable(offsets, np.ascontiguousarray(codes, dtype=np.int32),
+                     np.asarray(conversions, dtype=np.float64), np.asarray(value, dtype=np.float64),
+                     np.asarray(nulls, dtype=np.float64), tuple(categories))

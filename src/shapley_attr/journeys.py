@@ -1,0 +1,126 @@
+"""Events → journeys → unique paths (DATA.md, "Journeys"), and PathTable construction helpers.
+
+Ordering: per user, by ``event_time``; a touch at the same instant as a conversion comes first;
+otherwise events at the same instant keep their input order. This is done with two single-key stable
+sorts (time key, then a 64-bit hash of the user id), which measured ~3x faster than Polars' two-key
+sort on 10M rows; a hash collision between two different users is detected and the string sort used.
+
+Rules chosen where DATA.md is silent (also written in the manifest):
+- the lookback window is closed: a touch exactly ``lookback_days`` before its conversion counts;
+- with ``--period``, events at or after the period's end are ignored, conversions before its start
+  close (reset) their journeys without being attributed, and the touches after a user's last
+  conversion form a non-converting journey when its last touch falls in the period; that journey is
+  windowed by the lookback before its last touch, like a conversion's.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timezone
+
+import numpy as np
+import polars as pl
+
+from .config import DIRECT, JourneyParams
+from .errors import InputError
+from .frames import PathTable, drop_unused_channels, merge_identical_paths, to_array
+
+_I64_MIN = np.iinfo(np.int64).min
+_I64_MAX = np.iinfo(np.int64).max
+
+
+def period_bounds(period: str | None) -> tuple[int, int]:
+    """[start, end) of a ``YYYY-MM`` UTC month in epoch microseconds (open bounds without a period)."""
+    if period is None:
+        return _I64_MIN, _I64_MAX
+    try:
+        year, month = (int(x) for x in period.split("-"))
+        if not (1 <= month <= 12 and len(period) == 7):
+            raise ValueError
+    except ValueError:
+        raise InputError("--period", "expected a month as YYYY-MM, e.g. 2026-10", value=period) from None
+    start = datetime(year, month, 1, tzinfo=timezone.utc)
+    last_day = calendar.monthrange(year, month)[1]
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
+    del last_day
+    return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
+
+
+def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = JourneyParams()) -> PathTable:
+    """Cut validated events into journeys and aggregate identical journeys into a PathTable.
+
+    ``events`` has columns ``user_id`` (text), ``t`` (Int64 epoch microseconds, UTC),
+    ``is_conversion`` (bool), ``channel`` (text, touch rows), ``gmv`` (Float64, reporting currency),
+    ``country`` and input order as row order (``io.events.validate_events`` gives exactly that).
+    With ``params.keep_ages`` journeys are not merged and each touch keeps its age in seconds.
+    """
+    from .kernels.journeys import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT,
+                                   STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
+                                   STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
+
+    df = events.collect() if isinstance(events, pl.LazyFrame) else events
+    labels = df.get_column("channel").drop_nulls().unique().to_list()
+    categories = sorted(set(labels) | {DIRECT})
+    direct_code = categories.index(DIRECT)
+    enum = pl.Enum(categories)
+    ordered = _user_time_order(df.select(
+        "user_id", "t", "is_conversion", "gmv",
+        pl.col("channel").cast(enum).to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
+    ))
+    new_user = to_array(ordered.get_column("_new_user"), np.bool_)
+    t = to_array(ordered.get_column("t"), np.int64)
+    is_conv = to_array(ordered.get_column("is_conversion"), np.bool_)
+    code = to_array(ordered.get_column("code"), np.int32)
+    gmv = to_array(ordered.get_column("gmv"), np.float64)
+    p_start, p_end = period_bounds(params.period)
+    lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
+    off, codes, ages, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us,
+                                                          p_start, p_end, np.int32(direct_code))
+    table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
+    if not params.keep_ages:
+        table = merge_identical_paths(table)
+    table = drop_unused_channels(table)
+
+    in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
+    by_country = (df.filter(in_period).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n"))
+                  .sort("country"))
+    n_conv = int(is_conv.sum())
+    stats = {
+        "events": int(len(df)),
+        "users": int(new_user.sum()),
+        "touches": int(len(df) - n_conv),
+        "conversions": n_conv,
+        "conversions_in_period": int(st[STAT_CONV_IN_PERIOD]),
+        "conversions_before_period": int(st[STAT_CONV_BEFORE_PERIOD]),
+        "events_after_period": int(st[STAT_EVENTS_AFTER_PERIOD]),
+        "gmv_in_period": float(val.sum()),
+        "journeys": int(len(conv)),
+        "converting_journeys": int(conv.sum()),
+        "non_converting_journeys": int(nul.sum()),
+        "non_converting_tails_outside_period": int(st[STAT_TAILS_OUTSIDE_PERIOD]),
+        "touches_dropped_lookback": int(st[STAT_DROPPED_LOOKBACK] + st[STAT_TAIL_TOUCHES_DROPPED]),
+        "direct_conversions": int(st[STAT_DIRECT]),
+        "unique_paths": table.n_paths,
+        "max_path_length": int(table.lengths.max()) if table.n_paths else 0,
+        "country_gmv": dict(zip(by_country["country"].to_list(), by_country["gmv"].to_list())),
+        "country_conversions": dict(zip(by_country["country"].to_list(), by_country["n"].to_list())),
+        "tails": int(st[STAT_TAILS]),
+    }
+    return PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
+                     table.ages, stats)
+
+
+def _user_time_order(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows ordered by user, then time (touch before conversion at the same instant), then input order.
+
+    Adds ``_new_user`` (True on each user's first row).
+    """
+    key = (pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")
+    out = (df.with_columns(key, pl.col("user_id").hash().alias("_h"))
+           .sort("_key", maintain_order=True).sort("_h", maintain_order=True))
+    same_hash = pl.col("_h") == pl.col("_h").shift(1)
+    same_user = pl.col("user_id") == pl.col("user_id").shift(1)
+    collisions = out.select((same_hash & ~same_user).sum()).item()
+    if collisions:
+        # Either two users share a hash, or one user's rows were split: fall back to the string sort.
+        out = df.with_columns(key).sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
+    return out.with_columns((~same_user).fill_null(True).alias("_new_user"))

@@ -1,0 +1,176 @@
+"""Journey kernels: cut time-ordered events into journeys, and merge identical journeys into paths."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+from .rng import mix64
+
+# stats slots written by _cut_journeys
+STAT_DROPPED_LOOKBACK = 0
+STAT_DIRECT = 1
+STAT_CONV_IN_PERIOD = 2
+STAT_CONV_BEFORE_PERIOD = 3
+STAT_EVENTS_AFTER_PERIOD = 4
+STAT_TAILS = 5
+STAT_TAILS_OUTSIDE_PERIOD = 6
+STAT_TAIL_TOUCHES_DROPPED = 7
+N_STATS = 8
+
+
+@kernel("Tuple((int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1]))"
+        "(boolean[::1], int64[::1], boolean[::1], int32[::1], float64[::1], int64, int64, int64, int32)")
+def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, period_end, direct_code):
+    """Cut events sorted by (user, time, touch-before-conversion, input order) into journeys.
+
+    A conversion closes the user's touches since the previous conversion that are at most
+    ``lookback_us`` older than it (a touch exactly at the boundary counts); with none, the journey is
+    ``direct_code``. Only conversions in [period_start, period_end) are emitted; earlier ones still
+    close (reset) the journey. Events at or after period_end are ignored. The touches after a user's
+    last conversion form one non-converting journey, windowed by the lookback before its last touch,
+    emitted when that last touch is in the period.
+    Returns (offsets, codes, ages_seconds, conversions, value, nulls, stats).
+    """
+    n = t.shape[0]
+    cap_j = n + 1
+    off = np.zeros(cap_j + 1, dtype=np.int64)
+    out_codes = np.empty(n + 1, dtype=np.int32)
+    out_ages = np.empty(n + 1, dtype=np.float64)
+    conv = np.zeros(cap_j, dtype=np.float64)
+    val = np.zeros(cap_j, dtype=np.float64)
+    nul = np.zeros(cap_j, dtype=np.float64)
+    stats = np.zeros(N_STATS, dtype=np.int64)
+    nj = 0
+    nc = 0
+    i = 0
+    while i < n:
+        b = i + 1
+        while b < n and not new_user[b]:
+            b += 1
+        start = i
+        k = i
+        while k < b:
+            if t[k] >= period_end:
+                stats[STAT_EVENTS_AFTER_PERIOD] += b - k
+                break
+            if is_conv[k]:
+                lo = t[k] - lookback_us
+                s = start
+                while s < k and t[s] < lo:
+                    s += 1
+                stats[STAT_DROPPED_LOOKBACK] += s - start
+                if t[k] >= period_start:
+                    stats[STAT_CONV_IN_PERIOD] += 1
+                    if s == k:
+                        out_codes[nc] = direct_code
+                        out_ages[nc] = 0.0
+                        nc += 1
+                        stats[STAT_DIRECT] += 1
+                    else:
+                        for q in range(s, k):
+                            out_codes[nc] = code[q]
+                            out_ages[nc] = (t[k] - t[q]) * 1e-6
+                            nc += 1
+                    conv[nj] = 1.0
+                    val[nj] = gmv[k]
+                    nj += 1
+                    off[nj] = nc
+                else:
+                    stats[STAT_CONV_BEFORE_PERIOD] += 1
+                start = k + 1
+            k += 1
+        # k is the first event not taken (b, or the first at/after period_end); [start, k) are touches
+        if start < k:
+            last = t[k - 1]
+            lo = last - lookback_us
+            s = start
+            while s < k and t[s] < lo:
+                s += 1
+            if last >= period_start:
+                stats[STAT_TAILS] += 1
+                stats[STAT_TAIL_TOUCHES_DROPPED] += s - start
+                for q in range(s, k):
+                    out_codes[nc] = code[q]
+                    out_ages[nc] = (last - t[q]) * 1e-6
+                    nc += 1
+                nul[nj] = 1.0
+                nj += 1
+                off[nj] = nc
+            else:
+                stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
+        i = b
+    return (off[: nj + 1].copy(), out_codes[:nc].copy(), out_ages[:nc].copy(), conv[:nj].copy(),
+            val[:nj].copy(), nul[:nj].copy(), stats)
+
+
+@kernel("uint64(int32[::1], int64, int64)")
+def _sequence_hash(codes, a, b):
+    h = mix64(np.uint64(b - a) + np.uint64(0x51ED27))
+    for q in range(a, b):
+        h = mix64(h ^ (np.uint64(codes[q]) + np.uint64(0x9E3779B97F4A7C15)))
+    return h
+
+
+@kernel("Tuple((int64[::1], int64[::1]))(int64[::1], int32[::1])")
+def _unique_sequences(offsets, codes):
+    """Identical code sequences → one id each (open addressing on a 64-bit sequence hash).
+
+    Returns (inverse: id of every sequence, first: index of the first sequence of every id), ids in
+    order of first occurrence. Sequences with equal hashes are compared element by element.
+    """
+    n = offsets.shape[0] - 1
+    size = 1
+    while size < 2 * n + 2:
+        size *= 2
+    mask = size - 1
+    slot_id = np.full(size, -1, dtype=np.int64)
+    slot_hash = np.zeros(size, dtype=np.uint64)
+    inverse = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    n_unique = 0
+    for p in range(n):
+        a = offsets[p]
+        b = offsets[p + 1]
+        h = _sequence_hash(codes, a, b)
+        pos = np.int64(h & np.uint64(mask))
+        while True:
+            u = slot_id[pos]
+            if u == -1:
+                slot_id[pos] = n_unique
+                slot_hash[pos] = h
+                first[n_unique] = p
+                inverse[p] = n_unique
+                n_unique += 1
+                break
+            if slot_hash[pos] == h:
+                r = first[u]
+                ra = offsets[r]
+                rb = offsets[r + 1]
+                same = (rb - ra) == (b - a)
+                if same:
+                    for q in range(b - a):
+                        if codes[ra + q] != codes[a + q]:
+                            same = False
+                            break
+                if same:
+                    inverse[p] = u
+                    break
+            pos = (pos + 1) & mask
+    return inverse, first[:n_unique].copy()
+
+
+@kernel("Tuple((int64[::1], int32[::1]))(int64[::1], int32[::1], int64[::1])")
+def _gather_sequences(offsets, codes, rows):
+    """The sequences ``rows`` of a CSR table as a new CSR table."""
+    m = rows.shape[0]
+    off = np.zeros(m + 1, dtype=np.int64)
+    for i in range(m):
+        r = rows[i]
+        off[i + 1] = off[i] + offsets[r + 1] - offsets[r]
+    out = np.empty(off[m], dtype=np.int32)
+    for i in range(m):
+        r = rows[i]
+        a = offsets[r]
+        for q in range(offsets[r + 1] - a):
+            out[off[i] + q] = codes[a + q]
+    return off, out

@@ -1,0 +1,183 @@
+"""The command line: help everywhere, output formats, exit codes and messages (click's CliRunner)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from shapley_attr.cli import cli
+
+PATHS_CSV = """path;total_conversions;total_conversion_value;total_null
+email > search;2;30.5;1
+search;1;10;4
+email > email > display;1;20;0
+display;0;0;3
+"""
+
+EVENTS_CSV = """user_id,event_time,event_type,channel,country,order_id,gmv,currency
+u1,2026-10-01T10:00:00Z,touch,email,DE,,,
+u1,2026-10-02T10:00:00Z,touch,search,DE,,,
+u1,2026-10-02T11:00:00Z,conversion,,DE,o1,100.00,EUR
+u2,2026-10-03T09:00:00Z,touch,partner:DE-0042,DE,,,
+u2,2026-10-03T09:30:00Z,conversion,,DE,o2,50.50,EUR
+u3,2026-10-04T09:00:00Z,touch,search,FR,,,
+u4,2026-10-05T09:00:00Z,conversion,,FR,o3,20.00,EUR
+"""
+
+
+@pytest.fixture()
+def paths_file(tmp_path: Path) -> Path:
+    p = tmp_path / "paths.csv"
+    p.write_text(PATHS_CSV)
+    return p
+
+
+@pytest.fixture()
+def events_file(tmp_path: Path) -> Path:
+    p = tmp_path / "events.csv"
+    p.write_text(EVENTS_CSV)
+    return p
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_every_command_has_help() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    commands = list(cli.commands)
+    assert {"attribute", "sample"} <= set(commands)
+    for name in commands:
+        sub = run(name, "--help")
+        assert sub.exit_code == 0, name
+        assert "Usage:" in sub.output and len(cli.commands[name].help or "") > 20, name
+
+
+def test_help_does_not_import_numba_or_polars() -> None:
+    code = ("import sys; from shapley_attr.cli import cli\n"
+            "try:\n    cli(['attribute', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numba', 'polars', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_attribute_paths_csv_to_stdout(paths_file: Path) -> None:
+    result = run("attribute", paths_file, "--model", "last", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(result.stdout.encode())
+    assert frame.columns == ["channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high"]
+    got = dict(zip(frame["channel"], frame["gmv"]))
+    assert got == {"display": 20.0, "email": 0.0, "search": 40.5}
+    assert frame["conversions"].sum() == 4.0
+    assert frame["std_error"].null_count() == len(frame)
+
+
+def test_attribute_json_array_on_stdout(paths_file: Path) -> None:
+    result = run("attribute", paths_file, "--model", "first", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert isinstance(rows, list) and {r["channel"] for r in rows} == {"display", "email", "search"}
+    assert sum(r["gmv"] for r in rows) == pytest.approx(60.5, rel=1e-12)
+    assert abs(sum(r["share"] for r in rows) - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("fmt,suffix", [("csv", ".csv"), ("parquet", ".parquet"), ("json", ".json")])
+def test_attribute_out_file(paths_file: Path, tmp_path: Path, fmt: str, suffix: str) -> None:
+    out = tmp_path / f"credits{suffix}"
+    result = run("attribute", paths_file, "--model", "linear", "--out", out, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "parquet":
+        frame = pl.read_parquet(out)
+    elif fmt == "json":
+        frame = pl.DataFrame(json.loads(out.read_text()))
+    else:
+        frame = pl.read_csv(out)
+    assert frame["gmv"].sum() == pytest.approx(60.5, rel=1e-12)
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_attribute_terminal_table(paths_file: Path) -> None:
+    result = run("attribute", paths_file, "--model", "last", "--format", "table")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["channel", "conversions", "gmv", "share"]
+    assert lines[2].split()[0] == "search"  # largest credit first
+
+
+def test_attribute_events_summary_reconciles(events_file: Path) -> None:
+    result = run("attribute", events_file, "--model", "last", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(result.stdout.encode())
+    got = dict(zip(frame["channel"], frame["gmv"]))
+    assert got["search"] == 100.0 and got["partner:DE-0042"] == 50.5 and got["(direct)"] == 20.0
+    assert "rows read 7 = accepted 7 + rejected 0" in result.stderr
+
+
+def test_time_decay_on_paths_is_a_usage_error(paths_file: Path) -> None:
+    result = run("attribute", paths_file, "--model", "time-decay")
+    assert result.exit_code == 2
+    assert "time-decay" in result.stderr and "events" in result.stderr
+
+
+def test_missing_input_file_exit_2(tmp_path: Path) -> None:
+    result = run("attribute", tmp_path / "nope.csv")
+    assert result.exit_code == 2
+    assert "nope.csv" in result.stderr
+
+
+def test_bad_option_exit_2(paths_file: Path) -> None:
+    assert run("attribute", paths_file, "--model", "nonsense").exit_code == 2
+    assert run("attribute", paths_file, "--alpha", "2").exit_code == 2
+    assert run("attribute", paths_file, "--col", "user_id").exit_code == 2
+
+
+def test_bad_row_names_file_row_column(tmp_path: Path) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(EVENTS_CSV.replace("o2,50.50,EUR", "o2,-5,EUR"))
+    result = run("attribute", p, "--model", "last")
+    assert result.exit_code == 2
+    msg = result.stderr
+    assert "bad.csv" in msg and "row 5" in msg and "gmv" in msg
+
+
+def test_rejects_file_quarantines_and_reconciles(tmp_path: Path) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(EVENTS_CSV.replace("o2,50.50,EUR", "o2,-5,EUR").replace("2026-10-04T09:00:00Z", "not a time"))
+    rejects = tmp_path / "rejects.csv"
+    result = run("attribute", p, "--model", "last", "--rejects", rejects, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rej = pl.read_csv(rejects)
+    assert rej.columns == ["source", "row", "column", "value", "reason"]
+    assert sorted(rej["row"].to_list()) == [5, 6]
+    assert "rows read 7 = accepted 5 + rejected 2" in result.stderr
+
+
+def test_column_mapping(tmp_path: Path) -> None:
+    p = tmp_path / "foreign.csv"
+    text = EVENTS_CSV.replace("user_id,event_time,event_type", "customer,ts,kind").replace(",touch,", ",view,")
+    p.write_text(text.replace(",conversion,", ",purchase,"))
+    result = run("attribute", p, "--model", "last", "--format", "csv", "--col", "user_id=customer",
+                 "--col", "event_time=ts", "--col", "event_type=kind", "--touch-type", "view",
+                 "--conversion-type", "purchase")
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(result.stdout.encode())
+    assert frame["gmv"].sum() == pytest.approx(170.5, rel=1e-12)
+
+
+def test_sample_then_attribute(tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    result = run("sample", "--out", out, "--journeys", 300, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert (out / "events.parquet").is_file()
+    res = run("attribute", out / "events.parquet", "--model", "linear", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    frame = pl.read_csv(res.stdout.encode())
+    assert abs(frame["share"].sum() - 1.0) < 1e-9
+    again = run("sample", "--out", out, "--journeys", 300, "--seed", 3)
+    assert again.exit_code == 2  # refuses to overwrite without --force
