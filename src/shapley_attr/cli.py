@@ -198,9 +198,12 @@ def cli() -> None:
               help="Output format [table on a terminal; csv when piped; by --out extension].")
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Quarantine invalid rows to this CSV (source,row,column,value,reason) instead of failing.")
+@click.option("--fx", "fx_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="FX rates CSV (date,currency,rate_to_reporting) to convert mixed-currency GMV.")
+@click.option("--reporting-currency", default="EUR", show_default=True, help="Currency of the GMV credits with --fx.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 @handle_errors
-def attribute(input_path, out, fmt, rejects, quiet, columns, touch_types, conversion_types, currency, delimiter,
+def attribute(input_path, out, fmt, rejects, fx_path, reporting_currency, quiet, columns, touch_types, conversion_types, currency, delimiter,
               sep, input_kind, input_format, lookback_days, period, **model_opts) -> None:
     """Attribute the conversions and GMV of INPUT (an events export or a paths table) to channels.
 
@@ -215,8 +218,16 @@ def attribute(input_path, out, fmt, rejects, quiet, columns, touch_types, conver
     mapping = build_mapping(columns, touch_types, conversion_types, currency, delimiter, sep, input_format)
     journeys = JourneyParams(lookback_days=lookback_days if lookback_days is not None else DEFAULT_LOOKBACK_DAYS,
                              period=period, keep_ages=params.model == "time-decay")
+    to_reporting = None
+    if fx_path is not None:
+        from .contracts import gmv_to_reporting, raise_issues, read_fx
+
+        issues = []
+        fx, _ = read_fx(fx_path, issues)
+        raise_issues(issues)
+        to_reporting = gmv_to_reporting(fx, reporting_currency, str(fx_path))
     table, report = load_table(input_path, input_kind=input_kind, mapping=mapping, journeys=journeys,
-                               quarantine=rejects is not None)
+                               quarantine=rejects is not None, gmv_to_reporting=to_reporting)
     t_read = time.perf_counter()
     params = resolve_value(params, table, explicit=model_opts.get("value") is not None)
     from .models import fit

@@ -1,0 +1,316 @@
+"""Finance inputs (DATA.md inputs 3-5): partner contracts, partner sales, FX rates, co-op budgets.
+
+These files are small and kept by hand, so they are read with the csv module straight into Decimal
+(never through a float) and every problem is collected as an :class:`~shapley_attr.errors.Issue`
+(beancount style); :func:`raise_issues` turns them into one ``ContractError`` listing them all.
+
+Rules chosen where DATA.md is silent:
+- a partner may have several contract rows (versions) with non-overlapping ``valid_from``/``valid_to``
+  (inclusive dates, empty = open). For a period, the version covering the most days of the period
+  applies to the whole period (ties: the later version); a partner with no version overlapping the
+  period is not paid and is listed in the manifest. No pro-rating: attribution is monthly.
+- ``rate_to_reporting`` converts an amount of ``currency`` into the reporting currency by
+  multiplication (reporting = amount × rate). Conversions' GMV uses the rate of the conversion's UTC
+  date, else the latest earlier date; payouts convert back with the rate of the period's last day
+  (exactly that date; a missing rate is an error).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .errors import ContractError, Issue
+from .money import is_currency
+
+PARTNER_COLUMNS = ("partner_id", "partner_name", "country", "currency", "channels", "gamma", "beta", "rho",
+                   "sales_target", "min_profit", "coop_eligible", "rounding", "valid_from", "valid_to")
+PARTNER_REQUIRED = ("partner_id", "partner_name", "country", "currency", "gamma", "beta", "rho", "sales_target",
+                    "min_profit", "coop_eligible")
+SALES_COLUMNS = ("partner_id", "period", "sales", "gross_margin")
+FX_COLUMNS = ("date", "currency", "rate_to_reporting")
+COOP_COLUMNS = ("period", "scope", "currency", "budget")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner_id: str
+    partner_name: str
+    country: str
+    currency: str
+    channels: tuple[str, ...]
+    gamma: Decimal
+    beta: Decimal
+    rho: Decimal
+    sales_target: Decimal
+    min_profit: Decimal
+    coop_eligible: bool
+    rounding: str
+    valid_from: date | None
+    valid_to: date | None
+    row: int
+
+
+@dataclass
+class FinanceInputs:
+    partners: list[Partner]  # the versions in force for the period, sorted by partner_id
+    sales: dict[str, tuple[Decimal, Decimal]]  # partner_id -> (sales, gross_margin) for the period
+    fx: dict[tuple[date, str], Decimal]
+    coop: list[dict]  # {"scope", "currency", "budget", "row"}
+    not_in_force: list[str] = field(default_factory=list)
+    rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
+
+
+def raise_issues(issues: list[Issue]) -> None:
+    if issues:
+        issues = sorted(issues)
+        first = issues[0]
+        extra = f"; and {len(issues) - 1} more problem(s):\n" + "\n".join("  " + i.message() for i in issues[1:]) \
+            if len(issues) > 1 else ""
+        raise ContractError(first.source, first.reason + extra, row=first.row, column=first.column,
+                            value=first.value, issues=issues)
+
+
+def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> list[tuple[int, dict]]:
+    """(row number, record) pairs of a UTF-8 CSV with a header; missing columns become issues."""
+    name = str(path)
+    if not path.is_file():
+        issues.append(Issue(name, 0, "", "", "file not found"))
+        return []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        try:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            if missing:
+                issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
+                                                               f"columns found: {', '.join(header)}"))
+                return []
+            return [(i, {k: (v or "").strip() for k, v in rec.items() if k is not None})
+                    for i, rec in enumerate(reader, start=1)]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            issues.append(Issue(name, 0, "", "", f"cannot be read as UTF-8 CSV: {exc}"))
+            return []
+
+
+def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=None, hi=None,
+             expected: str = "a decimal number") -> Decimal | None:
+    try:
+        d = Decimal(text)
+        if not d.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        issues.append(Issue(src, row, col, text, f"expected {expected}"))
+        return None
+    if (lo is not None and d < lo) or (hi is not None and d > hi):
+        issues.append(Issue(src, row, col, text, f"expected {expected}"))
+        return None
+    return d
+
+
+def _date(text: str, src: str, row: int, col: str, issues: list[Issue], optional: bool = False) -> date | None:
+    if optional and text == "":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        issues.append(Issue(src, row, col, text, "expected a date YYYY-MM-DD"))
+        return None
+
+
+def _currency(text: str, src: str, row: int, issues: list[Issue], col: str = "currency") -> str | None:
+    if not is_currency(text):
+        issues.append(Issue(src, row, col, text, "expected an ISO 4217 currency code like EUR"))
+        return None
+    return text
+
+
+def period_days(period: str) -> tuple[date, date]:
+    y, m = (int(x) for x in period.split("-"))
+    first = date(y, m, 1)
+    nxt = date(y + (m == 12), m % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
+def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Partner], list[str], dict]:
+    src = str(path)
+    rows = read_rows(path, PARTNER_REQUIRED, issues)
+    versions: dict[str, list[Partner]] = {}
+    n_bad = 0
+    for row, rec in rows:
+        before = len(issues)
+        pid = rec.get("partner_id", "")
+        if not pid:
+            issues.append(Issue(src, row, "partner_id", pid, "expected a partner id"))
+        country = rec.get("country", "")
+        if not (len(country) == 2 and country.isalpha() and country.isupper()):
+            issues.append(Issue(src, row, "country", country, "expected an ISO 3166-1 alpha-2 code like DE"))
+        ccy = _currency(rec.get("currency", ""), src, row, issues)
+        rates = {c: _decimal(rec.get(c, ""), src, row, c, issues, Decimal(0), Decimal(1),
+                             "a number between 0 and 1") for c in ("gamma", "beta", "rho")}
+        target = _decimal(rec.get("sales_target", ""), src, row, "sales_target", issues, Decimal(0), None,
+                          "a decimal number >= 0")
+        min_profit = _decimal(rec.get("min_profit", ""), src, row, "min_profit", issues)
+        elig = rec.get("coop_eligible", "").lower()
+        if elig not in _TRUE | _FALSE:
+            issues.append(Issue(src, row, "coop_eligible", rec.get("coop_eligible", ""), "expected true or false"))
+        rounding = rec.get("rounding", "") or "half-even"
+        if rounding not in ("half-even", "half-up"):
+            issues.append(Issue(src, row, "rounding", rounding, "expected half-even or half-up"))
+        vf = _date(rec.get("valid_from", ""), src, row, "valid_from", issues, optional=True)
+        vt = _date(rec.get("valid_to", ""), src, row, "valid_to", issues, optional=True)
+        if vf and vt and vf > vt:
+            issues.append(Issue(src, row, "valid_to", rec["valid_to"], f"expected a date on or after valid_from {vf}"))
+        chans = tuple(c.strip() for c in (rec.get("channels") or f"partner:{pid}").split(";") if c.strip())
+        if len(issues) > before:
+            n_bad += 1
+            continue
+        versions.setdefault(pid, []).append(Partner(pid, rec["partner_name"], country, ccy, chans, rates["gamma"],
+                                                    rates["beta"], rates["rho"], target, min_profit,
+                                                    elig in _TRUE, rounding, vf, vt, row))
+    first, last = period_days(period)
+    chosen, not_in_force = [], []
+    for pid, vs in sorted(versions.items()):
+        vs.sort(key=lambda p: (p.valid_from or date.min))
+        for a, b in zip(vs, vs[1:]):
+            a_end = a.valid_to or date.max
+            if (b.valid_from or date.min) <= a_end:
+                same = a.valid_from == b.valid_from and a.valid_to == b.valid_to
+                issues.append(Issue(src, b.row, "partner_id" if same else "valid_from", pid if same else str(b.valid_from),
+                                    f"duplicate partner_id (also row {a.row}): expected one row per partner"
+                                    if same else f"validity overlaps row {a.row} of partner {pid}: expected a "
+                                                 f"valid_from after {a_end}"))
+        best, best_days = None, 0
+        for v in vs:
+            lo = max(first, v.valid_from or date.min)
+            hi = min(last, v.valid_to or date.max)
+            days = (hi - lo).days + 1
+            if days > 0 and days >= best_days:
+                best, best_days = v, days
+        if best is None:
+            not_in_force.append(pid)
+        else:
+            chosen.append(best)
+    owner: dict[str, tuple[str, int]] = {}
+    for pid, vs in sorted(versions.items()):
+        for ch in sorted({c for v in vs for c in v.channels}):
+            if ch in owner and owner[ch][0] != pid:
+                issues.append(Issue(src, vs[0].row, "channels", ch,
+                                    f"channel claimed by partner {owner[ch][0]} (row {owner[ch][1]}) too: "
+                                    "expected each channel to belong to one partner"))
+            owner.setdefault(ch, (pid, vs[0].row))
+    return chosen, not_in_force, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issue]) -> tuple[dict, dict]:
+    src = str(path)
+    rows = read_rows(path, SALES_COLUMNS, issues)
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    n_bad = 0
+    for row, rec in rows:
+        before = len(issues)
+        pid = rec["partner_id"]
+        if pid not in partner_ids:
+            issues.append(Issue(src, row, "partner_id", pid, "unknown partner: expected a partner_id of the partners file"))
+        key = (pid, rec["period"])
+        if key in seen:
+            issues.append(Issue(src, row, "period", rec["period"], f"duplicate sales row for {pid} (also row {seen[key]})"))
+        seen.setdefault(key, row)
+        s = _decimal(rec["sales"], src, row, "sales", issues, Decimal(0), None, "a decimal number >= 0")
+        gm = _decimal(rec["gross_margin"], src, row, "gross_margin", issues)
+        if len(issues) > before:
+            n_bad += 1
+            continue
+        if rec["period"] == period:
+            out[pid] = (s, gm)
+    return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def read_fx(path: Path, issues: list[Issue]) -> tuple[dict[tuple[date, str], Decimal], dict]:
+    src = str(path)
+    rows = read_rows(path, FX_COLUMNS, issues)
+    out: dict[tuple[date, str], Decimal] = {}
+    n_bad = 0
+    for row, rec in rows:
+        before = len(issues)
+        d = _date(rec["date"], src, row, "date", issues)
+        c = _currency(rec["currency"], src, row, issues)
+        r = _decimal(rec["rate_to_reporting"], src, row, "rate_to_reporting", issues, None, None, "a rate > 0")
+        if r is not None and r <= 0:
+            issues.append(Issue(src, row, "rate_to_reporting", rec["rate_to_reporting"], "expected a rate > 0"))
+        if d is not None and c is not None and (d, c) in out and len(issues) == before:
+            issues.append(Issue(src, row, "date", rec["date"], f"duplicate rate for {c} on {d}"))
+        if len(issues) > before:
+            n_bad += 1
+            continue
+        out[(d, c)] = r
+    return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[dict], dict]:
+    src = str(path)
+    rows = read_rows(path, COOP_COLUMNS, issues)
+    out = []
+    n_bad = 0
+    for row, rec in rows:
+        before = len(issues)
+        scope = rec["scope"]
+        if not (scope == "*" or (len(scope) == 2 and scope.isalpha() and scope.isupper())):
+            issues.append(Issue(src, row, "scope", scope, "expected a country code like DE or *"))
+        c = _currency(rec["currency"], src, row, issues)
+        b = _decimal(rec["budget"], src, row, "budget", issues, Decimal(0), None, "a budget >= 0")
+        if len(issues) > before:
+            n_bad += 1
+            continue
+        if rec["period"] == period:
+            out.append({"scope": scope, "currency": c, "budget": b, "row": row})
+    return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def rate_on(fx: dict[tuple[date, str], Decimal], currency: str, day: date, reporting: str, source: str) -> Decimal:
+    """The rate of ``currency`` on exactly ``day`` (1 for the reporting currency); ContractError if none."""
+    if currency == reporting:
+        return Decimal(1)
+    try:
+        return fx[(day, currency)]
+    except KeyError:
+        raise ContractError(source, f"no FX rate for {currency} on {day}: expected a row "
+                                    f"'{day},{currency},<rate_to_reporting>'", column="rate_to_reporting",
+                            value=f"{day} {currency}") from None
+
+
+def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source: str):
+    """A LazyFrame → LazyFrame step converting conversions' ``gmv`` into ``reporting`` currency.
+
+    Rate of the conversion's UTC date, else the latest earlier date (an as-of join per currency).
+    A conversion with no rate on or before its date raises ContractError naming currency and date.
+    """
+    import polars as pl
+
+    rates = pl.DataFrame({"_day": [d for d, _ in fx], "currency": [c for _, c in fx],
+                          "_rate": [float(r) for r in fx.values()]},
+                         schema={"_day": pl.Date, "currency": pl.Utf8, "_rate": pl.Float64}).sort("_day")
+
+    def convert(lf):
+        df = lf.with_columns(pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day")).collect()
+        conv = df.filter(pl.col("is_conversion") & (pl.col("currency") != reporting)).sort("_day")
+        joined = conv.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)
+        missing = joined.filter(pl.col("_rate").is_null())
+        if len(missing):
+            r = missing.sort("__row").row(0, named=True)
+            raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
+                                        f"date,currency,rate_to_reporting (needed by events row {r['__row']})",
+                                column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
+        rate_of_row = joined.select("__row", "_rate")
+        out = (df.join(rate_of_row, on="__row", how="left")
+               .with_columns(pl.when(pl.col("_rate").is_not_null()).then(pl.col("gmv") * pl.col("_rate"))
+                             .otherwise(pl.col("gmv")).alias("gmv"))
+               .sort("__row").drop("_day", "_rate"))
+        return out.lazy()
+
+    return convert
