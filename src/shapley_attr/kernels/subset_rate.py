@@ -1,0 +1,121 @@
+"""Kernels of the global subset-rate game: exact by zeta transform, Monte Carlo by permutations."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import kernel
+from .rng import random_permutation
+
+
+@kernel("float64[::1](int64[::1], float64[::1], float64[::1], int64)", parallel=True)
+def _subset_rate_exact(set_masks, k_of_set, n_of_set, n):
+    """Exact Shapley values of v(S) = Σ_{T⊆S} K(T) / Σ_{T⊆S} N(T) over n ≤ 24 players.
+
+    Subset sums by the zeta transform (O(n·2^n)), then φ_i = Σ_{S∌i} w(|S|)(v(S∪i) − v(S)) with
+    w(s) = s!(n−s−1)!/n!, one player per thread; each φ_i is summed over masks in a fixed order.
+    """
+    size = 1 << n
+    kk = np.zeros(size, dtype=np.float64)
+    nn = np.zeros(size, dtype=np.float64)
+    for t in range(set_masks.shape[0]):
+        kk[set_masks[t]] += k_of_set[t]
+        nn[set_masks[t]] += n_of_set[t]
+    for i in range(n):
+        bit = 1 << i
+        for mask in range(size):
+            if mask & bit:
+                kk[mask] += kk[mask ^ bit]
+                nn[mask] += nn[mask ^ bit]
+    v = np.zeros(size, dtype=np.float64)
+    for mask in range(size):
+        if nn[mask] > 0.0:
+            v[mask] = kk[mask] / nn[mask]
+    w = np.empty(n, dtype=np.float64)
+    ln = math.lgamma(n + 1.0)
+    for s in range(n):
+        w[s] = math.exp(math.lgamma(s + 1.0) + math.lgamma(n - s + 0.0) - ln)
+    phi = np.zeros(n, dtype=np.float64)
+    for i in prange(n):
+        bit = 1 << i
+        acc = 0.0
+        for mask in range(size):
+            if mask & bit:
+                continue
+            s = 0
+            x = mask
+            while x:
+                x &= x - 1
+                s += 1
+            acc += w[s] * (v[mask | bit] - v[mask])
+        phi[i] = acc
+    return phi
+
+
+@kernel("void(int64[::1], int32[::1], float64[::1], float64[::1], int32[::1], float64[::1])")
+def _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out):
+    """Mean marginal vector of permutation ``perm`` and its reverse (an antithetic pair).
+
+    A set T joins the coalition when its last member arrives: at position max rank(T) in ``perm``
+    and n−1−min rank(T) in the reverse. K and N are bucketed by that position and summed along the
+    order, giving v at every prefix in O(Σ|T| + n).
+    """
+    n = perm.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        rank[perm[r]] = r
+    k_fwd = np.zeros(n, dtype=np.float64)
+    n_fwd = np.zeros(n, dtype=np.float64)
+    k_rev = np.zeros(n, dtype=np.float64)
+    n_rev = np.zeros(n, dtype=np.float64)
+    for t in range(set_off.shape[0] - 1):
+        lo = n
+        hi = -1
+        for q in range(set_off[t], set_off[t + 1]):
+            r = rank[set_codes[q]]
+            if r < lo:
+                lo = r
+            if r > hi:
+                hi = r
+        k_fwd[hi] += k_of_set[t]
+        n_fwd[hi] += n_of_set[t]
+        k_rev[n - 1 - lo] += k_of_set[t]
+        n_rev[n - 1 - lo] += n_of_set[t]
+    for i in range(n):
+        out[i] = 0.0
+    ck = 0.0
+    cn = 0.0
+    prev = 0.0
+    for r in range(n):
+        ck += k_fwd[r]
+        cn += n_fwd[r]
+        cur = ck / cn if cn > 0.0 else 0.0
+        out[perm[r]] += 0.5 * (cur - prev)
+        prev = cur
+    ck = 0.0
+    cn = 0.0
+    prev = 0.0
+    for r in range(n):
+        ck += k_rev[r]
+        cn += n_rev[r]
+        cur = ck / cn if cn > 0.0 else 0.0
+        out[perm[n - 1 - r]] += 0.5 * (cur - prev)
+        prev = cur
+
+
+@kernel("float64[:, ::1](int64[::1], int32[::1], float64[::1], float64[::1], int64, uint64, int64, int64)",
+        parallel=True)
+def _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, first_pair, n_pairs):
+    """Pair means for antithetic pairs first_pair … first_pair+n_pairs−1 (one row each).
+
+    Pair k uses permutation k = f(seed, k) from the counter-based generator, so a row does not
+    depend on which thread computed it.
+    """
+    out = np.empty((n_pairs, n), dtype=np.float64)
+    for j in prange(n_pairs):
+        perm = np.empty(n, dtype=np.int32)
+        random_permutation(seed, np.uint64(first_pair + j), perm)
+        _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out[j])
+    return out

@@ -1,0 +1,194 @@
+"""Shapley games of MODELS.md: count, ordered, rate (per journey) and subset-rate (global).
+
+References: Zhao, Mahboobi & Bagheri 2018 (simplified and ordered Shapley); Dalessandro et al. 2012
+(per-journey conversion-rate game); Castro, Gómez & Tejada 2009 (permutation sampling); Mitchell et
+al. 2022 (antithetic permutations).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from ..config import MAX_EXACT_SUBSET_CHANNELS, ModelParams
+from ..errors import ModelLimitError
+from ..frames import PathTable
+from .base import ModelResult
+
+Z95 = 1.959963984540054
+BATCH_PAIRS = 64
+
+
+def distinct_sets(table: PathTable):
+    """Group paths by their set of distinct channels.
+
+    Returns (set_off, set_codes, path_set, K, N): the distinct sets as a CSR of sorted codes, the set of
+    every path, and per set the conversions K(T) and journeys N(T) = conversions + nulls.
+    """
+    from ..kernels.journeys import _gather_sequences, _unique_sequences
+    from ..kernels.shapley_local import _distinct_sorted
+
+    off, codes = _distinct_sorted(table.offsets, table.codes, table.n_channels)
+    path_set, first = _unique_sequences(off, codes)
+    set_off, set_codes = _gather_sequences(off, codes, first)
+    n_sets = len(first)
+    k_of_set = np.bincount(path_set, weights=table.conversions, minlength=n_sets)
+    n_of_set = np.bincount(path_set, weights=table.conversions + table.nulls, minlength=n_sets)
+    return set_off, set_codes, path_set, k_of_set, n_of_set
+
+
+def fit(table: PathTable, params: ModelParams) -> ModelResult:
+    if params.collapses:
+        from ..paths_ops import collapse_repeats
+
+        table = collapse_repeats(table)
+    if params.game == "count":
+        return _fit_count(table, params)
+    if params.game == "ordered":
+        return _fit_ordered(table, params)
+    if params.game == "rate":
+        return _fit_rate(table, params)
+    return _fit_subset_rate(table, params)
+
+
+def _fit_count(table: PathTable, params: ModelParams) -> ModelResult:
+    """φ_i = Σ_{T∋i} x(T)/|T|: each path's value split equally over its distinct channels."""
+    from ..kernels.shapley_local import _credit_by_shares
+
+    set_off, set_codes, path_set, _, _ = distinct_sets(table)
+    shares = np.ones(len(set_codes), dtype=np.float64)
+    credit, _ = _credit_by_shares(table.offsets, table.codes, set_off, set_codes, path_set, shares,
+                                  table.weights(), table.n_channels)
+    return ModelResult(table.channels, credit, info={"game": "count", "method": "exact (closed form)"})
+
+
+def _fit_ordered(table: PathTable, params: ModelParams) -> ModelResult:
+    from ..kernels.shapley_local import _ordered_credit
+
+    max_len = int(table.lengths.max()) if table.n_paths else 0
+    credit, by_pos = _ordered_credit(table.offsets, table.codes, table.weights(), table.n_channels, max_len)
+    ch, pos = np.nonzero(np.abs(by_pos).sum(axis=2) > 0)
+    positions = pl.DataFrame({
+        "channel": pl.Series([table.channels[c] for c in ch], dtype=pl.Utf8),
+        "position": pl.Series(pos + 1, dtype=pl.Int64),
+        "conversions": pl.Series(by_pos[ch, pos, 0], dtype=pl.Float64),
+        "gmv": pl.Series(by_pos[ch, pos, 1], dtype=pl.Float64),
+    })
+    return ModelResult(table.channels, credit, info={"game": "ordered", "method": "exact (closed form)"},
+                       extra={"positions": positions})
+
+
+def rate_shares(table: PathTable):
+    """Per distinct set: clipped, unnormalised Shapley values of the local rate game (CSR)."""
+    from ..kernels.shapley_local import _rate_shapley
+
+    set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(n_of_set > 0, k_of_set / np.where(n_of_set > 0, n_of_set, 1.0), 0.0)
+    n_sets = len(k_of_set)
+    bits = int(min(20, max(8, math.floor(math.log2(max(n_sets, 1))) + 2)))
+    phi = _rate_shapley(set_off, set_codes, np.ascontiguousarray(v), table.n_channels, bits)
+    return set_off, set_codes, path_set, np.maximum(phi, 0.0), phi
+
+
+def _fit_rate(table: PathTable, params: ModelParams) -> ModelResult:
+    """Per-journey game v(S) = K(S)/N(S) on observed sets; φ clipped at 0, normalised; last-touch fallback."""
+    from ..kernels.shapley_local import _credit_by_shares
+
+    set_off, set_codes, path_set, shares, phi = rate_shares(table)
+    credit, fallback = _credit_by_shares(table.offsets, table.codes, set_off, set_codes, path_set, shares,
+                                         table.weights(), table.n_channels)
+    sizes = np.diff(set_off)
+    set_total = np.add.reduceat(shares, set_off[:-1]) if len(shares) else np.zeros(0)
+    fallback_paths = int(np.sum((set_total[path_set] <= 0) & (table.conversions > 0))) if len(set_total) else 0
+    info = {"game": "rate", "method": "exact", "distinct_sets": int(len(sizes)),
+            "max_set_size": int(sizes.max()) if len(sizes) else 0,
+            "fallbacks": fallback_paths, "fallback_conversions": float(fallback[0]),
+            "fallback_gmv": float(fallback[1]), "negative_phi_clipped": int(np.sum(phi < 0))}
+    if params.method == "mc":
+        info["method_note"] = "the rate game is computed exactly for any journey size; --method mc is not needed"
+    return ModelResult(table.channels, credit, info=info)
+
+
+def _fit_subset_rate(table: PathTable, params: ModelParams) -> ModelResult:
+    """Global game v(S) = Σ_{T⊆S}K(T)/Σ_{T⊆S}N(T); credits x_i = X·φ_i/Σφ (Σφ = v(all) − v(∅))."""
+    set_off, set_codes, _, k_of_set, n_of_set = distinct_sets(table)
+    n = table.n_channels
+    totals = np.array([table.conversions.sum(), table.value.sum()])
+    method = params.method
+    if method == "auto":
+        method = "exact" if n <= MAX_EXACT_SUBSET_CHANNELS else "mc"
+        why = f"auto: {n} channels {'<=' if method == 'exact' else '>'} {MAX_EXACT_SUBSET_CHANNELS}"
+    else:
+        why = f"--method {method}"
+    if method == "exact" and n > MAX_EXACT_SUBSET_CHANNELS:
+        raise ModelLimitError(
+            f"exact subset-rate Shapley over {n} channels needs 3 tables of 2^{n} float64 "
+            f"({3 * 8 * 2**n / 2**30:.1f} GiB) and {n}·2^{n} steps; the limit is {MAX_EXACT_SUBSET_CHANNELS} "
+            "channels: use --method mc (or auto)")
+    info = {"game": "subset-rate", "method": method, "method_reason": why, "channels": n,
+            "distinct_sets": int(len(k_of_set))}
+    col = 1 if params.value == "gmv" else 0
+    v_all = float(k_of_set.sum() / n_of_set.sum()) if n_of_set.sum() > 0 else 0.0
+    info["v_all"] = v_all
+    if v_all == 0.0:
+        info["note"] = "no conversions: every credit is 0"
+        return ModelResult(table.channels, np.zeros((n, 2)), info=info)
+    if method == "exact":
+        from ..kernels.subset_rate import _subset_rate_exact
+
+        masks = np.zeros(len(k_of_set), dtype=np.int64)
+        sizes = np.diff(set_off)
+        owner = np.repeat(np.arange(len(k_of_set)), sizes)
+        np.bitwise_or.at(masks, owner, np.left_shift(np.int64(1), set_codes.astype(np.int64)))
+        phi = _subset_rate_exact(masks, k_of_set, n_of_set, n)
+        credit = np.outer(phi / v_all, totals)
+        return ModelResult(table.channels, credit, info=info)
+    phi, se, mc_info = subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params)
+    info.update(mc_info)
+    scale = totals[col] / v_all
+    credit = np.outer(phi / v_all, totals)
+    half = Z95 * se * scale
+    return ModelResult(table.channels, credit, std_error=se * scale, ci_low=credit[:, col] - half,
+                       ci_high=credit[:, col] + half, info=info)
+
+
+def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: ModelParams):
+    """Antithetic permutation sampling until max 95% half-width / Σφ < tolerance or max_samples.
+
+    The unit of independence is the antithetic pair; its mean marginal vector is efficient
+    (sums to v(all) − v(∅)) sample by sample. Batches of pairs run in parallel, each pair's
+    permutation a pure function of (seed, pair index), and are reduced in pair order, so the result
+    and the stopping point do not depend on the number of threads.
+    """
+    from ..kernels.subset_rate import _mc_pairs
+
+    max_pairs = max(params.max_samples // 2, 2)
+    seed = np.uint64(params.seed)
+    total = np.zeros(n)
+    total_sq = np.zeros(n)
+    pairs = 0
+    stop = "max_samples"
+    rel = math.inf
+    while pairs < max_pairs:
+        batch = min(BATCH_PAIRS if pairs < 4 * BATCH_PAIRS else pairs // 4, max_pairs - pairs)
+        rows = _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, pairs, batch)
+        for row in rows:  # serial reduction in pair order
+            total += row
+            total_sq += row * row
+        pairs += batch
+        if pairs >= 2 * BATCH_PAIRS:
+            mean = total / pairs
+            var = np.maximum(total_sq / pairs - mean * mean, 0.0) * pairs / (pairs - 1)
+            se = np.sqrt(var / pairs)
+            rel = float(Z95 * se.max() / v_all)
+            if rel < params.tolerance:
+                stop = "tolerance"
+                break
+    mean = total / pairs
+    var = np.maximum(total_sq / pairs - mean * mean, 0.0) * pairs / max(pairs - 1, 1)
+    se = np.sqrt(var / pairs)
+    rel = float(Z95 * se.max() / v_all)
+    return mean, se, {"samples": 2 * pairs, "pairs": pairs, "stop_reason": stop, "max_rel_halfwidth": rel,
+                      "tolerance": params.tolerance, "seed": params.seed}
