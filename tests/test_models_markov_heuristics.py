@@ -1,0 +1,126 @@
+"""Heuristics and Markov against plain-Python references; totals reconcile; row order does not matter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from shapley_attr.config import ModelParams
+from shapley_attr.errors import UsageError
+from shapley_attr.frames import from_path_lists
+from shapley_attr.models import fit
+
+from .naive import heuristics as nh
+from .naive import markov as nm
+from .strategies import path_tables
+
+
+def as_dict(result):
+    return {c: result.credit[i] for i, c in enumerate(result.channels)}
+
+
+@pytest.mark.parametrize("rule", ["first", "last", "linear", "position"])
+@settings(max_examples=40, deadline=None)
+@given(data=path_tables(max_len=7))
+def test_heuristics_match_reference(rule, data):
+    paths, conv, value, nulls = data
+    result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(model=rule))
+    expected = nh.heuristic(paths, conv, value, rule)
+    for c, got in as_dict(result).items():
+        assert_allclose(got, expected.get(c, [0.0, 0.0]), rtol=1e-9, atol=1e-12)
+    assert_allclose(result.credit.sum(axis=0), [sum(conv), sum(value)], rtol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=path_tables(max_len=6), seed=st.integers(0, 10**6))
+def test_time_decay_matches_reference(data, seed):
+    paths, conv, value, nulls = data
+    rng = np.random.default_rng(seed)
+    ages = [sorted(rng.uniform(0, 40 * 86400, len(p)).tolist(), reverse=True) for p in paths]
+    result = fit(from_path_lists(paths, conv, value, nulls, ages=ages), ModelParams(model="time-decay"))
+    expected = nh.heuristic(paths, conv, value, "time-decay", ages=ages)
+    for c, got in as_dict(result).items():
+        assert_allclose(got, expected.get(c, [0.0, 0.0]), rtol=1e-9, atol=1e-12)
+
+
+def test_position_weights_option_and_two_touch_rule():
+    t = from_path_lists([["a", "b"], ["a", "b", "c", "d"]], [1, 1], [10, 20], [0, 0])
+    r = fit(t, ModelParams(model="position", position_weights=(0.6, 0.3, 0.1)))
+    got = as_dict(r)
+    # two touches: first and last weights renormalised, 0.6/0.7 and 0.1/0.7
+    assert_allclose(got["a"], [0.6 / 0.7 + 0.6, 10 * 0.6 / 0.7 + 12.0], rtol=1e-12)
+    assert_allclose(got["b"], [0.1 / 0.7 + 0.15, 10 * 0.1 / 0.7 + 3.0], rtol=1e-12)
+    assert_allclose(got["d"], [0.1, 2.0])
+
+
+def test_time_decay_on_paths_refused():
+    with pytest.raises(UsageError, match="time-decay needs touch timestamps"):
+        fit(from_path_lists([["a"]], [1], [1], [0]), ModelParams(model="time-decay"))
+
+
+@pytest.mark.parametrize("model", ["first", "last", "linear", "position", "markov"])
+def test_row_order_does_not_change_credits(model):
+    rng = np.random.default_rng(1)
+    paths = [[f"c{x}" for x in rng.integers(0, 6, rng.integers(1, 6))] for _ in range(60)]
+    conv = rng.integers(0, 3, 60).astype(float)
+    nulls = rng.integers(0, 4, 60).astype(float)
+    perm = rng.permutation(60)
+    a = fit(from_path_lists(paths, conv, conv * 3, nulls), ModelParams(model=model))
+    b = fit(from_path_lists([paths[i] for i in perm], conv[perm], conv[perm] * 3, nulls[perm]), ModelParams(model=model))
+    assert a.channels == b.channels
+    assert_allclose(a.credit, b.credit, rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@settings(max_examples=25, deadline=None)
+@given(data=path_tables(max_len=6))
+def test_markov_matches_dense_solve(order, data):
+    paths, conv, value, nulls = data
+    result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(model="markov", order=order))
+    expected, re = nm.markov_credit(paths, conv, value, nulls, order=order)
+    if abs(sum(re.values())) < 1e-12:
+        return
+    for c, got in as_dict(result).items():
+        assert_allclose(got, [expected[c]["conversions"], expected[c]["gmv"]], rtol=1e-9, atol=1e-9)
+        assert_allclose(result.info["removal_effects"][c], re[c], rtol=1e-9, atol=1e-12)
+
+
+def test_markov_hand_solved_three_channels():
+    """Paths: a>b converts 1, a null 1, b>c converts 1, c null 1 (order 1, each a journey).
+
+    Transitions: start→a 1/2, start→b 1/4... written out:
+      start: a (2 journeys), b (1), c (1)  → P(a)=1/2, P(b)=1/4, P(c)=1/4
+      a: b (1), null (1)                    → 1/2, 1/2
+      b: conv (1), c (1)                    → 1/2, 1/2
+      c: conv (1), null (1)                 → 1/2, 1/2
+    x_c = 1/2; x_b = 1/2 + 1/2·x_c = 3/4; x_a = 1/2·x_b = 3/8;
+    P = 1/2·3/8 + 1/4·3/4 + 1/4·1/2 = 3/16 + 3/16 + 2/16 = 1/2.
+    Without a: P = 1/4·3/4 + 1/4·1/2 = 5/16 → RE_a = 3/8.
+    Without b: x_a = 0, x_c = 1/2 → P = 1/4·1/2 = 1/8 → RE_b = 3/4.
+    Without c: x_b = 1/2, x_a = 1/4 → P = 1/8 + 1/8 = 1/4 → RE_c = 1/2.
+    """
+    paths = [["a", "b"], ["a"], ["b", "c"], ["c"]]
+    conv, value, nulls = [1, 0, 1, 0], [30, 0, 10, 0], [0, 1, 0, 1]
+    result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(model="markov"))
+    re = result.info["removal_effects"]
+    assert_allclose([re["a"], re["b"], re["c"]], [3 / 8, 3 / 4, 1 / 2], rtol=1e-12)
+    assert_allclose(result.info["p_conversion"], 0.5, rtol=1e-12)
+    total = 3 / 8 + 3 / 4 + 1 / 2
+    assert_allclose(as_dict(result)["b"], [2 * 0.75 / total, 40 * 0.75 / total], rtol=1e-12)
+
+
+def test_markov_collapses_repeats_by_default_and_can_keep_them():
+    paths = [["a", "a", "b"], ["b"], ["a", "c", "c"], ["c", "a"]]
+    conv, value, nulls = [1, 1, 0, 1], [5, 5, 0, 7], [1, 0, 2, 1]
+    t = from_path_lists(paths, conv, value, nulls)
+    collapsed = fit(t, ModelParams(model="markov", order=2))
+    kept = fit(t, ModelParams(model="markov", order=2, collapse_repeats=False))
+    assert collapsed.info["collapse_repeats"] is True and kept.info["collapse_repeats"] is False
+    exp_c, _ = nm.markov_credit(paths, conv, value, nulls, order=2, collapse_repeats=True)
+    exp_k, _ = nm.markov_credit(paths, conv, value, nulls, order=2, collapse_repeats=False)
+    for res, exp in ((collapsed, exp_c), (kept, exp_k)):
+        for c, got in as_dict(res).items():
+            assert_allclose(got, [exp[c]["conversions"], exp[c]["gmv"]], rtol=1e-9)
+    assert kept.info["states"] > collapsed.info["states"]  # (a,a) and (c,c) exist only when kept
