@@ -1,0 +1,134 @@
+"""Malformed input: a clear InputError naming file, row and column, or quarantined rows that reconcile."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shapley_attr.config import ColumnMapping
+from shapley_attr.errors import InputError
+from shapley_attr.io import load_table
+
+HEADER = "user_id,event_time,event_type,channel,country,order_id,gmv,currency\n"
+GOOD = ["u1,2026-10-01T10:00:00Z,touch,email,DE,,,",
+        "u1,2026-10-02T10:00:00Z,conversion,,DE,o1,100.00,EUR",
+        "u2,2026-10-03T10:00:00+02:00,touch,search,DE,,,",
+        "u2,2026-10-03 11:00:00,conversion,,DE,o2,50,EUR"]
+
+
+def write(tmp_path: Path, rows: list[str], name="events.csv", header=HEADER) -> Path:
+    p = tmp_path / name
+    p.write_text(header + "\n".join(rows) + "\n")
+    return p
+
+
+@pytest.mark.parametrize("row,column,words", [
+    ("u3,yesterday,touch,email,DE,,,", "event_time", "ISO 8601"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o3,-5,EUR", "gmv", ">= 0"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o3,NaN,EUR", "gmv", "finite"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o3,inf,EUR", "gmv", "finite"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o3,12;50,EUR", "gmv", "decimal"),
+    ("u3,2026-10-03T10:00:00Z,click,email,DE,,,", "event_type", "unknown event type"),
+    ("u3,2026-10-03T10:00:00Z,touch,,DE,,,", "channel", "without a channel"),
+    (",2026-10-03T10:00:00Z,touch,email,DE,,,", "user_id", "missing user_id"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o3,5,euro", "currency", "ISO 4217"),
+    ("u3,2026-10-03T10:00:00Z,conversion,,DE,o1,5,EUR", "order_id", "duplicate order_id"),
+])
+def test_row_fault_names_file_row_column(tmp_path, row, column, words):
+    path = write(tmp_path, GOOD + [row])
+    with pytest.raises(InputError) as info:
+        load_table(path)
+    msg = str(info.value)
+    assert str(path) in msg and "row 5" in msg and repr(column) in msg and words in msg
+    table, report = load_table(path, quarantine=True)
+    assert report.rows_read == 5 and report.rows_accepted == 4 and report.rows_rejected == 1
+    assert report.rejects.row(0, named=True)["column"] == column
+    assert report.gmv_read == pytest.approx(report.gmv_accepted + report.gmv_rejected)
+    assert table.conversions.sum() == 2
+
+
+def test_missing_required_column(tmp_path):
+    path = write(tmp_path, ["u1,2026-10-01T10:00:00Z,touch"], header="user_id,event_time,kind\n")
+    with pytest.raises(InputError, match=r"missing required column\(s\) event_type.*columns found: user_id, event_time, kind"):
+        load_table(path)
+
+
+def test_mapped_column_absent(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(InputError, match="column 'customer' .* not found"):
+        load_table(path, mapping=ColumnMapping(rename=(("user_id", "customer"),)))
+
+
+def test_empty_files(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        load_table(empty)
+    header_only = write(tmp_path, [], name="header.csv")
+    header_only.write_text(HEADER)
+    table, report = load_table(header_only)
+    assert report.rows_read == 0 and table.n_paths == 0
+
+
+def test_unknown_extension_and_missing_file(tmp_path):
+    p = tmp_path / "events.xlsx"
+    p.write_text("x")
+    with pytest.raises(InputError, match="unknown file type"):
+        load_table(p)
+    with pytest.raises(InputError, match="file not found"):
+        load_table(tmp_path / "nope.parquet")
+
+
+def test_mixed_currencies_need_fx(tmp_path):
+    path = write(tmp_path, GOOD + ["u3,2026-10-03T10:00:00Z,conversion,,GB,o3,5,GBP"])
+    with pytest.raises(InputError, match="mixed currencies EUR, GBP"):
+        load_table(path)
+
+
+@pytest.mark.parametrize("path_cell,words", [("a >  > b", "empty channel"), ("a > ", "empty channel"),
+                                             ("", "empty path")])
+def test_paths_with_empty_channel(tmp_path, path_cell, words):
+    p = tmp_path / "paths.csv"
+    p.write_text(f"path;total_conversions;total_conversion_value;total_null\na > b;1;2;3\n{path_cell};1;1;0\n")
+    with pytest.raises(InputError) as info:
+        load_table(p)
+    assert "row 2" in str(info.value) and "'path'" in str(info.value) and words in str(info.value)
+
+
+def test_paths_negative_counts_and_value_without_conversions(tmp_path):
+    p = tmp_path / "paths.csv"
+    p.write_text("path,total_conversions,total_conversion_value,total_null\na,1,2,-3\nb,0,5,1\nc,1,1,1\n")
+    table, report = load_table(p, quarantine=True)
+    assert report.rejects["row"].to_list() == [1, 2]
+    assert report.rejects["column"].to_list() == ["total_null", "total_conversion_value"]
+    assert report.gmv_read == pytest.approx(8.0) and report.gmv_rejected == pytest.approx(7.0)
+    assert table.channels == ("c",)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_binary_formats_read_the_same(tmp_path, suffix):
+    csv_path = write(tmp_path, GOOD)
+    df = pl.read_csv(csv_path, infer_schema=False)
+    other = tmp_path / f"events{suffix}"
+    (df.write_parquet if suffix == ".parquet" else df.write_ipc)(other)
+    a, _ = load_table(csv_path)
+    b, _ = load_table(other)
+    assert a.path_labels() == b.path_labels() and a.value.tolist() == b.value.tolist()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                                             blacklist_characters=",\n\r\""), max_size=12),
+                               min_size=8, max_size=8), min_size=1, max_size=6))
+def test_garbage_rows_never_crash(tmp_path, cells):
+    rows = [",".join(c) for c in cells]
+    path = write(tmp_path, GOOD + rows, name="garbage.csv")
+    try:
+        table, report = load_table(path, quarantine=True)
+    except InputError:
+        return  # a clear error is fine (e.g. mixed currencies)
+    assert report.rows_read == report.rows_accepted + report.rows_rejected == len(GOOD) + len(rows)
+    assert report.gmv_read == pytest.approx(report.gmv_accepted + report.gmv_rejected)
