@@ -175,7 +175,7 @@ def test_sample_then_attribute(tmp_path: Path) -> None:
     result = run("sample", "--out", out, "--journeys", 300, "--seed", 3)
     assert result.exit_code == 0, result.output
     assert (out / "events.parquet").is_file()
-    res = run("attribute", out / "events.parquet", "--model", "linear", "--format", "csv")
+    res = run("attribute", out / "events.parquet", "--fx", out / "fx.csv", "--model", "linear", "--format", "csv")
     assert res.exit_code == 0, res.output
     frame = pl.read_csv(res.stdout.encode())
     assert abs(frame["share"].sum() - 1.0) < 1e-9
