@@ -334,5 +334,76 @@ def sample(out, journeys, seed, force) -> None:
         click.echo(f"{name}: {path}", err=True)
 
 
+def run_options(fn):
+    """Inputs and outputs of the monthly batch; each may also come from --config run.toml."""
+    opts = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="run.toml holding any of these options (paths relative to the file)."),
+        click.option("--events", type=click.Path(dir_okay=False), default=None, help="The CDP events export."),
+        click.option("--partners", type=click.Path(dir_okay=False), default=None, help="Partner contracts CSV."),
+        click.option("--sales", type=click.Path(dir_okay=False), default=None, help="Partner sales CSV."),
+        click.option("--fx", type=click.Path(dir_okay=False), default=None, help="FX rates CSV."),
+        click.option("--coop", type=click.Path(dir_okay=False), default=None, help="Co-op budgets CSV."),
+        click.option("--reporting-currency", default=None, help="Currency of GMV credits [EUR]."),
+        click.option("--strict", is_flag=True, default=None,
+                     help="Fail on the first bad event row instead of quarantining it to rejects.csv."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _settings(config_path, cli_values: dict) -> dict:
+    from .runner import load_config, merge_settings
+
+    config = load_config(config_path) if config_path is not None else {}
+    cli_values = dict(cli_values)
+    for key in ("events", "partners", "sales", "fx", "coop", "out"):
+        if cli_values.get(key) is not None:
+            cli_values[key] = str(Path(cli_values[key]).resolve())
+    if cli_values.get("delimiter") is not None:
+        cli_values["delimiter"] = _unescape(cli_values["delimiter"])
+    return merge_settings(config, cli_values)
+
+
+@cli.command()
+@run_options
+@model_options
+@mapping_options
+@journey_options
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory to create.")
+@click.option("--force", is_flag=True, default=None, help="Replace an existing run directory.")
+@handle_errors
+def run(config_path, **options) -> None:
+    """The monthly batch: events + partners + sales + FX + co-op budgets -> a run directory.
+
+    Writes attribution.csv (+ .parquet), payouts.csv, kpis.csv, rejects.csv and manifest.json
+    atomically; an existing directory is left untouched unless --force. Defaults: --model hybrid
+    --game rate --alpha 0.5.
+    """
+    from .runner import run_batch
+
+    run_batch(_settings(config_path, options), echo=lambda m: click.echo(m, err=True))
+
+
+@cli.command()
+@run_options
+@model_options
+@mapping_options
+@journey_options
+@click.option("--out", type=click.Path(file_okay=False), default=None, hidden=True)
+@click.option("--force", is_flag=True, default=None, hidden=True)
+@handle_errors
+def validate(config_path, **options) -> None:
+    """Check every input of a run against its contract and print what run would reject.
+
+    Writes nothing. Exit 0 when run would succeed (bad event rows are listed: run quarantines
+    them), 2 when a contract, sales, FX or co-op file is wrong (every problem is listed).
+    """
+    from .runner import validate_inputs
+
+    validate_inputs(_settings(config_path, options), echo=lambda m: click.echo(m, err=True))
+
+
 def main() -> None:
     cli(prog_name="shapley-attr")

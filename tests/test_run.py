@@ -1,0 +1,192 @@
+"""The monthly run end to end: payouts to the minor unit, reruns, overwrite refusal, bad contracts."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shapley_attr.cli import cli
+from shapley_attr.money import minor_units, quantize
+from shapley_attr.sample import write_sample
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("sample")
+    write_sample(d, journeys=1500, seed=4)
+    return d
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def copy_sample(sample_dir: Path, tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    shutil.copytree(sample_dir, d)
+    return d
+
+
+def read_payouts(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    res = invoke("run", "--config", d / "run.toml")
+    assert res.exit_code == 0, res.output
+    out = d / "runs" / "2026-10"
+    assert sorted(p.name for p in out.iterdir()) == ["attribution.csv", "attribution.parquet", "kpis.csv",
+                                                     "manifest.json", "payouts.csv", "rejects.csv"]
+    raw = (out / "payouts.csv").read_bytes()
+    assert b"\r\n" not in raw and raw.endswith(b"\n")
+    rows = read_payouts(out / "payouts.csv")
+    assert list(rows[0]) == ["period", "partner_id", "partner_name", "country", "currency", "attributed_gmv", "gamma",
+                             "compensation", "referral_gmv", "beta", "referral_commission", "sales", "sales_target",
+                             "rho", "rebate", "coop", "total_payable", "below_min_profit", "run_id"]
+    assert [r["partner_id"] for r in rows] == sorted(r["partner_id"] for r in rows)
+    partners = {r["partner_id"]: r for r in csv.DictReader(open(d / "partners.csv", encoding="utf-8"))}
+    for r in rows:
+        ccy = r["currency"]
+        digits = minor_units(ccy)
+        for col in ("attributed_gmv", "compensation", "referral_gmv", "referral_commission", "sales", "sales_target",
+                    "rebate", "coop", "total_payable"):
+            text = r[col]
+            assert (len(text.split(".")[1]) if "." in text else 0) == digits, (col, text, ccy)
+            assert "e" not in text.lower()
+        parts = sum(D(r[c]) for c in ("compensation", "referral_commission", "rebate", "coop"))
+        assert parts == D(r["total_payable"])
+        mode = partners[r["partner_id"]]["rounding"]
+        assert D(r["compensation"]) == quantize(D(r["gamma"]) * max(D(r["attributed_gmv"]), D(0)), ccy, mode)
+        assert D(r["referral_commission"]) == quantize(D(r["beta"]) * D(r["referral_gmv"]), ccy, mode)
+        assert D(r["rebate"]) == quantize(D(r["rho"]) * max(D(r["sales"]) - D(r["sales_target"]), D(0)), ccy, mode)
+        assert r["below_min_profit"] in ("true", "false")
+    hostile = [r for r in rows if r["partner_id"] == "FR-0099"][0]
+    assert hostile["partner_name"].startswith("'=")
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name in ("events", "partners", "sales", "fx", "coop"):
+        import hashlib
+
+        assert manifest["inputs"][name]["sha256"] == hashlib.sha256((d / Path(manifest["inputs"][name]["path"]).name)
+                                                                    .read_bytes()).hexdigest()
+    assert manifest["reconciliation"]["balanced"] is True
+    assert manifest["run_id"] == rows[0]["run_id"]
+    # co-op: every budget splits exactly into allocations + carry-over
+    for b in manifest["payouts"]["coop"]:
+        spent = sum(D(v) for v in b["allocations"].values())
+        assert spent == D(b["spent"]) and D(b["spent"]) + D(b["carried_over"]) == D(b["budget"])
+    # rerun elsewhere with --force: byte-identical money files
+    first = {n: (out / n).read_bytes() for n in ("attribution.csv", "payouts.csv", "kpis.csv", "rejects.csv")}
+    res2 = invoke("run", "--config", d / "run.toml", "--force")
+    assert res2.exit_code == 0, res2.output
+    for n, content in first.items():
+        assert (out / n).read_bytes() == content, n
+
+
+def test_existing_run_directory_is_not_touched(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    res = invoke("run", "--config", d / "run.toml", "--out", out)
+    assert res.exit_code == 2 and "exists" in res.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("column,old,new,words", [
+    ("gamma", "0.08", "1.5", "between 0 and 1"),
+    ("beta", "0.03", "-0.1", "between 0 and 1"),
+    ("currency", ",DE,EUR,", ",DE,EURO,", "ISO 4217"),
+])
+def test_bad_contract_exit_2_naming_column(sample_dir, tmp_path, column, old, new, words):
+    d = copy_sample(sample_dir, tmp_path)
+    p = d / "partners.csv"
+    lines = p.read_text().splitlines()
+    lines[1] = lines[1].replace(old, new, 1)
+    p.write_text("\n".join(lines) + "\n")
+    res = invoke("run", "--config", d / "run.toml")
+    assert res.exit_code == 2
+    assert "partners.csv" in res.stderr and "row 1" in res.stderr and repr(column) in res.stderr and words in res.stderr
+    assert not (d / "runs").exists()
+    val = invoke("validate", "--config", d / "run.toml")
+    assert val.exit_code == 2 and repr(column) in val.stderr
+
+
+def test_other_contract_faults(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    lines = (d / "partners.csv").read_text().splitlines()
+    dup = lines[1]
+    second = lines[2].split(",")
+    second[4] = lines[1].split(",")[4]  # claims the first partner's channel
+    (d / "partners.csv").write_text("\n".join([lines[0], dup, dup, ",".join(second)] + lines[3:]) + "\n")
+    (d / "sales.csv").write_text((d / "sales.csv").read_text() + "XX-0001,2026-10,1.00,1.00\n")
+    (d / "coop.csv").write_text((d / "coop.csv").read_text() + "2026-10,DE,EUR,-5.00\n")
+    res = invoke("validate", "--config", d / "run.toml")
+    assert res.exit_code == 2
+    err = res.stderr
+    for words in ("duplicate partner_id", "claimed by partner", "unknown partner", "budget >= 0"):
+        assert words in err, words
+
+
+def test_overlapping_validity_and_missing_fx(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    lines = (d / "partners.csv").read_text().splitlines()
+    v2 = lines[1].replace("2026-01-01,2026-12-31", "2026-06-01,2027-12-31")
+    (d / "partners.csv").write_text("\n".join(lines + [v2]) + "\n")
+    fx = [ln for ln in (d / "fx.csv").read_text().splitlines() if not ln.startswith("2026-10-31,JPY")]
+    (d / "fx.csv").write_text("\n".join(fx) + "\n")
+    res = invoke("validate", "--config", d / "run.toml")
+    assert res.exit_code == 2
+    assert "validity overlaps" in res.stderr and "missing FX rate for JPY on 2026-10-31" in res.stderr
+
+
+def test_validate_writes_nothing_and_lists_rejects(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    import polars as pl
+
+    ev = pl.read_parquet(d / "events.parquet")
+    ev = ev.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("bogus")).otherwise(pl.col("event_type"))
+                         .alias("event_type"))
+    ev.write_parquet(d / "events.parquet")
+    before = sorted(p.name for p in d.iterdir())
+    res = invoke("validate", "--config", d / "run.toml")
+    assert res.exit_code == 0, res.output
+    assert "would reject" in res.stderr and "row 4" in res.stderr and "rejected 1" in res.stderr
+    assert sorted(p.name for p in d.iterdir()) == before
+    run = invoke("run", "--config", d / "run.toml")
+    assert run.exit_code == 0
+    rejects = (d / "runs" / "2026-10" / "rejects.csv").read_text().splitlines()
+    assert rejects[0] == "source,row,column,value,reason" and len(rejects) == 2
+
+
+def test_crash_during_write_leaves_nothing(sample_dir, tmp_path, monkeypatch):
+    d = copy_sample(sample_dir, tmp_path)
+    import shapley_attr.manifest as manifest_mod
+
+    def boom(_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(manifest_mod, "to_json", boom)
+    # Ctrl-C while the run directory is half written (the money files are already in it)
+    res = CliRunner().invoke(cli, ["run", "--config", str(d / "run.toml")])
+    assert res.exit_code != 0
+    runs = d / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_command_line_overrides_config(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    out = tmp_path / "last"
+    res = invoke("run", "--config", d / "run.toml", "--model", "last", "--out", out)
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["parameters"]["model"]["model"] == "last"
+    rows = read_payouts(out / "payouts.csv")
+    # with last touch, attributed GMV equals referral GMV
+    assert all(r["attributed_gmv"] == r["referral_gmv"] for r in rows)
