@@ -183,3 +183,19 @@ print("|".join(out))
         outs.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                    check=True).stdout)
     assert outs[0] == outs[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(path_tables())
+def test_rate_game_trie_path_matches_brute_force(data):
+    """The same game through the trie walk used beyond DENSE_RATE_CHANNELS channels."""
+    import shapley_attr.models.shapley as shapley_mod
+
+    paths, conv, value, nulls = data
+    saved = shapley_mod.DENSE_RATE_CHANNELS
+    shapley_mod.DENSE_RATE_CHANNELS = 0
+    try:
+        result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
+    finally:
+        shapley_mod.DENSE_RATE_CHANNELS = saved
+    check(result, naive.rate_game(paths, conv, value, nulls))

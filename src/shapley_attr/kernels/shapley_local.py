@@ -7,7 +7,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .journeys import _sequence_hash
+from .rng import mix64
 
 
 @kernel("Tuple((int64[::1], int32[::1]))(int64[::1], int32[::1], int64)")
@@ -31,45 +31,69 @@ def _distinct_sorted(offsets, codes, n_channels):
     return out_off, out[:c].copy()
 
 
-@kernel("Tuple((int64[::1], uint64[::1]))(int64[::1], int32[::1])")
-def _set_hash_table(set_off, set_codes):
-    """Open-addressing table of the distinct sets: slot -> set id (-1 empty), slot -> hash."""
-    n = set_off.shape[0] - 1
+@kernel("Tuple((int64[::1], int64[::1], int64[::1]))(int64[::1], int32[::1], int64)")
+def _build_trie(set_off, set_codes, n_channels):
+    """A trie of the observed sets (sorted codes): edge (node, code) → child in an open-addressing
+    table keyed by node·n_channels + code; ``terminal[node]`` is the id of the set ending there or -1."""
+    n_sets = set_off.shape[0] - 1
+    max_nodes = set_codes.shape[0] + 1
     size = 1
-    while size < 2 * n + 2:
+    while size < 2 * max_nodes + 2:
         size *= 2
-    slot_id = np.full(size, -1, dtype=np.int64)
-    slot_hash = np.zeros(size, dtype=np.uint64)
+    slot_key = np.full(size, -1, dtype=np.int64)
+    slot_child = np.empty(size, dtype=np.int64)
+    terminal = np.full(max_nodes, -1, dtype=np.int64)
     mask = size - 1
-    for s in range(n):
-        h = _sequence_hash(set_codes, set_off[s], set_off[s + 1])
-        pos = np.int64(h & np.uint64(mask))
-        while slot_id[pos] != -1:
-            pos = (pos + 1) & mask
-        slot_id[pos] = s
-        slot_hash[pos] = h
-    return slot_id, slot_hash
+    n_nodes = 1
+    for s in range(n_sets):
+        u = 0
+        for q in range(set_off[s], set_off[s + 1]):
+            key = u * n_channels + set_codes[q]
+            pos = np.int64(mix64(np.uint64(key)) & np.uint64(mask))
+            while slot_key[pos] != -1 and slot_key[pos] != key:
+                pos = (pos + 1) & mask
+            if slot_key[pos] == -1:
+                slot_key[pos] = key
+                slot_child[pos] = n_nodes
+                n_nodes += 1
+            u = slot_child[pos]
+        terminal[u] = s
+    return slot_key, slot_child, terminal[:n_nodes].copy()
+
+
+@kernel("Tuple((int64[::1], int32[::1], int64[::1]))(int64[::1], int64[::1], int64, int64)")
+def _trie_children(slot_key, slot_child, n_nodes, n_channels):
+    """Children of every trie node as CSR: (child_off, child_code, child_node)."""
+    count = np.zeros(n_nodes + 1, dtype=np.int64)
+    for pos in range(slot_key.shape[0]):
+        k = slot_key[pos]
+        if k != -1:
+            count[k // n_channels + 1] += 1
+    for u in range(n_nodes):
+        count[u + 1] += count[u]
+    fill = count[:-1].copy()
+    codes = np.empty(count[n_nodes], dtype=np.int32)
+    nodes = np.empty(count[n_nodes], dtype=np.int64)
+    for pos in range(slot_key.shape[0]):
+        k = slot_key[pos]
+        if k != -1:
+            u = k // n_channels
+            codes[fill[u]] = k - u * n_channels
+            nodes[fill[u]] = slot_child[pos]
+            fill[u] += 1
+    return count, codes, nodes
 
 
 @kernel
-def _lookup(buf, length, set_off, set_codes, slot_id, slot_hash):
-    """Id of the set equal to buf[:length] (sorted codes), or -1."""
-    h = _sequence_hash(buf, 0, length)
-    mask = slot_id.shape[0] - 1
-    pos = np.int64(h & np.uint64(mask))
+def _child(slot_key, slot_child, key):
+    mask = slot_key.shape[0] - 1
+    pos = np.int64(mix64(np.uint64(key)) & np.uint64(mask))
     while True:
-        s = slot_id[pos]
-        if s == -1:
+        k = slot_key[pos]
+        if k == key:
+            return slot_child[pos]
+        if k == -1:
             return -1
-        if slot_hash[pos] == h and set_off[s + 1] - set_off[s] == length:
-            a = set_off[s]
-            same = True
-            for q in range(length):
-                if set_codes[a + q] != buf[q]:
-                    same = False
-                    break
-            if same:
-                return s
         pos = (pos + 1) & mask
 
 
@@ -85,60 +109,84 @@ def _w_in_out(t, m):
     return w_in, w_out
 
 
-@kernel("float64[::1](int64[::1], int32[::1], float64[::1], int64, int64)", parallel=True)
-def _rate_shapley(set_off, set_codes, v, n_channels, max_enumerate_bits):
+@kernel("float64[::1](int64[::1], int32[::1], float64[::1], int64)", parallel=True)
+def _rate_shapley(set_off, set_codes, v, n_channels):
     """φ of the per-journey rate game for every distinct set S (CSR aligned with set_codes).
 
     v(T) = K(T)/N(T) on observed sets, 0 elsewhere; by the decomposition of MODELS.md,
-    φ_i = Σ_{T⊆S observed} v(T)·(w_in + w_out)·[i∈T] − Σ_{T⊆S} v(T)·w_out. Observed subsets are found
-    by enumerating the 2^m subsets against a hash of the observed sets when m is small, otherwise by
-    testing every observed set for inclusion — exact for any m.
+    φ_i = Σ_{T⊆S observed} v(T)·(w_in + w_out)·[i∈T] − Σ_{T⊆S} v(T)·w_out. The observed subsets of S
+    are found by a depth-first walk of the trie of observed sets that only follows codes of S, so the
+    work is proportional to the observed prefixes inside S, never to 2^|S|: exact for any |S|.
     """
     n_sets = set_off.shape[0] - 1
-    slot_id, slot_hash = _set_hash_table(set_off, set_codes)
+    slot_key, slot_child, terminal = _build_trie(set_off, set_codes, n_channels)
+    child_off, child_code, child_node = _trie_children(slot_key, slot_child, terminal.shape[0], n_channels)
     phi = np.zeros(set_codes.shape[0], dtype=np.float64)
     for s in prange(n_sets):
         a = set_off[s]
         m = set_off[s + 1] - a
+        member = np.full(n_channels, -1, dtype=np.int64)  # position of a code in S, -1 if absent
+        for q in range(m):
+            member[set_codes[a + q]] = q
+        # weights by dividend size t: w_both[t] = w_in + w_out, w_out[t] (see _w_in_out)
+        w_both = np.empty(m + 1, dtype=np.float64)
+        w_out = np.empty(m + 1, dtype=np.float64)
+        for t in range(1, m + 1):
+            wi, wo = _w_in_out(t, m)
+            w_both[t] = wi + wo
+            w_out[t] = wo
+        # depth-first walk over trie nodes inside S; a frame is (node, cursor): the cursor runs over the
+        # node's children when it has fewer children than S has members left, else over S's members
+        node = np.empty(m + 1, dtype=np.int64)
+        cur = np.empty(m + 1, dtype=np.int64)
+        by_child = np.empty(m + 1, dtype=np.bool_)
+        chosen = np.empty(m + 1, dtype=np.int64)
+        last_pos = np.empty(m + 1, dtype=np.int64)
+        node[0] = 0
+        last_pos[0] = -1
+        by_child[0] = child_off[1] - child_off[0] <= m
+        cur[0] = child_off[0] if by_child[0] else 0
+        depth = 0
         offset_in = 0.0
-        if m <= max_enumerate_bits:
-            buf = np.empty(m, dtype=np.int32)
-            for sub in range(1, 1 << m):
-                t = 0
-                for q in range(m):
-                    if sub & (1 << q):
-                        buf[t] = set_codes[a + q]
-                        t += 1
-                u = _lookup(buf, t, set_off, set_codes, slot_id, slot_hash)
-                if u == -1 or v[u] == 0.0:
+        while depth >= 0:
+            u = node[depth]
+            child = -1
+            k = -1
+            if by_child[depth]:
+                if cur[depth] >= child_off[u + 1]:
+                    depth -= 1
                     continue
-                w_in, w_out = _w_in_out(t, m)
-                offset_in += v[u] * w_out
-                for q in range(m):
-                    if sub & (1 << q):
-                        phi[a + q] += v[u] * (w_in + w_out)
-        else:
-            member = np.full(n_channels, -1, dtype=np.int64)
-            for q in range(m):
-                member[set_codes[a + q]] = q
-            for u in range(n_sets):
-                if v[u] == 0.0:
+                e = cur[depth]
+                cur[depth] = e + 1
+                k = member[child_code[e]]
+                if k < 0:
                     continue
-                b = set_off[u]
-                t = set_off[u + 1] - b
-                if t > m:
+                child = child_node[e]
+            else:
+                k = cur[depth]
+                if k >= m:
+                    depth -= 1
                     continue
-                inside = True
-                for q in range(b, b + t):
-                    if member[set_codes[q]] < 0:
-                        inside = False
-                        break
-                if not inside:
+                cur[depth] = k + 1
+                if k <= last_pos[depth]:
                     continue
-                w_in, w_out = _w_in_out(t, m)
-                offset_in += v[u] * w_out
-                for q in range(b, b + t):
-                    phi[a + member[set_codes[q]]] += v[u] * (w_in + w_out)
+                child = _child(slot_key, slot_child, u * n_channels + set_codes[a + k])
+                if child < 0:
+                    continue
+            chosen[depth] = k
+            t_id = terminal[child]
+            if t_id >= 0 and v[t_id] != 0.0:
+                t = depth + 1
+                offset_in += v[t_id] * w_out[t]
+                add = v[t_id] * w_both[t]
+                for d in range(t):
+                    phi[a + chosen[d]] += add
+            depth += 1
+            node[depth] = child
+            last_pos[depth] = k
+            n_children = child_off[child + 1] - child_off[child]
+            by_child[depth] = n_children <= m - k - 1
+            cur[depth] = child_off[child] if by_child[depth] else k + 1
         for q in range(m):
             phi[a + q] -= offset_in
     return phi
@@ -198,3 +246,56 @@ def _ordered_credit(offsets, codes, weights, n_channels, max_len):
         for q in range(a, b):
             count[codes[q]] = 0
     return credit, by_pos
+
+
+@kernel("float64[::1](int64[::1], int64[::1], int32[::1], float64[::1], int64)", parallel=True)
+def _rate_shapley_dense(set_masks, set_off, set_codes, v, n):
+    """The rate game's φ for all distinct sets at once when the channel count n is small (≤ 20).
+
+    With m = |S|: φ_i(S) = P(S) − Q(S∖i), where P(X) = Σ_{T⊆X} v(T)·w_in(|T|, |X|) and
+    Q(X) = Σ_{T⊆X} v(T)·(w_in + w_out)(|T|, |X| + 1) (w as in _w_in_out). Both are ranked subset sums:
+    one zeta transform per dividend size t, O(n²·2^n) whatever the sets look like.
+    """
+    size = 1 << n
+    p_arr = np.zeros(size, dtype=np.float64)
+    q_arr = np.zeros(size, dtype=np.float64)
+    rank = np.zeros(size, dtype=np.float64)
+    pop = np.zeros(size, dtype=np.int64)
+    for mask in range(1, size):
+        pop[mask] = pop[mask >> 1] + (mask & 1)
+    sizes = set_off[1:] - set_off[:-1]
+    # weights by (t, x): w_in(t, x) and c(t, x + 1), tabulated once
+    w_in_t = np.zeros((n + 2, n + 2), dtype=np.float64)
+    c_next = np.zeros((n + 2, n + 2), dtype=np.float64)
+    for x in range(1, n + 1):
+        for t in range(1, x + 1):
+            wi, _ = _w_in_out(t, x)
+            w_in_t[t, x] = wi
+            wi2, wo2 = _w_in_out(t, x + 1)
+            c_next[t, x] = wi2 + wo2
+    for t in range(1, n + 1):
+        any_t = False
+        for s in range(set_masks.shape[0]):
+            if sizes[s] == t and v[s] != 0.0:
+                rank[set_masks[s]] = v[s]
+                any_t = True
+        if not any_t:
+            continue
+        for i in range(n):
+            bit = 1 << i
+            for mask in prange(size):
+                if mask & bit:
+                    rank[mask] += rank[mask ^ bit]
+        for mask in prange(size):
+            r = rank[mask]
+            if r != 0.0:
+                x = pop[mask]
+                p_arr[mask] += r * w_in_t[t, x]
+                q_arr[mask] += r * c_next[t, x]
+            rank[mask] = 0.0
+    phi = np.empty(set_codes.shape[0], dtype=np.float64)
+    for s in prange(set_masks.shape[0]):
+        mask = set_masks[s]
+        for q in range(set_off[s], set_off[s + 1]):
+            phi[q] = p_arr[mask] - q_arr[mask ^ (1 << set_codes[q])]
+    return phi

@@ -17,6 +17,9 @@ from ..frames import PathTable
 from .base import ModelResult
 
 Z95 = 1.959963984540054
+DENSE_RATE_CHANNELS = 20
+"""Up to this many channels the rate game uses ranked zeta transforms over all 2^n coalitions
+(O(n²·2^n), 8·2^n bytes ×4); beyond, a trie walk over the observed subsets of each set."""
 BATCH_PAIRS = 64
 
 
@@ -36,6 +39,14 @@ def distinct_sets(table: PathTable):
     k_of_set = np.bincount(path_set, weights=table.conversions, minlength=n_sets)
     n_of_set = np.bincount(path_set, weights=table.conversions + table.nulls, minlength=n_sets)
     return set_off, set_codes, path_set, k_of_set, n_of_set
+
+
+def set_masks(set_off: np.ndarray, set_codes: np.ndarray) -> np.ndarray:
+    """Bit masks of the distinct sets (channel codes < 63)."""
+    masks = np.zeros(len(set_off) - 1, dtype=np.int64)
+    owner = np.repeat(np.arange(len(set_off) - 1), np.diff(set_off))
+    np.bitwise_or.at(masks, owner, np.left_shift(np.int64(1), set_codes.astype(np.int64)))
+    return masks
 
 
 def fit(table: PathTable, params: ModelParams) -> ModelResult:
@@ -86,9 +97,13 @@ def rate_shares(table: PathTable):
     set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(n_of_set > 0, k_of_set / np.where(n_of_set > 0, n_of_set, 1.0), 0.0)
-    n_sets = len(k_of_set)
-    bits = int(min(20, max(8, math.floor(math.log2(max(n_sets, 1))) + 2)))
-    phi = _rate_shapley(set_off, set_codes, np.ascontiguousarray(v), table.n_channels, bits)
+    if table.n_channels <= DENSE_RATE_CHANNELS:
+        from ..kernels.shapley_local import _rate_shapley_dense
+
+        phi = _rate_shapley_dense(set_masks(set_off, set_codes), set_off, set_codes, np.ascontiguousarray(v),
+                                  table.n_channels)
+    else:
+        phi = _rate_shapley(set_off, set_codes, np.ascontiguousarray(v), table.n_channels)
     return set_off, set_codes, path_set, np.maximum(phi, 0.0), phi
 
 
@@ -138,11 +153,7 @@ def _fit_subset_rate(table: PathTable, params: ModelParams) -> ModelResult:
     if method == "exact":
         from ..kernels.subset_rate import _subset_rate_exact
 
-        masks = np.zeros(len(k_of_set), dtype=np.int64)
-        sizes = np.diff(set_off)
-        owner = np.repeat(np.arange(len(k_of_set)), sizes)
-        np.bitwise_or.at(masks, owner, np.left_shift(np.int64(1), set_codes.astype(np.int64)))
-        phi = _subset_rate_exact(masks, k_of_set, n_of_set, n)
+        phi = _subset_rate_exact(set_masks(set_off, set_codes), k_of_set, n_of_set, n)
         credit = np.outer(phi / v_all, totals)
         return ModelResult(table.channels, credit, info=info)
     phi, se, mc_info = subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params)
