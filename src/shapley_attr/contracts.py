@@ -297,8 +297,14 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
                          schema={"_day": pl.Date, "currency": pl.Utf8, "_rate": pl.Float64}).sort("_day")
 
     def convert(lf):
-        df = lf.with_columns(pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day")).collect()
-        conv = df.filter(pl.col("is_conversion") & (pl.col("currency") != reporting)).sort("_day")
+        import numpy as np
+
+        df = lf.collect()
+        is_conv = df.get_column("is_conversion").to_numpy()
+        conv = (df.with_row_index("_i").filter(pl.col("is_conversion") & (pl.col("currency") != reporting))
+                .select("_i", "__row", "currency", "gmv",
+                        pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
+                .sort("_day"))
         joined = conv.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)
         missing = joined.filter(pl.col("_rate").is_null())
         if len(missing):
@@ -306,11 +312,10 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
             raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
                                         f"date,currency,rate_to_reporting (needed by events row {r['__row']})",
                                 column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
-        rate_of_row = joined.select("__row", "_rate")
-        out = (df.join(rate_of_row, on="__row", how="left")
-               .with_columns(pl.when(pl.col("_rate").is_not_null()).then(pl.col("gmv") * pl.col("_rate"))
-                             .otherwise(pl.col("gmv")).alias("gmv"))
-               .sort("__row").drop("_day", "_rate"))
-        return out.lazy()
+        gmv = df.get_column("gmv").to_numpy().copy()
+        idx = joined.get_column("_i").to_numpy()
+        gmv[idx] = joined.get_column("gmv").to_numpy() * joined.get_column("_rate").to_numpy()
+        del is_conv
+        return df.with_columns(pl.Series("gmv", gmv, dtype=pl.Float64)).lazy()
 
     return convert

@@ -62,15 +62,11 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
     enum = pl.Enum(categories)
-    ordered = _user_time_order(df.select(
-        "user_id", "t", "is_conversion", "gmv",
-        pl.col("channel").cast(enum).to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
-    ))
-    new_user = to_array(ordered.get_column("_new_user"), np.bool_)
-    t = to_array(ordered.get_column("t"), np.int64)
-    is_conv = to_array(ordered.get_column("is_conversion"), np.bool_)
-    code = to_array(ordered.get_column("code"), np.int32)
-    gmv = to_array(ordered.get_column("gmv"), np.float64)
+    perm, new_user = _user_time_order(df)
+    t = to_array(df.get_column("t"), np.int64)[perm]
+    is_conv = to_array(df.get_column("is_conversion"), np.bool_)[perm]
+    code = to_array(df.get_column("channel").cast(enum).to_physical().cast(pl.Int32).fill_null(-1), np.int32)[perm]
+    gmv = to_array(df.get_column("gmv"), np.float64)[perm]
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
     off, codes, ages, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us,
@@ -81,8 +77,8 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     table = drop_unused_channels(table)
 
     in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
-    by_country = (df.filter(in_period).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n"))
-                  .sort("country"))
+    by_country = (df.lazy().select("t", "is_conversion", "country", "gmv").filter(in_period)
+                  .group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     n_conv = int(is_conv.sum())
     stats = {
         "events": int(len(df)),
@@ -109,18 +105,30 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
                      table.ages, stats)
 
 
-def _user_time_order(df: pl.DataFrame) -> pl.DataFrame:
-    """Rows ordered by user, then time (touch before conversion at the same instant), then input order.
+def _user_time_order(df: pl.DataFrame) -> np.ndarray:
+    """The row permutation ordering rows by user, then time (touch before conversion at the same
+    instant), then input order; and the ``new_user`` flags in that order.
 
-    Adds ``_new_user`` (True on each user's first row).
+    Two single-key stable sorts on integers (time key, then a 64-bit hash of the user id); only the
+    keys move. A second, independent hash checks the first: within a run of equal hashes it must not
+    change (two different ids sharing both 64-bit hashes has probability ~n²/2^128). When it does, the
+    ids themselves are sorted. The time sort is skipped when the export is already time-ordered.
     """
     key = (pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")
-    out = (df.with_columns(key, pl.col("user_id").hash().alias("_h"))
-           .sort("_key", maintain_order=True).sort("_h", maintain_order=True))
-    same_hash = pl.col("_h") == pl.col("_h").shift(1)
-    same_user = pl.col("user_id") == pl.col("user_id").shift(1)
-    collisions = out.select((same_hash & ~same_user).sum()).item()
-    if collisions:
-        # Either two users share a hash, or one user's rows were split: fall back to the string sort.
-        out = df.with_columns(key).sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
-    return out.with_columns((~same_user).fill_null(True).alias("_new_user"))
+    keys = df.select(key, pl.col("user_id").hash(seed=0).alias("_h"), pl.col("user_id").hash(seed=7919).alias("_h2")
+                     ).with_row_index("_i")
+    if not keys.get_column("_key").is_sorted():
+        keys = keys.sort("_key", maintain_order=True)
+    order = keys.sort("_h", maintain_order=True)
+    h = order.get_column("_h").to_numpy()
+    h2 = order.get_column("_h2").to_numpy()
+    same = np.empty(len(h), dtype=np.bool_)
+    if len(h):
+        same[0] = False
+        np.equal(h[1:], h[:-1], out=same[1:])
+    if np.any(same[1:] & (h2[1:] != h2[:-1])):
+        order = (keys.with_columns(df.get_column("user_id").gather(keys.get_column("_i")))
+                 .sort("user_id", maintain_order=True))
+        u = order.get_column("user_id")
+        return to_array(order.get_column("_i"), np.int64), to_array((u != u.shift(1)).fill_null(True), np.bool_)
+    return to_array(order.get_column("_i"), np.int64), ~same

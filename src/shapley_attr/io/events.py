@@ -94,7 +94,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         pl.col(ROW).cast(pl.Int64),
         user.alias("user_id"),
         parse_time(schema["event_time"]).alias("t"),
-        pl.col("event_time").cast(pl.Utf8).alias("_time_text"),
+        pl.col("event_time").alias("_time_raw"),
         etype.alias("event_type"),
         channel.alias("channel"),
         country.alias("country"),
@@ -112,7 +112,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     checks = [
         (pl.col("user_id").is_null() | (pl.col("user_id").str.strip_chars() == ""), "user_id", "user_id",
          "missing user_id: expected a customer id"),
-        (pl.col("t").is_null(), "event_time", "_time_text",
+        (pl.col("t").is_null(), "event_time", "_time_raw",
          "expected a UTC timestamp or ISO 8601 text like 2026-10-01T12:00:00Z"),
         (~(is_touch | is_conv) | pl.col("event_type").is_null(), "event_type", "event_type",
          f"unknown event type: expected one of {expected_types} (see --touch-type/--conversion-type)"),
@@ -132,27 +132,28 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     frame = frame.with_columns(reason.alias("_reason"), column.alias("_column"), value.alias("_value"),
                                is_conv.alias("is_conversion"))
 
-    # Order ids: derive when absent; a duplicate among otherwise valid conversions is rejected.
+    # Order ids: derived from (user_id, event_time in epoch µs, row) when absent; a duplicate among
+    # otherwise valid conversions is rejected (the first occurrence is kept). Only conversion rows are
+    # looked at, so this costs little on a large export.
+    derived = pl.concat_str([pl.col("user_id"), pl.col("t").cast(pl.Utf8), pl.col(ROW).cast(pl.Utf8)], separator="|")
     if "order_id_derived" in notes:
-        frame = frame.with_columns(
-            pl.when(pl.col("is_conversion")).then(
-                pl.concat_str([pl.col("user_id"), pl.col("_time_text"), pl.col(ROW).cast(pl.Utf8)], separator="|")
-            ).alias("order_id"))
+        frame = frame.with_columns(pl.when(pl.col("is_conversion")).then(derived).alias("order_id"))
     else:
         frame = frame.with_columns(
-            pl.when(pl.col("is_conversion") & pl.col("_reason").is_null()
-                    & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
-            .then(pl.concat_str([pl.col("user_id"), pl.col("_time_text"), pl.col(ROW).cast(pl.Utf8)], separator="|"))
-            .otherwise(pl.col("order_id")).alias("order_id"))
-        valid_conv = pl.col("is_conversion") & pl.col("_reason").is_null()
-        first_row = pl.col(ROW).filter(valid_conv).min().over("order_id")
-        dup = valid_conv & (pl.col(ROW) != pl.col(ROW).filter(valid_conv).min().over("order_id"))
-        frame = frame.with_columns(
-            pl.when(dup).then(pl.lit("order_id")).otherwise(pl.col("_column")).alias("_column"),
-            pl.when(dup).then(pl.col("order_id")).otherwise(pl.col("_value")).alias("_value"),
-            pl.when(dup).then(pl.format("duplicate order_id: expected unique per conversion (first at row {})",
-                                        first_row)).otherwise(pl.col("_reason")).alias("_reason"),
-        )
+            pl.when(pl.col("is_conversion") & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
+            .then(derived).otherwise(pl.col("order_id")).alias("order_id"))
+        conv = frame.filter(pl.col("is_conversion") & pl.col("_reason").is_null()).select(ROW, "order_id")
+        dups = (conv.with_columns(pl.col(ROW).min().over("order_id").alias("_first"))
+                .filter(pl.col(ROW) != pl.col("_first")))
+        if len(dups):
+            frame = frame.join(dups.select(ROW, "_first"), on=ROW, how="left", maintain_order="left")
+            dup = pl.col("_first").is_not_null()
+            frame = frame.with_columns(
+                pl.when(dup).then(pl.lit("order_id")).otherwise(pl.col("_column")).alias("_column"),
+                pl.when(dup).then(pl.col("order_id")).otherwise(pl.col("_value")).alias("_value"),
+                pl.when(dup).then(pl.format("duplicate order_id: expected unique per conversion (first at row {})",
+                                            pl.col("_first"))).otherwise(pl.col("_reason")).alias("_reason"),
+            ).drop("_first")
 
     non_touch = ~pl.col("event_type").is_in(touch_types).fill_null(False)
     finite_gmv = pl.when(non_touch & pl.col("gmv").is_finite().fill_null(False)).then(pl.col("gmv")).otherwise(0.0)
