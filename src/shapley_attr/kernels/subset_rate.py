@@ -54,6 +54,23 @@ def _subset_rate_exact(set_masks, k_of_set, n_of_set, n):
     return phi
 
 
+@kernel("void(float64[::1], float64[::1], int32[::1], boolean, float64[::1])")
+def _add_prefix_marginals(k_at, n_at, perm, reverse, out):
+    """Add half of each player's marginal v(prefix ∪ i) − v(prefix) along ``perm`` (or its reverse),
+    v at a prefix being the cumulative K over the cumulative N of the sets completed so far."""
+    n = perm.shape[0]
+    ck = 0.0
+    cn = 0.0
+    prev = 0.0
+    for r in range(n):
+        ck += k_at[r]
+        cn += n_at[r]
+        cur = ck / cn if cn > 0.0 else 0.0
+        player = perm[n - 1 - r] if reverse else perm[r]
+        out[player] += 0.5 * (cur - prev)
+        prev = cur
+
+
 @kernel("void(int64[::1], int32[::1], float64[::1], float64[::1], int32[::1], float64[::1])")
 def _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out):
     """Mean marginal vector of permutation ``perm`` and its reverse (an antithetic pair).
@@ -85,24 +102,8 @@ def _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out):
         n_rev[n - 1 - lo] += n_of_set[t]
     for i in range(n):
         out[i] = 0.0
-    ck = 0.0
-    cn = 0.0
-    prev = 0.0
-    for r in range(n):
-        ck += k_fwd[r]
-        cn += n_fwd[r]
-        cur = ck / cn if cn > 0.0 else 0.0
-        out[perm[r]] += 0.5 * (cur - prev)
-        prev = cur
-    ck = 0.0
-    cn = 0.0
-    prev = 0.0
-    for r in range(n):
-        ck += k_rev[r]
-        cn += n_rev[r]
-        cur = ck / cn if cn > 0.0 else 0.0
-        out[perm[n - 1 - r]] += 0.5 * (cur - prev)
-        prev = cur
+    _add_prefix_marginals(k_fwd, n_fwd, perm, False, out)
+    _add_prefix_marginals(k_rev, n_rev, perm, True, out)
 
 
 @kernel("float64[:, ::1](int64[::1], int32[::1], float64[::1], float64[::1], int64, uint64, int64, int64)",
