@@ -29,10 +29,6 @@ ATTRIBUTION_COLUMNS = ("channel", "conversions", "gmv", "share", "std_error", "c
 MAX_EXACT_SUBSET_CHANNELS = 24
 """Largest n for the exact subset-rate game: two float64 tables of 2^n entries (~270 MB at 24)."""
 
-MAX_EXACT_RATE_OBSERVED_SUBSETS = 1 << 22
-"""Per-journey rate game: the largest number of observed subsets of one journey's channel set
-that the exact decomposition enumerates before it refuses (exit 2) or falls back to MC."""
-
 DEFAULT_LOOKBACK_DAYS = 30.0
 DEFAULT_HALF_LIFE_DAYS = 7.0
 DEFAULT_POSITION_WEIGHTS = (0.4, 0.2, 0.4)

@@ -300,7 +300,6 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
         import numpy as np
 
         df = lf.collect()
-        is_conv = df.get_column("is_conversion").to_numpy()
         conv = (df.with_row_index("_i").filter(pl.col("is_conversion") & (pl.col("currency") != reporting))
                 .select("_i", "__row", "currency", "gmv",
                         pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
@@ -315,7 +314,6 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
         gmv = df.get_column("gmv").to_numpy().copy()
         idx = joined.get_column("_i").to_numpy()
         gmv[idx] = joined.get_column("gmv").to_numpy() * joined.get_column("_rate").to_numpy()
-        del is_conv
         return df.with_columns(pl.Series("gmv", gmv, dtype=pl.Float64)).lazy()
 
     return convert

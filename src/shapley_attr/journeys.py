@@ -14,7 +14,6 @@ Rules chosen where DATA.md is silent (also written in the manifest):
 """
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timezone
 
 import numpy as np
@@ -39,9 +38,7 @@ def period_bounds(period: str | None) -> tuple[int, int]:
     except ValueError:
         raise InputError("--period", "expected a month as YYYY-MM, e.g. 2026-10", value=period) from None
     start = datetime(year, month, 1, tzinfo=timezone.utc)
-    last_day = calendar.monthrange(year, month)[1]
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
-    del last_day
     return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
 
 
