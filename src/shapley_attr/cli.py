@@ -247,6 +247,9 @@ def attribute(input_path, out, fmt, rejects, fx_path, reporting_currency, quiet,
         click.echo(f"model={params.model}{game}{method} value={params.value} channels={table.n_channels} "
                    f"paths={table.n_paths}", err=True)
         click.echo(read_summary(report), err=True)
+        unit = f" {reporting_currency} (converted with {fx_path})" if fx_path is not None else ""
+        click.echo(f"attributed: {float(result.credit[:, 1].sum()):.2f}{unit} GMV, "
+                   f"{float(result.credit[:, 0].sum()):g} conversions", err=True)
         if info.get("fallbacks"):
             click.echo(f"last-touch fallbacks: {info['fallbacks']}", err=True)
         if "stop_reason" in info:
