@@ -122,15 +122,27 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         (is_conv & bad_currency, "currency", "currency",
          "expected an ISO 4217 currency code like EUR (or give --currency)"),
     ]
+    # Cheap pass: one boolean per check; reasons are spelled out only for the rows that fail (usually
+    # none), so a clean export pays a few vectorised comparisons and nothing more.
+    frame = frame.with_columns(*[cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)],
+                               is_conv.fill_null(False).alias("is_conversion"))
+    any_bad = pl.any_horizontal([pl.col(f"_bad{i}") for i in range(len(checks))])
+    frame = frame.with_columns(any_bad.alias("_any_bad"))
+    bad = frame.filter(pl.col("_any_bad"))
     reason = pl.lit(None, dtype=pl.Utf8)
     column = pl.lit(None, dtype=pl.Utf8)
     value = pl.lit(None, dtype=pl.Utf8)
-    for cond, col, val, why in reversed(checks):
+    for i, (_, col, val, why) in reversed(list(enumerate(checks))):
+        cond = pl.col(f"_bad{i}")
         reason = pl.when(cond).then(pl.lit(why)).otherwise(reason)
         column = pl.when(cond).then(pl.lit(col)).otherwise(column)
         value = pl.when(cond).then(pl.col(val).cast(pl.Utf8)).otherwise(value)
-    frame = frame.with_columns(reason.alias("_reason"), column.alias("_column"), value.alias("_value"),
-                               is_conv.alias("is_conversion"))
+    bad = bad.select(ROW, reason.alias("_reason"), column.alias("_column"), value.alias("_value"))
+    frame = (frame.drop([f"_bad{i}" for i in range(len(checks))])
+             .join(bad, on=ROW, how="left", maintain_order="left") if len(bad) else
+             frame.drop([f"_bad{i}" for i in range(len(checks))]).with_columns(
+                 pl.lit(None, dtype=pl.Utf8).alias("_reason"), pl.lit(None, dtype=pl.Utf8).alias("_column"),
+                 pl.lit(None, dtype=pl.Utf8).alias("_value")))
 
     # Order ids: derived from (user_id, event_time in epoch µs, row) when absent; a duplicate among
     # otherwise valid conversions is rejected (the first occurrence is kept). Only conversion rows are
