@@ -106,17 +106,33 @@ def _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out):
     _add_prefix_marginals(k_rev, n_rev, perm, True, out)
 
 
-@kernel("float64[:, ::1](int64[::1], int32[::1], float64[::1], float64[::1], int64, uint64, int64, int64)",
-        parallel=True)
+@kernel("Tuple((float64[:, ::1], int32[:, ::1]))(int64[::1], int32[::1], float64[::1], float64[::1], int64, uint64, "
+        "int64, int64)", parallel=True)
 def _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, first_pair, n_pairs):
-    """Pair means for antithetic pairs first_pair … first_pair+n_pairs−1 (one row each).
+    """Pair means for antithetic pairs first_pair … first_pair+n_pairs−1 (one row each), and each
+    player's position stratum in the pair: min(k, n−1−k) for position k in the forward permutation.
 
     Pair k uses permutation k = f(seed, k) from the counter-based generator, so a row does not
     depend on which thread computed it.
     """
     out = np.empty((n_pairs, n), dtype=np.float64)
+    strata = np.empty((n_pairs, n), dtype=np.int32)
     for j in prange(n_pairs):
         perm = np.empty(n, dtype=np.int32)
         random_permutation(seed, np.uint64(first_pair + j), perm)
         _marginals_pair(set_off, set_codes, k_of_set, n_of_set, perm, out[j])
-    return out
+        for r in range(n):
+            strata[j, perm[r]] = min(r, n - 1 - r)
+    return out, strata
+
+
+@kernel("void(float64[:, ::1], int32[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1])")
+def _accumulate_strata(rows, strata, total, total_sq, count):
+    """Add a batch of pair means into per (player, stratum) sums, in pair order (serial, reproducible)."""
+    for j in range(rows.shape[0]):
+        for i in range(rows.shape[1]):
+            s = strata[j, i]
+            x = rows[j, i]
+            total[i, s] += x
+            total_sq[i, s] += x * x
+            count[i, s] += 1.0
