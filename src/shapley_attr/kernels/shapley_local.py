@@ -109,17 +109,21 @@ def _w_in_out(t, m):
     return w_in, w_out
 
 
-@kernel("float64[::1](int64[::1], int32[::1], float64[::1], int64)", parallel=True)
-def _rate_shapley(set_off, set_codes, v, n_channels):
-    """φ of the per-journey rate game for every distinct set S (CSR aligned with set_codes).
+@kernel("float64[::1](int64[::1], int32[::1], int64[::1], int32[::1], float64[::1], int64)", parallel=True)
+def _rate_shapley(q_off, q_codes, t_off, t_codes, t_v, n_channels):
+    """φ of the per-journey rate game for every query set S (CSR ``q_off``/``q_codes``, sorted codes).
 
     v(T) = K(T)/N(T) on observed sets, 0 elsewhere; by the decomposition of MODELS.md,
-    φ_i = Σ_{T⊆S observed} v(T)·(w_in + w_out)·[i∈T] − Σ_{T⊆S} v(T)·w_out. The observed subsets of S
-    are found by a depth-first walk of the trie of observed sets that only follows codes of S, so the
-    work is proportional to the observed prefixes inside S, never to 2^|S|: exact for any |S|.
+    φ_i = Σ_{T⊆S observed} v(T)·(w_in + w_out)·[i∈T] − Σ_{T⊆S} v(T)·w_out. Only sets with v(T) > 0
+    matter, so the trie holds just those (``t_off``/``t_codes``/``t_v``); the subsets of S among them
+    are found by a depth-first walk that only follows codes of S: the work is proportional to the
+    converting prefixes inside S, never to 2^|S|: exact for any |S|.
     """
+    set_off = q_off
+    set_codes = q_codes
+    v = t_v
     n_sets = set_off.shape[0] - 1
-    slot_key, slot_child, terminal = _build_trie(set_off, set_codes, n_channels)
+    slot_key, slot_child, terminal = _build_trie(t_off, t_codes, n_channels)
     child_off, child_code, child_node = _trie_children(slot_key, slot_child, terminal.shape[0], n_channels)
     phi = np.zeros(set_codes.shape[0], dtype=np.float64)
     for s in prange(n_sets):

@@ -91,19 +91,32 @@ def _fit_ordered(table: PathTable, params: ModelParams) -> ModelResult:
 
 
 def rate_shares(table: PathTable):
-    """Per distinct set: clipped, unnormalised Shapley values of the local rate game (CSR)."""
+    """Per distinct set: clipped, unnormalised Shapley values of the local rate game (CSR).
+
+    Only sets with conversions get credit, and only sets with v(T) > 0 contribute to any φ, so φ is
+    computed for the converting sets only (the others keep 0: their paths carry no weight).
+    """
+    from ..kernels.journeys import _gather_sequences
     from ..kernels.shapley_local import _rate_shapley
 
     set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(n_of_set > 0, k_of_set / np.where(n_of_set > 0, n_of_set, 1.0), 0.0)
+    phi = np.zeros(len(set_codes), dtype=np.float64)
     if table.n_channels <= DENSE_RATE_CHANNELS:
         from ..kernels.shapley_local import _rate_shapley_dense
 
         phi = _rate_shapley_dense(set_masks(set_off, set_codes), set_off, set_codes, np.ascontiguousarray(v),
                                   table.n_channels)
     else:
-        phi = _rate_shapley(set_off, set_codes, np.ascontiguousarray(v), table.n_channels)
+        live = np.flatnonzero(v > 0).astype(np.int64)
+        if len(live):
+            l_off, l_codes = _gather_sequences(set_off, set_codes, live)
+            l_phi = _rate_shapley(l_off, l_codes, l_off, l_codes, np.ascontiguousarray(v[live]), table.n_channels)
+            starts = set_off[live]
+            lengths = np.diff(l_off)
+            dest = np.repeat(starts - l_off[:-1], lengths) + np.arange(len(l_codes))
+            phi[dest] = l_phi
     return set_off, set_codes, path_set, np.maximum(phi, 0.0), phi
 
 
