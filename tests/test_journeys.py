@@ -149,3 +149,16 @@ def test_column_mapping_from_foreign_names():
     df = frame([ev("u", T0, channel="a"), ev("u", T0 + 1, True, gmv=2.5)]).rename({"user_id": "cust", "gmv": "revenue"})
     table, _ = load_table(df, mapping=ColumnMapping(rename=(("user_id", "cust"), ("gmv", "revenue"))))
     assert as_dict(table) == {("a",): [1.0, 2.5, 0.0]}
+
+
+def test_hash_collision_falls_back_to_the_ids():
+    """Two users whose first 64-bit hashes collide are still told apart (by the second hash check)."""
+    import polars as pl
+
+    from shapley_attr.journeys import _user_time_order
+
+    df = pl.DataFrame({"_h": pl.Series([7, 7, 7, 7], dtype=pl.UInt64), "_h2": pl.Series([1, 2, 1, 2], dtype=pl.UInt64),
+                       "t": [0, 0, 5, 5], "is_conversion": [False, False, True, True]})
+    ids = pl.Series(["u1", "u2", "u1", "u2"])
+    perm, new_user = _user_time_order(df, lambda: ids)
+    assert perm.tolist() == [0, 2, 1, 3] and new_user.tolist() == [True, False, True, False]

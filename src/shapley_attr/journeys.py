@@ -42,12 +42,14 @@ def period_bounds(period: str | None) -> tuple[int, int]:
     return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
 
 
-def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = JourneyParams()) -> PathTable:
+def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = JourneyParams(),
+                   channels: list[str] | None = None, user_ids=None) -> PathTable:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
-    ``events`` has columns ``user_id`` (text), ``t`` (Int64 epoch microseconds, UTC),
-    ``is_conversion`` (bool), ``channel`` (text, touch rows), ``gmv`` (Float64, reporting currency),
-    ``country`` and input order as row order (``io.events.validate_events`` gives exactly that).
+    ``events`` is what ``io.events.validate_events`` accepts: ``_h``/``_h2`` (two 64-bit hashes of the
+    user id), ``t`` (Int64 epoch µs, UTC), ``is_conversion``, ``code`` (index into ``channels``, -1 on
+    conversions), ``gmv`` (Float64, reporting currency), ``country``, in input order. ``user_ids()``
+    gives the ids themselves, needed only if the two hashes collide.
     With ``params.keep_ages`` journeys are not merged and each touch keeps its age in seconds.
     """
     from .kernels.journeys import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT,
@@ -55,14 +57,16 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
                                    STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
 
     df = events.collect() if isinstance(events, pl.LazyFrame) else events
-    labels = df.get_column("channel").drop_nulls().unique().to_list()
+    labels = list(channels or [])
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
-    enum = pl.Enum(categories)
-    perm, new_user = _user_time_order(df)
+    # codes index the sorted labels without (direct); shift the ones after it
+    remap = np.array([categories.index(c) for c in labels], dtype=np.int32) if labels else np.zeros(0, np.int32)
+    perm, new_user = _user_time_order(df, user_ids)
     t = to_array(df.get_column("t"), np.int64)[perm]
     is_conv = to_array(df.get_column("is_conversion"), np.bool_)[perm]
-    code = to_array(df.get_column("channel").cast(enum).to_physical().cast(pl.Int32).fill_null(-1), np.int32)[perm]
+    raw_code = to_array(df.get_column("code"), np.int32)[perm]
+    code = np.where(raw_code >= 0, remap[np.maximum(raw_code, 0)] if len(remap) else -1, -1).astype(np.int32)
     gmv = to_array(df.get_column("gmv"), np.float64)[perm]
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
@@ -102,18 +106,18 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
                      table.ages, stats)
 
 
-def _user_time_order(df: pl.DataFrame) -> np.ndarray:
+def _user_time_order(df: pl.DataFrame, user_ids=None):
     """The row permutation ordering rows by user, then time (touch before conversion at the same
     instant), then input order; and the ``new_user`` flags in that order.
 
     Two single-key stable sorts on integers (time key, then a 64-bit hash of the user id); only the
     keys move. A second, independent hash checks the first: within a run of equal hashes it must not
     change (two different ids sharing both 64-bit hashes has probability ~n²/2^128). When it does, the
-    ids themselves are sorted. The time sort is skipped when the export is already time-ordered.
+    ids themselves (``user_ids()``) are sorted. The time sort is skipped when the rows are already
+    time-ordered.
     """
     key = (pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")
-    keys = df.select(key, pl.col("user_id").hash(seed=0).alias("_h"), pl.col("user_id").hash(seed=7919).alias("_h2")
-                     ).with_row_index("_i")
+    keys = df.select(key, "_h", "_h2").with_row_index("_i")
     if not keys.get_column("_key").is_sorted():
         keys = keys.sort("_key", maintain_order=True)
     order = keys.sort("_h", maintain_order=True)
@@ -124,7 +128,10 @@ def _user_time_order(df: pl.DataFrame) -> np.ndarray:
         same[0] = False
         np.equal(h[1:], h[:-1], out=same[1:])
     if np.any(same[1:] & (h2[1:] != h2[:-1])):
-        order = (keys.with_columns(df.get_column("user_id").gather(keys.get_column("_i")))
+        if user_ids is None:
+            raise RuntimeError("user id hashes collide and the ids are not available")
+        ids = user_ids()
+        order = (keys.with_columns(ids.gather(keys.get_column("_i")).alias("user_id"))
                  .sort("user_id", maintain_order=True))
         u = order.get_column("user_id")
         return to_array(order.get_column("_i"), np.int64), to_array((u != u.shift(1)).fill_null(True), np.bool_)

@@ -78,7 +78,7 @@ def load_table(source, *, kind: str | None = None, mapping: ColumnMapping = Colu
                              column="currency")
         from ..journeys import build_journeys
 
-        table = build_journeys(accepted, journeys)
+        table = build_journeys(accepted, journeys, channels=notes.pop("channels"), user_ids=notes.pop("user_ids"))
         stats = dict(table.stats) | {"currencies": currencies}
         notes = dict(notes)
         notes["gmv_accepted_rows"] = float(accepted.filter(pl.col("is_conversion"))["gmv"].sum()) if len(accepted) else 0.0

@@ -47,12 +47,15 @@ def _as_text(name: str, schema) -> pl.Expr:
 
 
 def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Split an events frame into accepted rows and rejects.
+    """Split an events frame into accepted rows and rejects, in one lazy pass over typed columns.
 
-    Returns ``(accepted, rejects, notes)``. ``accepted`` has columns ``__row, user_id, t,
-    is_conversion, channel, gmv, order_id, country, currency``; ``rejects`` has the rejects.csv
-    schema; ``notes`` says what the mapping did (derived order ids, default currency) and the GMV
-    read / rejected.
+    Returns ``(accepted, rejects, notes)``. ``accepted`` has columns ``__row, _h, _h2`` (two
+    independent 64-bit hashes of user_id), ``t`` (UTC epoch µs), ``is_conversion``, ``code`` (Int32
+    index into ``notes["channels"]``, sorted labels; -1 on conversions), ``gmv`` (0 on touches) and,
+    on conversion rows only, ``order_id``, ``country``, ``currency``. No string column of the whole
+    export is kept: reasons and raw values are built by reading the failing rows again.
+    ``notes["user_ids"]`` is a callable giving the user ids of the accepted rows (used only if the
+    hashes collide). ``rejects`` has the rejects.csv schema.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -67,11 +70,88 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     if set(touch_types) & set(conv_types):
         raise InputError(source, f"event type(s) {sorted(set(touch_types) & set(conv_types))} given as both "
                                  "touch and conversion", column="event_type")
-
-    etype = pl.col("event_type").cast(pl.Utf8).str.strip_chars()
+    checks, exprs = _checks(schema, mapping, notes)
+    channel = exprs["channel"]
+    labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != ""))
+              .unique().collect().get_column("c").to_list())
+    channels = sorted(labels)
+    notes["channels"] = channels
+    is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
+    flags = [cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)]
     user = pl.col("user_id").cast(pl.Utf8)
-    channel = _as_text("channel", schema).str.strip_chars()
-    country = _as_text("country", schema).str.strip_chars()
+    frame = lf.with_columns(**{k: v for k, v in exprs.items()}).select(
+        pl.col(ROW).cast(pl.Int64),
+        user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
+        pl.col("t"), is_conv.alias("is_conversion"),
+        pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels))
+        .to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
+        pl.when(is_conv).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
+        pl.when(is_conv).then(pl.col("order_id")).alias("order_id"),
+        pl.when(is_conv).then(pl.col("country")).alias("country"),
+        pl.when(is_conv).then(pl.col("currency")).alias("currency"),
+        (~pl.col("event_type").is_in(touch_types).fill_null(False)
+         & pl.col("gmv").is_finite().fill_null(False)).alias("_counts_gmv"),
+        pl.col("gmv").alias("_gmv_raw"),
+        *flags,
+    ).with_columns(pl.any_horizontal([pl.col(f"_bad{i}") for i in range(len(checks))]).alias("_bad"))
+    frame = frame.collect()
+
+    # Order ids: derived from (user hash, time, row) when absent; a duplicate among otherwise valid
+    # conversions is rejected (the first occurrence is kept). Only conversion rows are looked at.
+    if "order_id" not in lf.collect_schema():
+        notes["order_id_derived"] = "no order_id column: derived from (user_id, event_time, row)"
+    derived = pl.concat_str([pl.col("_h").cast(pl.Utf8), pl.col("t").cast(pl.Utf8), pl.col(ROW).cast(pl.Utf8)],
+                            separator="|")
+    frame = frame.with_columns(pl.when(pl.col("is_conversion") & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
+                               .then(derived).otherwise(pl.col("order_id")).alias("order_id"))
+    conv = frame.filter(pl.col("is_conversion") & ~pl.col("_bad")).select(ROW, "order_id")
+    dups = (conv.with_columns(pl.col(ROW).min().over("order_id").alias("_first"))
+            .filter(pl.col(ROW) != pl.col("_first")).select(ROW, "order_id", "_first"))
+
+    bad_rows = frame.filter(pl.col("_bad"))
+    rejects = empty_rejects()
+    if len(bad_rows):
+        flagged = bad_rows.select(ROW, *[f"_bad{i}" for i in range(len(checks))])
+        raw = lf.with_columns(**{k: v for k, v in exprs.items()}).join(flagged.lazy(), on=ROW, how="inner")
+        reason = pl.lit(None, dtype=pl.Utf8)
+        column = pl.lit(None, dtype=pl.Utf8)
+        value = pl.lit(None, dtype=pl.Utf8)
+        for i, (_, col, val, why) in reversed(list(enumerate(checks))):
+            cond = pl.col(f"_bad{i}")
+            reason = pl.when(cond).then(pl.lit(why)).otherwise(reason)
+            column = pl.when(cond).then(pl.lit(col)).otherwise(column)
+            value = pl.when(cond).then(pl.col(val).cast(pl.Utf8)).otherwise(value)
+        rejects = raw.select(pl.lit(source).alias("source"), pl.col(ROW).cast(pl.Int64).alias("row"),
+                             column.alias("column"), value.fill_null("").alias("value"),
+                             reason.alias("reason")).collect()
+    if len(dups):
+        rejects = pl.concat([rejects, dups.select(
+            pl.lit(source).alias("source"), pl.col(ROW).alias("row"), pl.lit("order_id").alias("column"),
+            pl.col("order_id").fill_null("").alias("value"),
+            pl.format("duplicate order_id: expected unique per conversion (first at row {})", pl.col("_first"))
+            .alias("reason"))])
+        frame = frame.with_columns((pl.col("_bad") | pl.col(ROW).is_in(dups.get_column(ROW).implode())).alias("_bad"))
+    rejects = rejects.sort("row")
+    counted = pl.when(pl.col("_counts_gmv")).then(pl.col("_gmv_raw")).otherwise(0.0)
+    read, rejected = frame.select(counted.sum().alias("r"), counted.filter(pl.col("_bad")).sum().alias("x")).row(0)
+    notes["gmv_read"] = float(read or 0.0)
+    notes["gmv_rejected"] = float(rejected or 0.0)
+    accepted = frame.filter(~pl.col("_bad")).select(ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv",
+                                                   "order_id", pl.col("country").fill_null(""), "currency")
+
+    def user_ids() -> pl.Series:
+        rows = accepted.get_column(ROW)
+        return lf.select(pl.col(ROW), pl.col("user_id").cast(pl.Utf8)).join(
+            rows.to_frame().lazy(), on=ROW, how="semi", maintain_order="left").collect().get_column("user_id")
+
+    notes["user_ids"] = user_ids
+    return accepted, rejects, notes
+
+
+def _checks(schema, mapping: ColumnMapping, notes: dict):
+    """The row checks as (condition, column, value column, reason) and the typed columns they read."""
+    touch_types = list(mapping.touch_types)
+    conv_types = list(mapping.conversion_types)
     currency_raw = _as_text("currency", schema).str.strip_chars()
     if mapping.currency:
         currency = pl.when(currency_raw.is_null() | (currency_raw == "")).then(pl.lit(mapping.currency)).otherwise(currency_raw)
@@ -79,38 +159,31 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     else:
         currency = currency_raw
     if "gmv" in schema:
-        gmv_text = pl.col("gmv").cast(pl.Utf8).str.strip_chars()
-        gmv = gmv_text.cast(pl.Float64, strict=False) if schema["gmv"] == pl.Utf8 else pl.col("gmv").cast(pl.Float64)
+        gmv = (pl.col("gmv").cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+               if schema["gmv"] == pl.Utf8 else pl.col("gmv").cast(pl.Float64))
+        gmv_text = pl.col("gmv").cast(pl.Utf8)
     else:
-        gmv_text = pl.lit(None, dtype=pl.Utf8)
         gmv = pl.lit(None, dtype=pl.Float64)
-    if "order_id" in schema:
-        order = pl.col("order_id").cast(pl.Utf8).str.strip_chars()
-    else:
-        order = pl.lit(None, dtype=pl.Utf8)
-        notes["order_id_derived"] = "no order_id column: derived from (user_id, event_time, row)"
-
-    frame = lf.select(
-        pl.col(ROW).cast(pl.Int64),
-        user.alias("user_id"),
-        parse_time(schema["event_time"]).alias("t"),
-        pl.col("event_time").alias("_time_raw"),
-        etype.alias("event_type"),
-        channel.alias("channel"),
-        country.alias("country"),
-        currency.alias("currency"),
-        gmv.alias("gmv"),
-        gmv_text.alias("_gmv_text"),
-        order.alias("order_id"),
-    ).collect()
-
+        gmv_text = pl.lit(None, dtype=pl.Utf8)
+    exprs = {
+        "t": parse_time(schema["event_time"]),
+        "event_type": pl.col("event_type").cast(pl.Utf8).str.strip_chars(),
+        "channel": _as_text("channel", schema).str.strip_chars(),
+        "country": _as_text("country", schema).str.strip_chars(),
+        "currency": currency,
+        "gmv": gmv,
+        "_gmv_text": gmv_text,
+        "order_id": _as_text("order_id", schema).str.strip_chars(),
+        "_time_raw": pl.col("event_time").cast(pl.Utf8),
+    }
     is_touch = pl.col("event_type").is_in(touch_types)
     is_conv = pl.col("event_type").is_in(conv_types)
     bad_gmv = pl.col("gmv").is_null() | ~pl.col("gmv").is_finite() | (pl.col("gmv") < 0)
     bad_currency = pl.col("currency").is_null() | ~pl.col("currency").str.contains(r"^[A-Z]{3}$")
     expected_types = ", ".join(repr(t) for t in touch_types + conv_types)
+    user = pl.col("user_id").cast(pl.Utf8)
     checks = [
-        (pl.col("user_id").is_null() | (pl.col("user_id").str.strip_chars() == ""), "user_id", "user_id",
+        (user.is_null() | (user.str.strip_chars() == ""), "user_id", "user_id",
          "missing user_id: expected a customer id"),
         (pl.col("t").is_null(), "event_time", "_time_raw",
          "expected a UTC timestamp or ISO 8601 text like 2026-10-01T12:00:00Z"),
@@ -122,68 +195,4 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         (is_conv & bad_currency, "currency", "currency",
          "expected an ISO 4217 currency code like EUR (or give --currency)"),
     ]
-    # Cheap pass: one boolean per check; reasons are spelled out only for the rows that fail (usually
-    # none), so a clean export pays a few vectorised comparisons and nothing more.
-    frame = frame.with_columns(*[cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)],
-                               is_conv.fill_null(False).alias("is_conversion"))
-    any_bad = pl.any_horizontal([pl.col(f"_bad{i}") for i in range(len(checks))])
-    frame = frame.with_columns(any_bad.alias("_any_bad"))
-    bad = frame.filter(pl.col("_any_bad"))
-    reason = pl.lit(None, dtype=pl.Utf8)
-    column = pl.lit(None, dtype=pl.Utf8)
-    value = pl.lit(None, dtype=pl.Utf8)
-    for i, (_, col, val, why) in reversed(list(enumerate(checks))):
-        cond = pl.col(f"_bad{i}")
-        reason = pl.when(cond).then(pl.lit(why)).otherwise(reason)
-        column = pl.when(cond).then(pl.lit(col)).otherwise(column)
-        value = pl.when(cond).then(pl.col(val).cast(pl.Utf8)).otherwise(value)
-    bad = bad.select(ROW, reason.alias("_reason"), column.alias("_column"), value.alias("_value"))
-    frame = (frame.drop([f"_bad{i}" for i in range(len(checks))])
-             .join(bad, on=ROW, how="left", maintain_order="left") if len(bad) else
-             frame.drop([f"_bad{i}" for i in range(len(checks))]).with_columns(
-                 pl.lit(None, dtype=pl.Utf8).alias("_reason"), pl.lit(None, dtype=pl.Utf8).alias("_column"),
-                 pl.lit(None, dtype=pl.Utf8).alias("_value")))
-
-    # Order ids: derived from (user_id, event_time in epoch µs, row) when absent; a duplicate among
-    # otherwise valid conversions is rejected (the first occurrence is kept). Only conversion rows are
-    # looked at, so this costs little on a large export.
-    derived = pl.concat_str([pl.col("user_id"), pl.col("t").cast(pl.Utf8), pl.col(ROW).cast(pl.Utf8)], separator="|")
-    if "order_id_derived" in notes:
-        frame = frame.with_columns(pl.when(pl.col("is_conversion")).then(derived).alias("order_id"))
-    else:
-        frame = frame.with_columns(
-            pl.when(pl.col("is_conversion") & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
-            .then(derived).otherwise(pl.col("order_id")).alias("order_id"))
-        conv = frame.filter(pl.col("is_conversion") & pl.col("_reason").is_null()).select(ROW, "order_id")
-        dups = (conv.with_columns(pl.col(ROW).min().over("order_id").alias("_first"))
-                .filter(pl.col(ROW) != pl.col("_first")))
-        if len(dups):
-            frame = frame.join(dups.select(ROW, "_first"), on=ROW, how="left", maintain_order="left")
-            dup = pl.col("_first").is_not_null()
-            frame = frame.with_columns(
-                pl.when(dup).then(pl.lit("order_id")).otherwise(pl.col("_column")).alias("_column"),
-                pl.when(dup).then(pl.col("order_id")).otherwise(pl.col("_value")).alias("_value"),
-                pl.when(dup).then(pl.format("duplicate order_id: expected unique per conversion (first at row {})",
-                                            pl.col("_first"))).otherwise(pl.col("_reason")).alias("_reason"),
-            ).drop("_first")
-
-    non_touch = ~pl.col("event_type").is_in(touch_types).fill_null(False)
-    finite_gmv = pl.when(non_touch & pl.col("gmv").is_finite().fill_null(False)).then(pl.col("gmv")).otherwise(0.0)
-    sums = frame.select(
-        finite_gmv.sum().alias("read"),
-        finite_gmv.filter(pl.col("_reason").is_not_null()).sum().alias("rejected"),
-    ).row(0)
-    notes["gmv_read"] = float(sums[0] or 0.0)
-    notes["gmv_rejected"] = float(sums[1] or 0.0)
-
-    rejects = frame.filter(pl.col("_reason").is_not_null()).select(
-        pl.lit(source).alias("source"), pl.col(ROW).alias("row"), pl.col("_column").alias("column"),
-        pl.col("_value").fill_null("").alias("value"), pl.col("_reason").alias("reason"),
-    ).sort("row")
-    accepted = frame.filter(pl.col("_reason").is_null()).select(
-        ROW, "user_id", "t", "is_conversion",
-        pl.when(pl.col("is_conversion")).then(None).otherwise(pl.col("channel")).alias("channel"),
-        pl.when(pl.col("is_conversion")).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
-        "order_id", pl.col("country").fill_null(""), "currency",
-    )
-    return accepted, rejects, notes
+    return checks, exprs
