@@ -1,4 +1,4 @@
-"""Synthetic inputs for the benchmarks: path tables with known structure, and event exports."""
+"""Synthetic inputs for the benchmarks: path tables with known per-channel effects, and event exports."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +7,17 @@ import numpy as np
 
 from shapley_attr.frames import PathTable, merge_identical_paths
 
+BASELINE = 0.02
 
-def journeys_table(n_journeys: int, n_channels: int, seed: int = 0, merge: bool = True,
-                   mean_length: float = 3.5) -> PathTable:
+
+def journeys_with_truth(n_journeys: int, n_channels: int, seed: int = 0,
+                        mean_length: float = 3.5) -> tuple[PathTable, np.ndarray]:
     """``n_journeys`` journeys over ``n_channels`` channels (Zipf-like popularity), lengths geometric
-    with the given mean (2% longer than 20), ~4% converting with a channel-dependent lift."""
+    with the given mean (2% longer than 20). A journey converts with probability
+    ``BASELINE + Σ_touches lift[c] / √m`` (m its length), so each channel's expected incremental
+    conversions are known: ``truth[c] = Σ_j Σ_{touches of c in j} lift[c] / √m_j``. Returns the merged
+    table and ``truth`` (the ground truth the models' conversion credits are compared with, as shares).
+    """
     rng = np.random.default_rng(seed)
     length = rng.geometric(1.0 / mean_length, n_journeys)
     long = rng.random(n_journeys) < 0.02
@@ -22,11 +28,29 @@ def journeys_table(n_journeys: int, n_channels: int, seed: int = 0, merge: bool 
     offsets = np.zeros(n_journeys + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
     lift = rng.uniform(0.0, 0.03, n_channels)
-    score = np.add.reduceat(lift[codes], offsets[:-1]) / np.sqrt(length)
-    conv = (rng.random(n_journeys) < 0.02 + score).astype(np.float64)
+    per_touch = lift[codes] / np.sqrt(np.repeat(length, length))
+    score = np.add.reduceat(per_touch, offsets[:-1])
+    conv = (rng.random(n_journeys) < BASELINE + score).astype(np.float64)
     value = conv * rng.lognormal(4.0, 0.6, n_journeys)
+    truth = np.bincount(codes, weights=per_touch, minlength=n_channels)
     table = PathTable(offsets, codes, conv, value, 1.0 - conv, tuple(f"ch{i:04d}" for i in range(n_channels)))
-    return merge_identical_paths(table) if merge else table
+    return merge_identical_paths(table), truth
+
+
+def journeys_table(n_journeys: int, n_channels: int, seed: int = 0, merge: bool = True,
+                   mean_length: float = 3.5) -> PathTable:
+    """The table of :func:`journeys_with_truth` (merged into unique paths)."""
+    return journeys_with_truth(n_journeys, n_channels, seed, mean_length)[0]
+
+
+def write_paths_csv(table: PathTable, path: Path) -> Path:
+    """ChannelAttribution's own format (``path;total_conversions;total_conversion_value;total_null``),
+    which ``shapley-attr attribute --input-kind paths`` reads unchanged and every peer runner adapts."""
+    with open(path, "w") as fh:
+        fh.write("path;total_conversions;total_conversion_value;total_null\n")
+        for lab, k, g, z in zip(table.path_labels(), table.conversions, table.value, table.nulls):
+            fh.write(f"{lab};{k:g};{float(g)!r};{z:g}\n")
+    return path
 
 
 def sample_events(out_dir: Path, journeys: int, seed: int = 0) -> Path:

@@ -26,24 +26,48 @@ RESULTS = HERE / "results"
 PEERS_PY = HERE / ".peers-venv" / "bin" / "python"
 
 
-def measure(cmd: list[str], env=None, timeout: float = 600.0) -> dict:
-    """Wall seconds and peak RSS (MiB) of one child process, from wait4's rusage."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = t0 + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            return {"wall_s": None, "rss_mib": None, "status": "timeout"}
-        time.sleep(0.01)
-    wall = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    return {"wall_s": wall, "rss_mib": usage.ru_maxrss / 1024.0, "status": "ok" if status == 0 else f"exit {status >> 8}",
-            "stderr": err[-2000:]}
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure(cmd: list[str], env=None, timeout: float = 600.0, stdout: Path | None = None) -> dict:
+    """Wall seconds and peak RSS (MiB) of one child process; its standard output goes to ``stdout``
+    when given (else it is discarded), the tail of its standard error is returned. A child still
+    running after ``timeout`` seconds is killed and reported as a timeout.
+
+    Peak RSS is the child's own high-water mark (``VmHWM``, polled every 5 ms until it exits), not
+    wait4's ``ru_maxrss``: on Linux that one starts from the parent's RSS at fork (it survives exec),
+    so every child of a big benchmark process would appear at least as big as the parent."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err, (open(stdout, "wb") if stdout else open(os.devnull, "wb")) as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        deadline = t0 + timeout
+        hwm = 0
+        while True:
+            hwm = max(hwm, _vm_hwm_kib(proc.pid))
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                return {"wall_s": None, "rss_mib": None, "status": "timeout", "stderr": ""}
+            time.sleep(0.005)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    return {"wall_s": wall, "rss_mib": hwm / 1024.0, "status": "ok" if code == 0 else f"exit {code}",
+            "stderr": text[-2000:]}
 
 
 def events_files(sizes_events: list[int], workdir: Path) -> dict[int, Path]:
@@ -165,45 +189,124 @@ def mc_table(quick: bool) -> list[dict]:
     return rows
 
 
-def peers_table(quick: bool, workdir: Path) -> list[dict]:
-    """Run each peer in its own virtualenv on the same paths data; report fit time and agreement."""
-    if not PEERS_PY.exists():
-        return [{"peer": "all", "status": "skipped: run benchmarks/peers/setup.sh to create benchmarks/.peers-venv"}]
-    from benchmarks._data import journeys_table
+PEERS = ("channelattribution", "dp6", "mta")
+PEER_MODELS = ("last", "linear", "markov", "shapley")
+
+
+def _ours(n_channels: int) -> list[tuple[str, dict]]:
+    sr = {"game": "subset-rate", "method": "exact" if n_channels <= 20 else "mc"}
+    if n_channels > 20:
+        sr.update(tolerance=0.01, max_samples=20_000)
+    return [("last", {"model": "last"}), ("linear", {"model": "linear"}), ("markov", {"model": "markov"}),
+            ("shapley count", {"model": "shapley", "game": "count"}),
+            ("shapley rate", {"model": "shapley", "game": "rate"}),
+            ("shapley subset-rate", {"model": "shapley", **sr}),
+            ("hybrid rate", {"model": "hybrid", "game": "rate"})]
+
+
+def _cli_args(opts: dict) -> list[str]:
+    args = ["--model", opts["model"]]
+    for key in ("game", "method", "tolerance", "max_samples"):
+        if key in opts:
+            args += [f"--{key.replace('_', '-')}", str(opts[key])]
+    return args
+
+
+def _truth_tv(credits: dict[str, float], channels: tuple[str, ...], truth: np.ndarray) -> float:
+    """Total-variation distance between credit shares and the generator's incremental shares."""
+    x = np.array([credits.get(c, 0.0) for c in channels])
+    return float(0.5 * np.abs(x / x.sum() - truth / truth.sum()).sum()) if x.sum() else float("nan")
+
+
+def _max_err(credits: dict[str, float], ref: dict[str, float], total: float) -> float:
+    keys = set(credits) | set(ref)
+    return max(abs(credits.get(c, 0.0) - ref.get(c, 0.0)) for c in keys) / total
+
+
+def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
+    """Every engine and model on the same journeys: fit s, whole-process wall s and peak RSS, whether
+    credits sum to the total, the error against an exact reference of the same definition, and the
+    distance to the generator's ground truth. Each peer and model runs as its own process."""
+    import polars as pl
+
+    from benchmarks._data import journeys_with_truth, write_paths_csv
+    from benchmarks.peers import definitions
     from shapley_attr.config import ModelParams
     from shapley_attr.models import fit
 
-    rows = []
-    for n_j in ((10_000,) if quick else (10_000, 100_000, 1_000_000)):
-        for n in (10, 20) if quick else (10, 20, 50):
-            table = journeys_table(n_j, n, seed=n)
-            paths_csv = workdir / f"paths_{n_j}_{n}.csv"
-            with open(paths_csv, "w") as fh:
-                fh.write("path;total_conversions;total_conversion_value;total_null\n")
-                for lab, k, g, z in zip(table.path_labels(), table.conversions, table.value, table.nulls):
-                    fh.write(f"{lab};{k:g};{float(g)!r};{z:g}\n")
-            ours = {}
-            for name, params in (("markov", ModelParams(model="markov")), ("last", ModelParams(model="last")),
-                                 ("linear", ModelParams(model="linear"))):
-                t0 = time.perf_counter()
-                res = fit(table, params)
-                ours[name] = (time.perf_counter() - t0, dict(zip(res.channels, res.credit[:, 0])))
-            for peer, script in (("ChannelAttribution", HERE / "peers" / "run_channelattribution.py"),):
-                t0 = time.perf_counter()
-                out = subprocess.run([str(PEERS_PY), str(script), str(paths_csv)], capture_output=True, text=True,
-                                     timeout=300)
-                wall = time.perf_counter() - t0
-                if out.returncode != 0:
-                    rows.append({"peer": peer, "journeys": n_j, "channels": n, "status": out.stderr[-300:]})
+    have_peers = PEERS_PY.exists()
+    rows: list[dict] = []
+    timed_out: dict[tuple[str, str], tuple[int, int]] = {}
+    sizes = [(10_000, 10)] if quick else [(j, n) for n in (10, 20, 50) for j in (10_000, 100_000, 1_000_000)]
+    for n_j, n in sizes:
+        table, truth = journeys_with_truth(n_j, n, seed=n)
+        total = float(table.conversions.sum())
+        stem = workdir / f"paths_{n_j}_{n}"
+        paths_csv = write_paths_csv(table, stem.with_suffix(".csv"))
+        pl.read_csv(paths_csv, separator=";").write_parquet(stem.with_suffix(".parquet"))
+        base = {"journeys": n_j, "channels": n, "unique_paths": table.n_paths}
+        refs: dict[str, dict[str, float]] = {}
+        for label, opts in _ours(n):
+            params = ModelParams(**opts)
+            fit(table, params)  # compile outside the clock
+            t0 = time.perf_counter()
+            res = fit(table, params)
+            fit_s = time.perf_counter() - t0
+            credits = dict(zip(res.channels, res.credit[:, 0]))
+            refs[label] = credits
+            out_csv = workdir / "ours_credits.csv"
+            m = measure([sys.executable, "-m", "shapley_attr", "attribute", str(stem.with_suffix(".parquet")),
+                         "--input-kind", "paths", *_cli_args(opts), "--format", "csv", "--quiet", "--out",
+                         str(out_csv)], timeout=timeout)
+            mc = res.std_error is not None
+            rows.append({"engine": "shapley_attr", "model": label, **base, "fit_s": fit_s, "wall_s": m["wall_s"],
+                         "rss_mib": m["rss_mib"], "sums_to_total": abs(sum(credits.values()) - total) <= 1e-9 * total,
+                         "err_same_def": float(res.std_error.max()) / total if mc else 0.0,
+                         "reference": "MC: largest SE / X" if mc else "exact (tested against brute force)",
+                         "truth_tv": _truth_tv(credits, table.channels, truth), "status": m["status"]})
+        if not have_peers:
+            continue
+        peer_refs = {("channelattribution", "last"): ("last", refs["last"]),
+                     ("channelattribution", "linear"): ("linear", refs["linear"]),
+                     ("channelattribution", "markov"): ("markov (exact solve)", refs["markov"]),
+                     ("dp6", "last"): ("last", refs["last"]), ("dp6", "linear"): ("linear", refs["linear"]),
+                     ("dp6", "markov"): ("markov (exact solve)", refs["markov"]),
+                     ("dp6", "shapley"): ("DP6 definition, brute force", None),
+                     ("mta", "last"): ("last", refs["last"]), ("mta", "linear"): ("linear", refs["linear"]),
+                     ("mta", "markov"): ("mta definition, exact", None),
+                     ("mta", "shapley"): ("shapley count", refs["shapley count"])}
+        for peer in PEERS:
+            for model in PEER_MODELS:
+                if (peer, model) not in peer_refs:
                     continue
-                theirs = json.loads(out.stdout.strip().splitlines()[-1])
-                for model, credits in theirs["credits"].items():
-                    mine = ours[model][1]
-                    err = max(abs(credits.get(c, 0.0) - mine.get(c, 0.0)) for c in mine) / max(table.conversions.sum(), 1)
-                    rows.append({"peer": peer, "model": model, "journeys": n_j, "channels": n,
-                                 "peer_fit_s": theirs["fit_s"][model], "peer_wall_s": wall, "ours_fit_s": ours[model][0],
-                                 "sums_to_total": abs(sum(credits.values()) - table.conversions.sum()) < 1e-6 * table.conversions.sum(),
-                                 "max_abs_err_vs_ours_rel_total": err, "status": "ok"})
+                row = {"engine": peer, "model": model, **base}
+                hit = timed_out.get((peer, model))
+                if hit and n_j >= hit[0] and n >= hit[1]:
+                    rows.append({**row, "status": f"skipped: timed out at {hit[0]:,} x {hit[1]}"})
+                    continue
+                out_json = workdir / "peer_out.json"
+                m = measure([str(PEERS_PY), str(HERE / "peers" / "run_peer.py"), peer, model, str(paths_csv)],
+                            timeout=timeout, stdout=out_json)
+                if m["status"] == "timeout":
+                    timed_out[(peer, model)] = (n_j, n)
+                    rows.append({**row, "status": f"timeout ({timeout:.0f} s)"})
+                    continue
+                if m["status"] != "ok":
+                    rows.append({**row, "status": m["status"] + ": " + m["stderr"].strip().splitlines()[-1][:120]})
+                    continue
+                theirs = json.loads(out_json.read_text().strip().splitlines()[-1])
+                credits = theirs["credits"]
+                ref_name, ref = peer_refs[(peer, model)]
+                if ref is None:
+                    ref = definitions.dp6_shapley(table) if peer == "dp6" else definitions.mta_markov(table)
+                rows.append({**row, "model": f"{model}: {theirs['variant']}", "fit_s": theirs["fit_s"],
+                             "wall_s": m["wall_s"], "rss_mib": m["rss_mib"],
+                             "sums_to_total": abs(sum(credits.values()) - total) <= 1e-6 * total,
+                             "err_same_def": _max_err(credits, ref, total), "reference": ref_name,
+                             "truth_tv": _truth_tv(credits, table.channels, truth), "status": "ok"})
+    if not have_peers:
+        rows.append({"engine": "peers", "status": "skipped: run benchmarks/peers/setup.sh to create "
+                     "benchmarks/.peers-venv"})
     return rows
 
 
@@ -224,7 +327,11 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also 50M events")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/shapley_attr_bench"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["scale", "startup", "kernels", "mc", "peers"])
+    ap.add_argument("--peer-timeout", type=float, default=None,
+                    help="seconds before an engine's run counts as a timeout (300; 30 with --quick)")
     args = ap.parse_args()
+    if args.peer_timeout is None:
+        args.peer_timeout = 30.0 if args.quick else 300.0
     args.workdir.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -249,28 +356,22 @@ def main() -> None:
             "events", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s", "ratio_to_floor",
             "status"]) + "\n")
     if "peers" not in args.skip:
-        report["peers"] = peers_table(args.quick, args.workdir)
-        print("## Peers (same paths data)\n\n" + markdown(report["peers"], ["peer", "model", "journeys", "channels",
-              "peer_fit_s", "peer_wall_s", "ours_fit_s", "sums_to_total", "max_abs_err_vs_ours_rel_total", "status"]) + "\n")
+        report["peers"] = peers_table(args.quick, args.workdir, args.peer_timeout)
+        print("## Engines side by side (same journeys; credits in conversions)\n\n" + markdown(report["peers"], [
+              "engine", "model", "journeys", "channels", "unique_paths", "fit_s", "wall_s", "rss_mib", "sums_to_total",
+              "err_same_def", "reference", "truth_tv", "status"]) + "\n")
+        print("err_same_def: largest |credit - reference| over channels, relative to the total conversions X.\n"
+              "truth_tv: total-variation distance between credit shares and the generator's incremental shares.\n")
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    plot = [sys.executable, str(HERE / "plot.py"), str(RESULTS / "latest.json")]
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        if report.get("scale"):
-            xs = [r["events"] for r in report["scale"] if r["wall_s"]]
-            ys = [r["wall_s"] for r in report["scale"] if r["wall_s"]]
-            fl = [r["floor_s"] for r in report["scale"] if r["wall_s"]]
-            plt.loglog(xs, ys, "o-", label="shapley-attr attribute")
-            plt.loglog(xs, fl, "s--", label="floor: scan + sort")
-            plt.xlabel("events")
-            plt.ylabel("seconds")
-            plt.legend()
-            plt.savefig(RESULTS / "scale.png", dpi=100)
+        import matplotlib  # noqa: F401
     except ImportError:
-        print("(matplotlib not installed: no plots)")
+        plot[0] = str(PEERS_PY)
+    if Path(plot[0]).exists():
+        print(subprocess.run(plot, capture_output=True, text=True).stdout.strip())
+    else:
+        print("(no matplotlib here and no peers virtualenv: no plots)")
     print(f"results: {RESULTS / 'latest.json'}")
 
 

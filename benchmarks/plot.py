@@ -1,0 +1,71 @@
+"""PNG plots of a benchmark report (log-log time against size, one line per engine).
+
+    python benchmarks/plot.py [benchmarks/results/latest.json]
+
+Needs matplotlib, which is not a dependency of the package: ``benchmarks/run.py`` calls this script
+with the peers' virtualenv (``benchmarks/peers/setup.sh`` installs matplotlib there) when the running
+interpreter lacks it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_scale(report: dict, out: Path) -> None:
+    rows = [r for r in report.get("scale", []) if r.get("wall_s")]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["events"] for r in rows]
+    ax.loglog(xs, [r["wall_s"] for r in rows], "o-", label="shapley-attr attribute (wall)")
+    ax.loglog(xs, [r["floor_s"] for r in rows], "s--", label="floor: Polars scan + journey sort")
+    ax.set_xlabel("events")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"End to end, {report['machine']['cpus']} cores, {report['date']}")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "scale.png", dpi=110)
+    plt.close(fig)
+
+
+def plot_peers(report: dict, out: Path) -> None:
+    rows = [r for r in report.get("peers", []) if r.get("wall_s")]
+    by_model: dict[str, dict[tuple[str, int], list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        family = r["model"].split(":")[0].split(" ")[0]
+        label = r["engine"] if r["engine"] != "shapley_attr" else "shapley_attr " + r["model"]
+        by_model[family][(label, r["channels"])].append((r["journeys"], r["wall_s"]))
+    for family, lines in by_model.items():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for (label, n), pts in sorted(lines.items()):
+            pts.sort()
+            ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{label}, {n} ch")
+        ax.set_xlabel("journeys")
+        ax.set_ylabel("whole-process wall seconds")
+        ax.set_title(f"{family}: time against size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / f"peers_{family}.png", dpi=110)
+        plt.close(fig)
+
+
+def main() -> None:
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results" / "latest.json"
+    report = json.loads(src.read_text())
+    plot_scale(report, src.parent)
+    plot_peers(report, src.parent)
+    print(f"plots: {', '.join(sorted(p.name for p in src.parent.glob('*.png')))}")
+
+
+if __name__ == "__main__":
+    main()
