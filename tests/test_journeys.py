@@ -190,3 +190,21 @@ def test_user_time_order_kernel_against_a_lexsort():
         assert new_user.tolist() == [True] + (hs[1:] != hs[:-1]).tolist()
     same = np.array([9, 3, 9], dtype=np.uint64)
     assert _user_time_order(same, np.array([1, 1, 2], dtype=np.uint64), np.zeros(3, np.int64))[2]
+
+
+def test_event_time_forms_read_alike():
+    """ISO text (zones, ``T`` or space, BigQuery's `` UTC``), epoch numbers in s / ms / µs / ns as
+    integers or digit text (GA4's ``event_timestamp``) all give the same instant; junk is null."""
+    import polars as pl
+
+    from shapley_attr.io.events import parse_time
+
+    us = 1_727_740_800_000_000  # 2024-10-01T00:00:00Z
+    texts = pl.DataFrame({"t": ["2024-10-01T00:00:00Z", "2024-10-01 02:00:00+02:00", "2024-10-01 00:00:00 UTC",
+                                "2024-10-01T00:00", "1727740800", "1727740800000", "1727740800000000",
+                                "1727740800000000000", "yesterday", "20241001"]})
+    got = texts.select(parse_time(pl.Utf8, "t")).to_series().to_list()
+    assert got == [us] * 8 + [None, None]
+    for scale in (1, 1_000, 1_000_000, 1_000_000_000):
+        ints = pl.DataFrame({"t": [1_727_740_800 * scale + 7 * scale]})
+        assert ints.select(parse_time(ints.schema["t"], "t")).item() == us + 7_000_000

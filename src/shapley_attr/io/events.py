@@ -25,8 +25,12 @@ def empty_rejects() -> pl.DataFrame:
 def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
     """An expression giving UTC microseconds since the epoch (Int64), null where unparseable.
 
-    Accepts Datetime of any unit (naive = UTC; zoned converted to UTC), Date, and ISO 8601 text with
-    or without a zone (``Z``, ``+02:00``), with ``T`` or a space, seconds and fractions optional.
+    Accepts Datetime of any unit (naive = UTC; zoned converted to UTC), Date, ISO 8601 text with or
+    without a zone (``Z``, ``+02:00``, or a trailing `` UTC`` as BigQuery writes it), with ``T`` or a
+    space, seconds and fractions optional; and epoch numbers (integer or float columns, or text of
+    9 or more digits, e.g. GA4's ``event_timestamp``), whose unit is read from the magnitude: below
+    1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds (so any instant
+    after 1973-03 is read right in every unit).
     """
     col = pl.col(column)
     if isinstance(dtype, pl.Datetime):
@@ -34,10 +38,23 @@ def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
         return dt.dt.cast_time_unit("us").dt.epoch("us")
     if dtype == pl.Date:
         return col.cast(pl.Datetime("us")).dt.epoch("us")
-    text = col.cast(pl.Utf8).str.strip_chars()
-    parsed = [text.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in _TZ_FORMATS]
+    if dtype.is_integer() or dtype.is_float():
+        return _epoch_us(col.cast(pl.Float64))
+    text = col.cast(pl.Utf8).str.strip_chars().str.replace(r"\s*UTC$", "Z")
+    digits = text.str.contains(r"^-?[0-9]{9,}$")
+    parsed = [pl.when(digits).then(_epoch_us(text.cast(pl.Float64, strict=False)))
+              .cast(pl.Datetime("us", "UTC"), strict=False)]
+    parsed += [text.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in _TZ_FORMATS]
     parsed += [text.str.strptime(pl.Datetime("us"), f, strict=False).dt.replace_time_zone("UTC") for f in _NAIVE_FORMATS]
     return pl.coalesce(parsed).dt.epoch("us")
+
+
+def _epoch_us(x: pl.Expr) -> pl.Expr:
+    """Epoch seconds / ms / µs / ns (Float64) as Int64 µs, the unit chosen by magnitude; null if not finite."""
+    a = x.abs()
+    us = (pl.when(a < 1e11).then(x * 1e6).when(a < 1e14).then(x * 1e3).when(a < 1e17).then(x)
+          .otherwise(x / 1e3))
+    return pl.when(us.is_finite()).then(us.round(0)).cast(pl.Int64, strict=False)
 
 
 def _as_text(name: str, schema) -> pl.Expr:
