@@ -301,7 +301,7 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
 
         df = lf.collect()
         conv = (df.with_row_index("_i").filter(pl.col("is_conversion") & (pl.col("currency") != reporting))
-                .select("_i", "__row", "currency", "gmv",
+                .select("_i", "__row", pl.col("currency").cast(pl.Utf8), "gmv",
                         pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
                 .sort("_day"))
         joined = conv.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)

@@ -78,7 +78,7 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
 
     in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
     by_country = (df.lazy().select("t", "is_conversion", "country", "gmv").filter(in_period)
-                  .with_columns(pl.col("country").fill_null("")).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
+                  .with_columns(pl.col("country").cast(pl.Utf8).fill_null("")).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     n_conv = int(is_conv.sum())
     stats = {
         "events": int(len(df)),

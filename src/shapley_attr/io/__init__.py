@@ -69,7 +69,7 @@ def load_table(source, *, kind: str | None = None, mapping: ColumnMapping = Colu
         rows_read = len(accepted) + len(rejects)
         if len(rejects) and not quarantine:
             _raise_first(rejects)
-        currencies = sorted(accepted.filter(pl.col("is_conversion")).get_column("currency").unique().to_list())
+        currencies = sorted(accepted.filter(pl.col("is_conversion")).get_column("currency").cast(pl.Utf8).unique().to_list())
         if gmv_to_reporting is not None:
             accepted = gmv_to_reporting(accepted.lazy()).collect()
         elif len(currencies) > 1:
