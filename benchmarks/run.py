@@ -94,6 +94,9 @@ def floor_seconds(parquet: Path) -> float:
     return time.perf_counter() - t0
 
 
+TARGETS = ((10_000_000, 5, 1536), (50_000_000, 25, 6144))  # events, wall s, peak RSS MiB (issue 4/4)
+
+
 def scale_table(sizes: list[int], workdir: Path) -> list[dict]:
     rows = []
     exe = [sys.executable, "-m", "shapley_attr"]
@@ -110,7 +113,11 @@ def scale_table(sizes: list[int], workdir: Path) -> list[dict]:
             if line.startswith("time:"):
                 times = {k.strip().split(" ")[0]: v for k, v in
                          (p.strip().rsplit(" ", 1) for p in line[5:].split(","))}
+        target = next(((s_, mib) for size, s_, mib in TARGETS if abs(rows_n - size) <= 0.1 * size), (None, None))
         rows.append({"events": rows_n, "wall_s": m["wall_s"], "rss_mib": m["rss_mib"],
+                     "target": f"<= {target[0]} s, <= {target[1]:,} MiB" if target[0] else "",
+                     "meets_target": (m["wall_s"] is not None and m["wall_s"] <= target[0] and m["rss_mib"] <= target[1])
+                     if target[0] else "",
                      "events_per_s": rows_n / m["wall_s"] if m["wall_s"] else None, "floor_s": fl,
                      "ratio_to_floor": m["wall_s"] / fl if m["wall_s"] else None, "status": m["status"],
                      "read_journeys_s": times.get("read+journeys"), "model_s": times.get("model")})
@@ -162,14 +169,23 @@ from benchmarks._data import journeys_table
 from shapley_attr.config import ModelParams
 from shapley_attr.models import fit
 t = journeys_table({n_j}, {n}, seed={n})
-p = ModelParams(game="subset-rate", method="mc", tolerance=1e-12, max_samples=256)
-fit(t, p)
-t0 = time.perf_counter()
-r = fit(t, ModelParams(game="subset-rate", method="mc", tolerance={tol}, max_samples=400000))
-dt = time.perf_counter() - t0
-top = r.credit[:, 1].argsort()[::-1][:10]
-rel = float((r.std_error[top] / r.credit[top, 1]).max())
-print(json.dumps({{"seconds": dt, "samples": r.info["samples"], "stop": r.info["stop_reason"],
+fit(t, ModelParams(game="subset-rate", method="mc", tolerance=1e-12, max_samples=256))  # compile
+# The stopping rule is on the largest CI half-width relative to X; the tolerance that brings the top
+# 10 channels to {target:g} relative SE is found by a few trial runs; the last run alone is reported.
+tol, runs = 0.004, 0
+while True:
+    runs += 1
+    t0 = time.perf_counter()
+    r = fit(t, ModelParams(game="subset-rate", method="mc", tolerance=tol, max_samples=400000))
+    dt = time.perf_counter() - t0
+    top = r.credit[:, 1].argsort()[::-1][:10]
+    rel = float((r.std_error[top] / r.credit[top, 1]).max())
+    if rel <= {target} or runs == 6:
+        break
+    tol *= 0.97 * {target} / rel
+import hashlib
+print(json.dumps({{"seconds": dt, "samples": r.info["samples"], "stop": r.info["stop_reason"], "tolerance": tol,
+                  "credits_sha256": hashlib.sha256(r.credit.tobytes() + r.std_error.tobytes()).hexdigest()[:16],
                   "top10_max_rel_se": rel, "unique_paths": t.n_paths, "sets": r.info["distinct_sets"]}}))
 """
 
@@ -179,13 +195,17 @@ def mc_table(quick: bool) -> list[dict]:
     n_j = 100_000 if quick else 1_000_000
     for n in (20, 50):
         for threads in ("1", "2"):
-            code = MC_CODE.format(root=str(HERE.parent), n_j=n_j, n=n, tol=0.02 if quick else 0.004)
+            code = MC_CODE.format(root=str(HERE.parent), n_j=n_j, n=n, target=0.05 if quick else 0.01)
             env = dict(os.environ, NUMBA_NUM_THREADS=threads)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
             if out.returncode != 0:
                 rows.append({"channels": n, "threads": threads, "error": out.stderr[-500:]})
                 continue
             rows.append({"channels": n, "threads": int(threads), **json.loads(out.stdout.strip().splitlines()[-1])})
+    for one, two in zip(rows[::2], rows[1::2]):
+        if "seconds" in one and "seconds" in two:
+            two["speedup"] = one["seconds"] / two["seconds"]
+            two["same_as_1_thread"] = one["credits_sha256"] == two["credits_sha256"]
     return rows
 
 
@@ -348,13 +368,13 @@ def main() -> None:
     if "mc" not in args.skip:
         report["mc"] = mc_table(args.quick)
         print("## Monte Carlo subset-rate (antithetic pairs)\n\n" + markdown(report["mc"], ["channels", "threads",
-              "unique_paths", "sets", "samples", "stop", "top10_max_rel_se", "seconds"]) + "\n")
+              "unique_paths", "sets", "samples", "stop", "top10_max_rel_se", "seconds", "speedup", "same_as_1_thread"]) + "\n")
     if "scale" not in args.skip:
         sizes = [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000] + ([50_000_000] if args.full else [])
         report["scale"] = scale_table(sizes, args.workdir)
         print("## End to end: `shapley-attr attribute` (Parquet, Shapley rate game)\n\n" + markdown(report["scale"], [
             "events", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s", "ratio_to_floor",
-            "status"]) + "\n")
+            "target", "meets_target", "status"]) + "\n")
     if "peers" not in args.skip:
         report["peers"] = peers_table(args.quick, args.workdir, args.peer_timeout)
         print("## Engines side by side (same journeys; credits in conversions)\n\n" + markdown(report["peers"], [
@@ -362,7 +382,15 @@ def main() -> None:
               "err_same_def", "reference", "truth_tv", "status"]) + "\n")
         print("err_same_def: largest |credit - reference| over channels, relative to the total conversions X.\n"
               "truth_tv: total-variation distance between credit shares and the generator's incremental shares.\n")
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    # sections not run this time are kept from the previous report (each section records its date)
+    latest = RESULTS / "latest.json"
+    merged = json.loads(latest.read_text()) if latest.exists() and args.skip else {}
+    for key, value in report.items():
+        merged[key] = value
+    for key in ("startup", "kernels", "mc", "scale", "peers"):
+        if key in report:
+            merged.setdefault("section_dates", {})[key] = report["date"]
+    latest.write_text(json.dumps(merged, indent=1, default=str) + "\n")
     plot = [sys.executable, str(HERE / "plot.py"), str(RESULTS / "latest.json")]
     try:
         import matplotlib  # noqa: F401

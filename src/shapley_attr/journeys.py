@@ -122,13 +122,13 @@ def _user_time_order(df: pl.DataFrame, user_ids=None):
     """
     from .kernels.journeys import _user_time_order as order_kernel
 
-    key = df.select((pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")).get_column("_key")
-    key = np.ascontiguousarray(key.to_numpy(), dtype=np.int64)
-    perm, new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), key)
+    perm, new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
+                                             _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_))
     if not collision:
         return perm, new_user
     if user_ids is None:
         raise RuntimeError("user id hashes collide and the ids are not available")
+    key = df.select((pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")).get_column("_key")
     keys = pl.DataFrame({"_key": key, "user_id": user_ids()}).with_row_index("_i")
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")

@@ -178,9 +178,9 @@ def _gather_sequences(offsets, codes, rows):
 
 
 @kernel()  # no signature: columns arrive as read-only views of Arrow memory
-def _user_time_order(h, h2, key):
-    """The permutation ordering rows by ``h`` (a 64-bit hash of the user id), then ``key``, then
-    input order; the flags of each user's first row; and whether ``h2`` (an independent hash) ever
+def _user_time_order(h, h2, t, is_conv):
+    """The permutation ordering rows by ``h`` (a 64-bit hash of the user id), then time ``t`` with a
+    touch before a conversion at the same instant (``key = 2·t + is_conv``), then input order; the flags of each user's first row; and whether ``h2`` (an independent hash) ever
     disagrees within a run of equal ``h`` (a collision: the caller then orders by the ids).
 
     A stable LSD radix sort on the high 32 bits of ``h`` (three passes of 11 bits, the hash moving
@@ -237,6 +237,9 @@ def _user_time_order(h, h2, key):
         i = j
     new_user = np.zeros(n, dtype=np.bool_)
     collision = False
+    key = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key[i] = t[i] * 2 + np.int64(is_conv[i])
     a = 0
     while a < n:
         b = a + 1
