@@ -26,7 +26,16 @@ def _distinct_sorted(offsets, codes, n_channels):
                 seen[ch] = p
                 out[c] = ch
                 c += 1
-        out[a:c].sort()
+        if c - a <= 24:  # insertion sort: paths are short, and a slice sort call costs more than it sorts
+            for i in range(a + 1, c):
+                v = out[i]
+                j = i - 1
+                while j >= a and out[j] > v:
+                    out[j + 1] = out[j]
+                    j -= 1
+                out[j + 1] = v
+        else:
+            out[a:c].sort()
         out_off[p + 1] = c
     return out_off, out[:c].copy()
 
