@@ -281,7 +281,8 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
             mc = res.std_error is not None
             rows.append({"engine": "shapley_attr", "model": label, **base, "fit_s": fit_s, "wall_s": m["wall_s"],
                          "rss_mib": m["rss_mib"], "sums_to_total": abs(sum(credits.values()) - total) <= 1e-9 * total,
-                         "err_same_def": float(res.std_error.max()) / total if mc else 0.0,
+                         # std_error is in the attributed value's unit (GMV by default)
+                         "err_same_def": float(res.std_error.max()) / float(table.value.sum()) if mc else 0.0,
                          "reference": "MC: largest SE / X" if mc else "exact (tested against brute force)",
                          "truth_tv": _truth_tv(credits, table.channels, truth), "status": m["status"]})
         if not have_peers:
