@@ -38,22 +38,29 @@ def plot_scale(report: dict, out: Path) -> None:
 
 
 def plot_peers(report: dict, out: Path) -> None:
+    """One figure per model family: fit seconds and whole-process wall seconds against journeys;
+    colour = engine (and game for ours), line style = number of channels."""
     rows = [r for r in report.get("peers", []) if r.get("wall_s")]
     by_model: dict[str, dict[tuple[str, int], list]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         family = r["model"].split(":")[0].split(" ")[0]
         label = r["engine"] if r["engine"] != "shapley_attr" else "shapley_attr " + r["model"]
-        by_model[family][(label, r["channels"])].append((r["journeys"], r["wall_s"]))
+        by_model[family][(label, r["channels"])].append((r["journeys"], r["fit_s"], r["wall_s"]))
+    styles = {10: "-", 20: "--", 50: ":"}
     for family, lines in by_model.items():
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for (label, n), pts in sorted(lines.items()):
-            pts.sort()
-            ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{label}, {n} ch")
-        ax.set_xlabel("journeys")
-        ax.set_ylabel("whole-process wall seconds")
-        ax.set_title(f"{family}: time against size")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        labels = sorted({label for label, _ in lines})
+        colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        for ax, col, title in ((axes[0], 1, "fit seconds"), (axes[1], 2, "whole-process wall seconds")):
+            for (label, n), pts in sorted(lines.items()):
+                pts.sort()
+                ax.loglog([p[0] for p in pts], [p[col] for p in pts], marker="o", linestyle=styles.get(n, "-."),
+                          color=colours[label], label=f"{label}, {n} ch")
+            ax.set_xlabel("journeys")
+            ax.set_ylabel(title)
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].legend(fontsize=7)
+        fig.suptitle(f"{family}: time against size ({report['machine']['cpus']} cores, {report['date']})")
         fig.tight_layout()
         fig.savefig(out / f"peers_{family}.png", dpi=110)
         plt.close(fig)
