@@ -113,6 +113,7 @@ def test_bad_contract_exit_2_naming_column(sample_dir, tmp_path, column, old, ne
     res = invoke("run", "--config", d / "run.toml")
     assert res.exit_code == 2
     assert "partners.csv" in res.stderr and "row 1" in res.stderr and repr(column) in res.stderr and words in res.stderr
+    assert "more problem" not in res.stderr  # the partner's sales row is not also an "unknown partner"
     assert not (d / "runs").exists()
     val = invoke("validate", "--config", d / "run.toml")
     assert val.exit_code == 2 and repr(column) in val.stderr

@@ -69,10 +69,8 @@ def raise_issues(issues: list[Issue]) -> None:
     if issues:
         issues = sorted(issues)
         first = issues[0]
-        extra = f"; and {len(issues) - 1} more problem(s):\n" + "\n".join("  " + i.message() for i in issues[1:]) \
-            if len(issues) > 1 else ""
-        raise ContractError(first.source, first.reason + extra, row=first.row, column=first.column,
-                            value=first.value, issues=issues)
+        raise ContractError(first.source, first.reason, row=first.row, column=first.column, value=first.value,
+                            issues=issues)
 
 
 def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> list[tuple[int, dict]]:
@@ -204,6 +202,12 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
                                     "expected each channel to belong to one partner"))
             owner.setdefault(ch, (pid, vs[0].row))
     return chosen, not_in_force, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def partner_ids_in(path: Path) -> set[str]:
+    """Every partner_id written in the partners file, valid row or not: a sales row naming a partner
+    whose contract row is faulty is not also reported as an unknown partner."""
+    return {rec.get("partner_id", "") for _, rec in read_rows(path, (), [])} - {""}
 
 
 def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issue]) -> tuple[dict, dict]:

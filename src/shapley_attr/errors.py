@@ -30,6 +30,10 @@ class Issue:
         return f"{where}: {self.reason}{shown}"
 
 
+MORE_SHOWN = 20
+"""How many further problems an error message lists after the first (all are kept in ``.issues``)."""
+
+
 class ShapleyAttrError(Exception):
     """Base of every error this package raises on purpose."""
 
@@ -42,8 +46,12 @@ class InputError(ShapleyAttrError, ValueError):
         self.issue = Issue(str(source), int(row), str(column), "" if value is None else str(value), reason)
         self.issues = issues or [self.issue]
         msg = self.issue.message()
-        if len(self.issues) > 1:
-            msg += f" (and {len(self.issues) - 1} more problem(s))"
+        others = [i for i in self.issues if i != self.issue]
+        if others:
+            shown = others[:MORE_SHOWN]
+            msg += f"\n  and {len(others)} more problem(s):" + "".join("\n  " + i.message() for i in shown)
+            if len(others) > len(shown):
+                msg += f"\n  ... ({len(others) - len(shown)} not shown)"
         super().__init__(msg)
 
 

@@ -89,7 +89,7 @@ class Prepared:
 
     def __init__(self, settings: dict):
         from .contracts import (FinanceInputs, gmv_to_reporting, period_days, raise_issues, rate_on, read_coop,
-                                read_fx, read_partners, read_sales)
+                                partner_ids_in, read_fx, read_partners, read_sales)
         from .journeys import period_bounds
         from .manifest import file_digest
         from .money import is_currency
@@ -107,7 +107,7 @@ class Prepared:
         issues: list[Issue] = []
         partners, self.not_in_force, partner_rows = read_partners(paths["partners"], self.period, issues)
         sales, sales_rows = read_sales(paths["sales"], self.period, {p.partner_id for p in partners} |
-                                       set(self.not_in_force), issues)
+                                       set(self.not_in_force) | partner_ids_in(paths["partners"]), issues)
         fx, fx_rows = read_fx(paths["fx"], issues)
         coop, coop_rows = read_coop(paths["coop"], self.period, issues)
         last_day = period_days(self.period)[1]

@@ -34,7 +34,8 @@ def _raise_first(rejects: pl.DataFrame) -> None:
     first = rejects.row(0, named=True)
     issues = [Issue(r["source"], r["row"], r["column"], r["value"], r["reason"]) for r in rejects.head(1000).iter_rows(named=True)]
     more = len(rejects) - 1
-    reason = first["reason"] + (f"; {more} more bad row(s) — use --rejects FILE to quarantine them" if more else "")
+    reason = first["reason"] + (f" ({more} more bad row(s) follow; use --rejects FILE to quarantine them)"
+                                if more else "")
     raise InputError(first["source"], reason, row=first["row"], column=first["column"], value=first["value"],
                      issues=issues)
 
