@@ -42,14 +42,16 @@ class InputError(ShapleyAttrError, ValueError):
     """Bad input: names the file, row and column and what was expected. CLI exit code 2."""
 
     def __init__(self, source: str, reason: str, *, row: int = 0, column: str = "", value: object = "",
-                 issues: list[Issue] | None = None) -> None:
+                 issues: list[Issue] | None = None, hint: str = "") -> None:
         self.issue = Issue(str(source), int(row), str(column), "" if value is None else str(value), reason)
         self.issues = issues or [self.issue]
         msg = self.issue.message()
-        others = [i for i in self.issues if i != self.issue]
+        first = (self.issue.source, self.issue.row, self.issue.column)
+        others = [i for i in self.issues if (i.source, i.row, i.column) != first]
         if others:
             shown = others[:MORE_SHOWN]
-            msg += f"\n  and {len(others)} more problem(s):" + "".join("\n  " + i.message() for i in shown)
+            msg += (f"\n  and {len(others)} more problem(s){' (' + hint + ')' if hint else ''}:"
+                    + "".join("\n  " + i.message() for i in shown))
             if len(others) > len(shown):
                 msg += f"\n  ... ({len(others) - len(shown)} not shown)"
         super().__init__(msg)

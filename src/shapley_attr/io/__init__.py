@@ -33,11 +33,8 @@ class ReadReport:
 def _raise_first(rejects: pl.DataFrame) -> None:
     first = rejects.row(0, named=True)
     issues = [Issue(r["source"], r["row"], r["column"], r["value"], r["reason"]) for r in rejects.head(1000).iter_rows(named=True)]
-    more = len(rejects) - 1
-    reason = first["reason"] + (f" ({more} more bad row(s) follow; use --rejects FILE to quarantine them)"
-                                if more else "")
-    raise InputError(first["source"], reason, row=first["row"], column=first["column"], value=first["value"],
-                     issues=issues)
+    raise InputError(first["source"], first["reason"], row=first["row"], column=first["column"], value=first["value"],
+                     issues=issues, hint=f"{len(rejects)} bad rows in all; --rejects FILE quarantines them")
 
 
 def guess_kind(columns) -> str:
