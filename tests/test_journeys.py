@@ -184,14 +184,16 @@ def test_user_time_order_kernel_against_a_lexsort():
         t = rng.integers(0, 20, n).astype(np.int64)
         is_conv = rng.random(n) < 0.3
         key = t * 2 + is_conv
-        perm, new_user, collision = _user_time_order(h, h2, t, is_conv)
+        perm = np.empty(n, dtype=np.int32 if trial % 2 else np.int64)
+        new_user, collision = _user_time_order(h, h2, t, is_conv, perm)
         expected = np.lexsort((np.arange(n), key, h))
         assert perm.tolist() == expected.tolist(), trial
         assert not collision
         hs = h[perm]
         assert new_user.tolist() == [True] + (hs[1:] != hs[:-1]).tolist()
     same = np.array([9, 3, 9], dtype=np.uint64)
-    assert _user_time_order(same, np.array([1, 1, 2], dtype=np.uint64), np.zeros(3, np.int64), np.zeros(3, np.bool_))[2]
+    assert _user_time_order(same, np.array([1, 1, 2], dtype=np.uint64), np.zeros(3, np.int64), np.zeros(3, np.bool_),
+                            np.empty(3, np.int32))[1]
 
 
 def test_event_time_forms_read_alike():

@@ -70,7 +70,9 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
     off, codes, ages, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us,
-                                                          p_start, p_end, np.int32(direct_code))
+                                                          p_start, p_end, np.int32(direct_code), params.keep_ages)
+    n_conv = int(is_conv.sum())
+    del t, is_conv, code, gmv  # the gathered events are not needed past the cut
     table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
     if not params.keep_ages:
         table = merge_identical_paths(table)
@@ -78,8 +80,8 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
 
     in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
     by_country = (df.lazy().select("t", "is_conversion", "country", "gmv").filter(in_period)
-                  .with_columns(pl.col("country").cast(pl.Utf8).fill_null("")).group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
-    n_conv = int(is_conv.sum())
+                  .with_columns(pl.col("country").cast(pl.Utf8).fill_null("")).group_by("country")
+                  .agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     stats = {
         "events": int(len(df)),
         "users": int(new_user.sum()),
@@ -122,8 +124,9 @@ def _user_time_order(df: pl.DataFrame, user_ids=None):
     """
     from .kernels.journeys import _user_time_order as order_kernel
 
-    perm, new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
-                                             _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_))
+    perm = np.empty(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64)
+    new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
+                                       _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_), perm)
     if not collision:
         return perm, new_user
     if user_ids is None:

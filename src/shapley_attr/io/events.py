@@ -132,7 +132,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
             flagged_parts.append(_take(batch, [ROW, *flag_cols], bad))
         counted_parts.append(_take(batch, [ROW, "_gmv_raw", "_bad"], batch.get_column("_counts_gmv")))
         del batch
-    accepted = pl.concat(kept, rechunk=True) if kept else frame.select(columns).clear().collect()
+    accepted = pl.concat(kept, rechunk=False) if kept else frame.select(columns).clear().collect()
     del kept
     conv = pl.concat(convs) if convs else pl.DataFrame(schema={ROW: pl.Int64, "_h": pl.UInt64, "t": pl.Int64,
                                                                "order_id": pl.Utf8})
