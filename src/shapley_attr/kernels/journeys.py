@@ -37,8 +37,7 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, pe
     n = t.shape[0]
     cap_j = 1
     for i in range(n):
-        if is_conv[i] or new_user[i]:
-            cap_j += 1
+        cap_j += np.int64(is_conv[i]) + np.int64(new_user[i])
     off = np.zeros(cap_j + 1, dtype=np.int64)
     out_codes = np.empty(n + 1, dtype=np.int32)
     out_ages = np.empty(n + 1 if keep_ages else 0, dtype=np.float64)
