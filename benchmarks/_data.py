@@ -43,14 +43,29 @@ def journeys_table(n_journeys: int, n_channels: int, seed: int = 0, merge: bool 
     return journeys_with_truth(n_journeys, n_channels, seed, mean_length)[0]
 
 
-def write_paths_csv(table: PathTable, path: Path) -> Path:
-    """ChannelAttribution's own format (``path;total_conversions;total_conversion_value;total_null``),
-    which ``shapley-attr attribute --input-kind paths`` reads unchanged and every peer runner adapts."""
-    with open(path, "w") as fh:
-        fh.write("path;total_conversions;total_conversion_value;total_null\n")
-        for lab, k, g, z in zip(table.path_labels(), table.conversions, table.value, table.nulls):
-            fh.write(f"{lab};{k:g};{float(g)!r};{z:g}\n")
-    return path
+def write_peer_inputs(table: PathTable, stem: Path) -> dict[str, Path]:
+    """The same journeys in each engine's own input format, written once: ChannelAttribution's
+    ``path;total_conversions;total_conversion_value;total_null`` with ``>`` (``.ca.csv``), DP6's
+    grouped journeys ``path,has_conv,occurrences`` (``.dp6.csv``), mta's
+    ``path,total_conversions,total_null`` (``.mta.csv``), and ours (Parquet, ChannelAttribution's
+    columns with `` > ``)."""
+    import polars as pl
+
+    labels = table.path_labels(" > ")
+    ours = pl.DataFrame({"path": labels, "total_conversions": table.conversions,
+                         "total_conversion_value": table.value, "total_null": table.nulls})
+    files = {"shapley_attr": stem.with_suffix(".parquet"), "channelattribution": stem.with_suffix(".ca.csv"),
+             "dp6": stem.with_suffix(".dp6.csv"), "mta": stem.with_suffix(".mta.csv")}
+    ours.write_parquet(files["shapley_attr"])
+    ours.with_columns(pl.col("path").str.replace_all(" > ", ">", literal=True)).write_csv(
+        files["channelattribution"], separator=";")
+    pl.concat([ours.filter(pl.col("total_conversions") > 0).select(
+                   "path", pl.lit(True).alias("has_conv"), pl.col("total_conversions").cast(pl.Int64).alias("occurrences")),
+               ours.filter(pl.col("total_null") > 0).select(
+                   "path", pl.lit(False).alias("has_conv"), pl.col("total_null").cast(pl.Int64).alias("occurrences"))]
+              ).write_csv(files["dp6"])
+    ours.select("path", "total_conversions", "total_null").write_csv(files["mta"])
+    return files
 
 
 def sample_events(out_dir: Path, journeys: int, seed: int = 0) -> Path:

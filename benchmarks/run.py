@@ -247,9 +247,7 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
     """Every engine and model on the same journeys: fit s, whole-process wall s and peak RSS, whether
     credits sum to the total, the error against an exact reference of the same definition, and the
     distance to the generator's ground truth. Each peer and model runs as its own process."""
-    import polars as pl
-
-    from benchmarks._data import journeys_with_truth, write_paths_csv
+    from benchmarks._data import journeys_with_truth, write_peer_inputs
     from benchmarks.peers import definitions
     from shapley_attr.config import ModelParams
     from shapley_attr.models import fit
@@ -261,9 +259,7 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
     for n_j, n in sizes:
         table, truth = journeys_with_truth(n_j, n, seed=n)
         total = float(table.conversions.sum())
-        stem = workdir / f"paths_{n_j}_{n}"
-        paths_csv = write_paths_csv(table, stem.with_suffix(".csv"))
-        pl.read_csv(paths_csv, separator=";").write_parquet(stem.with_suffix(".parquet"))
+        files = write_peer_inputs(table, workdir / f"paths_{n_j}_{n}")
         base = {"journeys": n_j, "channels": n, "unique_paths": table.n_paths}
         refs: dict[str, dict[str, float]] = {}
         for label, opts in _ours(n):
@@ -275,7 +271,7 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
             credits = dict(zip(res.channels, res.credit[:, 0]))
             refs[label] = credits
             out_csv = workdir / "ours_credits.csv"
-            m = measure([sys.executable, "-m", "shapley_attr", "attribute", str(stem.with_suffix(".parquet")),
+            m = measure([sys.executable, "-m", "shapley_attr", "attribute", str(files["shapley_attr"]),
                          "--input-kind", "paths", *_cli_args(opts), "--format", "csv", "--quiet", "--out",
                          str(out_csv)], timeout=timeout)
             mc = res.std_error is not None
@@ -306,7 +302,7 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
                     rows.append({**row, "status": f"skipped: timed out at {hit[0]:,} x {hit[1]}"})
                     continue
                 out_json = workdir / "peer_out.json"
-                m = measure([str(PEERS_PY), str(HERE / "peers" / "run_peer.py"), peer, model, str(paths_csv)],
+                m = measure([str(PEERS_PY), str(HERE / "peers" / "run_peer.py"), peer, model, str(files[peer])],
                             timeout=timeout, stdout=out_json)
                 if m["status"] == "timeout":
                     timed_out[(peer, model)] = (n_j, n)

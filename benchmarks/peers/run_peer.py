@@ -1,11 +1,14 @@
 """Run one peer library on one model, inside the peers' virtualenv; print JSON on the last line.
 
-    .peers-venv/bin/python run_peer.py PEER MODEL paths.csv
+    .peers-venv/bin/python run_peer.py PEER MODEL FILE
 
-PEER: channelattribution | dp6 | mta. MODEL: last | linear | markov | shapley.
-``paths.csv`` is ChannelAttribution's own format (``path;total_conversions;total_conversion_value;
-total_null``, channels joined by `` > ``); each peer gets it in the form its documentation asks for,
-converted before the clock starts. Output: ``{"fit_s": seconds of the model call, "credits":
+PEER: channelattribution | dp6 | mta. MODEL: last | linear | markov | shapley. FILE is the journeys
+in the peer's own input format, written once by ``benchmarks/run.py``:
+- channelattribution: ``path;total_conversions;total_conversion_value;total_null`` (channels
+  joined by ``>``, its documented separator);
+- dp6: ``path,has_conv,occurrences`` — its "grouped_journey" format, one row per path and outcome;
+- mta: ``path,total_conversions,total_null`` (channels joined by `` > ``).
+Output: ``{"fit_s": seconds of the model call, "credits":
 {channel: conversions credited}, "variant": what was run}``. Credits are in conversions: peers that
 return shares or unnormalised scores are scaled to the total conversions.
 """
@@ -23,10 +26,10 @@ def scaled(scores: dict, total: float) -> dict:
     return {str(k): float(v) * total / s for k, v in scores.items()} if s else {str(k): 0.0 for k in scores}
 
 
-def channelattribution(data: pd.DataFrame, model: str):
+def channelattribution(path: str, model: str):
     import ChannelAttribution as ca
 
-    data = data.assign(path=data["path"].str.replace(" > ", ">", regex=False))
+    data = pd.read_csv(path, sep=";", dtype={"path": str})
     if model in ("last", "linear"):
         t0 = time.perf_counter()
         res = ca.heuristic_models(data, "path", "total_conversions", flg_pro=False)
@@ -45,16 +48,12 @@ def channelattribution(data: pd.DataFrame, model: str):
     raise NotImplementedError("ChannelAttribution's Shapley is in its paid 'pro' edition only")
 
 
-def dp6(data: pd.DataFrame, model: str):
+def dp6(path: str, model: str):
     import polars as pl
     from mam import MAM
 
-    total = float(data["total_conversions"].sum())
-    conv = data[data["total_conversions"] > 0].assign(has_conv=True, occurrences=lambda d: d["total_conversions"])
-    null = data[data["total_null"] > 0].assign(has_conv=False, occurrences=lambda d: d["total_null"])
-    rows = pd.concat([conv, null])[["path", "has_conv", "occurrences"]]
-    rows["occurrences"] = rows["occurrences"].astype("int64")
-    frame = pl.from_pandas(rows.reset_index(drop=True))
+    frame = pl.read_csv(path, schema_overrides={"path": pl.Utf8, "has_conv": pl.Boolean, "occurrences": pl.Int64})
+    total = float(frame.filter(pl.col("has_conv"))["occurrences"].sum())
     t0 = time.perf_counter()
     mam = MAM(frame, format_type="grouped_journey", channels_colname="path", journey_with_conv_colname="has_conv",
               occurrences_colname="occurrences", path_separator=" > ")
@@ -75,11 +74,11 @@ def dp6(data: pd.DataFrame, model: str):
     return fit, {str(c): float(v) for c, v in zip(agg["channels"].cast(pl.Utf8), agg["attribution"])}, variant
 
 
-def mta(data: pd.DataFrame, model: str):
+def mta(path: str, model: str):
     from mta import MTA, MTAConfig
 
-    total = float(data["total_conversions"].sum())
-    frame = data[["path", "total_conversions", "total_null"]]
+    frame = pd.read_csv(path, dtype={"path": str})
+    total = float(frame["total_conversions"].sum())
     # last/linear on the journeys as they are; markov and shapley with repeats removed (its default)
     loops = model in ("last", "linear")
     t0 = time.perf_counter()
@@ -103,13 +102,10 @@ def mta(data: pd.DataFrame, model: str):
 
 def main() -> None:
     peer, model, path = sys.argv[1:4]
-    data = pd.read_csv(path, sep=";", dtype={"path": str})
-    for col in ("total_conversions", "total_conversion_value", "total_null"):
-        data[col] = data[col].astype(float)
     runner = {"channelattribution": channelattribution, "dp6": dp6, "mta": mta}[peer]
     try:
         with redirect_stdout(io.StringIO()):
-            fit, credits, variant = runner(data, model)
+            fit, credits, variant = runner(path, model)
     except NotImplementedError as exc:
         print(json.dumps({"unsupported": str(exc)}))
         return
