@@ -43,12 +43,14 @@ def period_bounds(period: str | None) -> tuple[int, int]:
 
 
 def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = JourneyParams(),
-                   channels: list[str] | None = None, user_ids=None) -> PathTable:
+                   channels: list[str] | None = None, user_ids=None,
+                   conversions: pl.DataFrame | None = None) -> PathTable:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
     ``events`` is what ``io.events.validate_events`` accepts: ``_h``/``_h2`` (two 64-bit hashes of the
     user id), ``t`` (Int64 epoch µs, UTC), ``is_conversion``, ``code`` (index into ``channels``, -1 on
-    conversions), ``gmv`` (Float64, reporting currency), ``country``, in input order. ``user_ids()``
+    conversions), ``gmv`` (Float64, reporting currency), in input order; the conversions' country
+    comes from ``conversions`` (its ``notes["conversions"]``) or an own ``country`` column. ``user_ids()``
     gives the ids themselves, needed only if the two hashes collide.
     With ``params.keep_ages`` journeys are not merged and each touch keeps its age in seconds.
     """
@@ -82,8 +84,8 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
         table = merge_identical_paths(table)
     table = drop_unused_channels(table)
 
-    in_period = (pl.col("t") >= p_start) & (pl.col("t") < p_end) & pl.col("is_conversion")
-    by_country = (df.lazy().select("t", "is_conversion", "country", "gmv").filter(in_period)
+    by_country = (_conversion_countries(df, conversions).lazy()
+                  .filter((pl.col("t") >= p_start) & (pl.col("t") < p_end))
                   .with_columns(pl.col("country").cast(pl.Utf8).fill_null("")).group_by("country")
                   .agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     stats = {
@@ -109,6 +111,19 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     }
     return PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                      table.ages, stats)
+
+
+def _conversion_countries(df: pl.DataFrame, conversions: pl.DataFrame | None) -> pl.DataFrame:
+    """``t, country, gmv`` of the conversion rows: country from ``conversions`` (matched by row
+    number; the accepted events are in row order) or from the events' own column when they have one."""
+    if conversions is not None:
+        idx = np.searchsorted(_column(df, "__row", np.int64), conversions.get_column("__row").to_numpy())
+        return conversions.select("t", "country").with_columns(
+            pl.Series("gmv", _column(df, "gmv", np.float64)[idx], dtype=pl.Float64))
+    is_conv = df.get_column("is_conversion")
+    country = df.get_column("country") if "country" in df.columns else pl.repeat("", len(df), eager=True)
+    return pl.DataFrame([df.get_column("t").filter(is_conv), country.filter(is_conv).alias("country"),
+                         df.get_column("gmv").filter(is_conv)])
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
