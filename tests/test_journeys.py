@@ -212,3 +212,31 @@ def test_event_time_forms_read_alike():
     for scale in (1, 1_000, 1_000_000, 1_000_000_000):
         ints = pl.DataFrame({"t": [1_727_740_800 * scale + 7 * scale]})
         assert ints.select(parse_time(ints.schema["t"], "t")).item() == us + 7_000_000
+
+
+def test_user_time_order_same_on_any_thread_count():
+    """The parallel radix passes and per-user pass give one order whatever the thread count."""
+    import numba
+    import numpy as np
+
+    from shapley_attr.kernels.journeys import _user_time_order
+
+    rng = np.random.default_rng(11)
+    n = 50_000
+    h = rng.integers(0, 2**63, 3_000, dtype=np.uint64)[rng.integers(0, 3_000, n)]
+    t = rng.integers(0, 100, n).astype(np.int64)
+    is_conv = rng.random(n) < 0.1
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            perm = np.empty(n, dtype=np.int32)
+            new_user, _ = _user_time_order(h, h ^ np.uint64(1), t, is_conv, perm)
+            results.append((perm.copy(), new_user.copy()))
+    finally:
+        numba.set_num_threads(before)
+    expected = np.lexsort((np.arange(n), t * 2 + is_conv, h))
+    for perm, new_user in results:
+        assert perm.tolist() == expected.tolist()
+        assert int(new_user.sum()) == len(np.unique(h))
