@@ -312,6 +312,9 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
                     rows.append({**row, "status": m["status"] + ": " + m["stderr"].strip().splitlines()[-1][:120]})
                     continue
                 theirs = json.loads(out_json.read_text().strip().splitlines()[-1])
+                if "skipped" in theirs:
+                    rows.append({**row, "status": "skipped: " + theirs["skipped"]})
+                    continue
                 credits = theirs["credits"]
                 ref_name, ref = peer_refs[(peer, model)]
                 if ref is None:

@@ -107,7 +107,10 @@ def main() -> None:
         with redirect_stdout(io.StringIO()):
             fit, credits, variant = runner(path, model)
     except NotImplementedError as exc:
-        print(json.dumps({"unsupported": str(exc)}))
+        print(json.dumps({"skipped": str(exc)}))
+        return
+    except ImportError as exc:  # setup.sh could not install this peer
+        print(json.dumps({"skipped": f"{peer} is not installed in the peers' virtualenv ({exc})"}))
         return
     print(json.dumps({"fit_s": fit, "credits": credits, "variant": variant}))
 
