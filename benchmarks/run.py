@@ -158,8 +158,24 @@ def kernel_table(quick: bool) -> list[dict]:
         ok = bool(np.allclose(res.credit.sum(axis=0), [table.conversions.sum(), table.value.sum()], rtol=1e-9))
         rows.append({"model": model + (f" {opts.get('game', '')}" if opts.get("game") else "") +
                      (f" order {opts['order']}" if "order" in opts else ""), "journeys": n_j, "channels": n,
-                     "unique_paths": table.n_paths, "first_call_s": first, "warm_s": min(warm), "sums_to_total": ok})
+                     "unique_paths": table.n_paths, "first_call_s": first, "warm_s": min(warm), "sums_to_total": ok,
+                     "shapley_kernel_s": _kernel_seconds(table, params) if opts.get("game") == "rate" else ""})
     return rows
+
+
+def _kernel_seconds(table, params) -> float:
+    """Seconds spent in the rate game's Shapley kernels (``_rate_shapley*``) during one warm fit,
+    apart from grouping paths into distinct channel sets and crediting them (from a profile)."""
+    import cProfile
+    import pstats
+
+    from shapley_attr.models import fit
+
+    prof = cProfile.Profile()
+    prof.enable()
+    fit(table, params)
+    prof.disable()
+    return sum(v[3] for f, v in pstats.Stats(prof).stats.items() if f[2].startswith("_rate_shapley"))
 
 
 MC_CODE = """
@@ -364,7 +380,7 @@ def main() -> None:
     if "kernels" not in args.skip:
         report["kernels"] = kernel_table(args.quick)
         print("## Models (fit on a PathTable)\n\n" + markdown(report["kernels"], ["model", "journeys", "channels",
-              "unique_paths", "first_call_s", "warm_s", "sums_to_total"]) + "\n")
+              "unique_paths", "first_call_s", "warm_s", "shapley_kernel_s", "sums_to_total"]) + "\n")
     if "mc" not in args.skip:
         report["mc"] = mc_table(args.quick)
         print("## Monte Carlo subset-rate (antithetic pairs)\n\n" + markdown(report["mc"], ["channels", "threads",
