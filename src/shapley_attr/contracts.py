@@ -291,12 +291,11 @@ def rate_on(fx: dict[tuple[date, str], Decimal], currency: str, day: date, repor
 def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source: str):
     """A step converting the accepted conversions' ``gmv`` into ``reporting`` currency:
     ``convert(events, conversions) -> events``, where ``conversions`` holds each conversion's row,
-    time and currency (``io.events.validate_events``'s ``notes["conversions"]``).
+    position among the events (``_i``), time and currency (``io.events.validate_events``'s ``notes["conversions"]``).
 
     Rate of the conversion's UTC date, else the latest earlier date (an as-of join per currency).
     A conversion with no rate on or before its date raises ContractError naming currency and date.
     """
-    import numpy as np
     import polars as pl
 
     rates = pl.DataFrame({"_day": [d for d, _ in fx], "currency": [c for _, c in fx],
@@ -305,7 +304,7 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
 
     def convert(df, conversions):
         conv = (conversions.filter(pl.col("currency") != reporting)
-                .select("__row", "currency", pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
+                .select("__row", "_i", "currency", pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
                 .sort("_day"))
         joined = conv.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)
         missing = joined.filter(pl.col("_rate").is_null())
@@ -314,8 +313,7 @@ def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source
             raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
                                         f"date,currency,rate_to_reporting (needed by events row {r['__row']})",
                                 column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
-        # accepted events keep the input order, so their row numbers are sorted
-        idx = np.searchsorted(df.get_column("__row").to_numpy(), joined.get_column("__row").to_numpy())
+        idx = joined.get_column("_i").to_numpy()
         gmv = df.get_column("gmv").to_numpy(writable=True)  # copies only when it must
         gmv[idx] = gmv[idx] * joined.get_column("_rate").to_numpy()
         return df.with_columns(pl.Series("gmv", gmv, dtype=pl.Float64))

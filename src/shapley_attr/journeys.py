@@ -63,13 +63,11 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
     # codes index the sorted labels without (direct); shift the ones after it
-    remap = np.array([categories.index(c) for c in labels], dtype=np.int32) if labels else np.zeros(0, np.int32)
+    remap = np.array([categories.index(c) for c in labels], dtype=np.int32) if labels else np.zeros(1, np.int32)
     # each column is made contiguous once (the accepted events come in batches) and shared by the
     # ordering and the gather
     t_in, conv_in = _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_)
     perm, new_user = _user_time_order(df, user_ids, t_in, conv_in)
-    if not len(remap):
-        remap = np.zeros(1, dtype=np.int32)
     t, is_conv, code, gmv = _gather_events(perm, t_in, conv_in, _column(df, "code", np.int32), remap,
                                            _column(df, "gmv", np.float64))
     del t_in, conv_in, perm
@@ -114,10 +112,10 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
 
 
 def _conversion_countries(df: pl.DataFrame, conversions: pl.DataFrame | None) -> pl.DataFrame:
-    """``t, country, gmv`` of the conversion rows: country from ``conversions`` (matched by row
-    number; the accepted events are in row order) or from the events' own column when they have one."""
+    """``t, country, gmv`` of the conversion rows: country from ``conversions`` (``_i`` is each
+    one's position among the events) or from the events' own column when they have one."""
     if conversions is not None:
-        idx = np.searchsorted(_column(df, "__row", np.int64), conversions.get_column("__row").to_numpy())
+        idx = conversions.get_column("_i").to_numpy()
         return conversions.select("t", "country").with_columns(
             pl.Series("gmv", _column(df, "gmv", np.float64)[idx], dtype=pl.Float64))
     is_conv = df.get_column("is_conversion")

@@ -6,6 +6,7 @@ Float64); rejected rows become ``rejects.csv`` records (``source, row, column, v
 """
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from ..config import EVENT_REQUIRED, ColumnMapping
@@ -75,8 +76,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     Returns ``(accepted, rejects, notes)``. ``accepted`` has columns ``__row, _h, _h2`` (two
     independent 64-bit hashes of user_id), ``t`` (UTC epoch µs), ``is_conversion``, ``code`` (Int32
     index into ``notes["channels"]``, sorted labels; -1 on conversions) and ``gmv`` (0 on touches).
-    The accepted conversions' text is in ``notes["conversions"]`` (``__row, t, order_id, country,
-    currency``, in row order). No string column of the whole export is kept: reasons and raw values
+    The accepted conversions' text is in ``notes["conversions"]`` (``__row``, ``_i`` its position in
+    ``accepted``, ``t, order_id, country, currency``, in row order). No string column of the whole export is kept: reasons and raw values
     are built by reading the failing rows again.
     ``notes["user_ids"]`` is a callable giving the user ids of the accepted rows (used only if the
     hashes collide). ``rejects`` has the rejects.csv schema.
@@ -182,7 +183,11 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         accepted = _take(accepted, accepted.columns, ~accepted.get_column(ROW).is_in(dup_rows))
         conv = conv.filter(~pl.col(ROW).is_in(dup_rows))
         counted_bad = counted_bad | counted.get_column(ROW).is_in(dup_rows)
-    notes["conversions"] = conv.select(ROW, "t", "order_id", pl.col("country").fill_null(""), "currency")
+    # each conversion's position among the accepted events (both in row order), found once here for
+    # every later step that reads or rewrites the conversions' events (FX, per-country totals)
+    position = np.searchsorted(accepted.get_column(ROW).to_numpy(), conv.get_column(ROW).to_numpy())
+    notes["conversions"] = conv.select(ROW, pl.Series("_i", position, dtype=pl.Int64), "t", "order_id",
+                                       pl.col("country").fill_null(""), "currency")
     rejects = rejects.sort("row")
     gmv = counted.get_column("_gmv_raw")
     notes["gmv_read"] = float(gmv.sum() or 0.0)
