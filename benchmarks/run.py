@@ -325,7 +325,8 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
                     rows.append({**row, "status": f"timeout ({timeout:.0f} s)"})
                     continue
                 if m["status"] != "ok":
-                    rows.append({**row, "status": m["status"] + ": " + m["stderr"].strip().splitlines()[-1][:120]})
+                    last = (m["stderr"].strip().splitlines() or [""])[-1]
+                    rows.append({**row, "status": f"{m['status']}: {last[:120]}"})
                     continue
                 theirs = json.loads(out_json.read_text().strip().splitlines()[-1])
                 if "skipped" in theirs:
