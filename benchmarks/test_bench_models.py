@@ -66,7 +66,7 @@ def test_subset_rate_mc_50(benchmark):
 
 def test_build_journeys_from_sample(benchmark, tmp_path_factory):
     from shapley_attr.io import load_table
-    from shapley_attr.contracts import gmv_to_reporting, read_fx
+    from shapley_attr.finance.contracts import gmv_to_reporting, read_fx
     from ._data import sample_events
 
     d = sample_events(tmp_path_factory.mktemp("ev"), 100_000)

@@ -169,7 +169,7 @@ def test_user_time_order_kernel_against_a_lexsort():
     32 bits of their hash, users with more than 32 rows out of order, and equal keys included."""
     import numpy as np
 
-    from shapley_attr.kernels.journeys import _user_time_order
+    from shapley_attr.kernels.ordering import _user_time_order
 
     rng = np.random.default_rng(5)
     for trial in range(20):
@@ -219,7 +219,7 @@ def test_user_time_order_same_on_any_thread_count():
     import numba
     import numpy as np
 
-    from shapley_attr.kernels.journeys import _user_time_order
+    from shapley_attr.kernels.ordering import _user_time_order
 
     rng = np.random.default_rng(11)
     n = 50_000

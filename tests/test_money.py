@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shapley_attr.money import (format_amount, largest_remainder, minor_units, quantize, to_decimal, to_minor)
+from shapley_attr.finance.money import (format_amount, largest_remainder, minor_units, quantize, to_decimal, to_minor)
 
 
 @pytest.mark.parametrize("ccy,exp", [("EUR", 2), ("JPY", 0), ("KWD", 3), ("BHD", 3), ("CLF", 4), ("USD", 2)])

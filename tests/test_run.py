@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from shapley_attr.cli import cli
-from shapley_attr.money import minor_units, quantize
+from shapley_attr.finance.money import minor_units, quantize
 from shapley_attr.sample import write_sample
 
 

@@ -16,7 +16,7 @@ _LAZY = {
     "ColumnMapping": ("shapley_attr.config", "ColumnMapping"),
     "PathTable": ("shapley_attr.frames", "PathTable"),
     "build_journeys": ("shapley_attr.journeys", "build_journeys"),
-    "compute_payouts": ("shapley_attr.payouts", "compute_payouts"),
+    "compute_payouts": ("shapley_attr.finance.payouts", "compute_payouts"),
 }
 
 

@@ -220,7 +220,7 @@ def attribute(input_path, out, fmt, rejects, fx_path, reporting_currency, quiet,
                              period=period, keep_ages=params.model == "time-decay")
     to_reporting = None
     if fx_path is not None:
-        from .contracts import gmv_to_reporting, raise_issues, read_fx
+        from .finance.contracts import gmv_to_reporting, raise_issues, read_fx
 
         issues = []
         fx, _ = read_fx(fx_path, issues)

@@ -93,7 +93,7 @@ def from_path_lists(paths: list[list[str]], conversions, value, nulls, *, ages=N
 
 def merge_identical_paths(table: PathTable) -> PathTable:
     """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order."""
-    from .kernels.journeys import _gather_sequences, _unique_sequences
+    from .kernels.sequences import _gather_sequences, _unique_sequences
 
     if table.n_paths == 0:
         return table

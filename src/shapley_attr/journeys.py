@@ -54,9 +54,10 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     gives the ids themselves, needed only if the two hashes collide.
     With ``params.keep_ages`` journeys are not merged and each touch keeps its age in seconds.
     """
-    from .kernels.journeys import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT,
-                                   STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
-                                   STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys, _gather_events)
+    from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT, STAT_DROPPED_LOOKBACK,
+                              STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED, STAT_TAILS,
+                              STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
+    from .kernels.ordering import _gather_events
 
     df = events.collect() if isinstance(events, pl.LazyFrame) else events
     labels = list(channels or [])
@@ -136,12 +137,12 @@ def _user_time_order(df: pl.DataFrame, user_ids=None, t: np.ndarray | None = Non
     the frame's columns when the caller already holds them as arrays.
 
     Users are ordered by a 64-bit hash of the id with a compiled radix sort (linear time; see
-    ``kernels.journeys._user_time_order``), ~1.5x faster than two stable Polars sorts on 10M rows
+    ``kernels.ordering._user_time_order``), ~1.5x faster than two stable Polars sorts on 10M rows
     and with half the scratch memory. A second, independent hash checks the first: two different
     ids sharing both 64-bit hashes has probability ~n²/2^128. When the hashes disagree, the ids
     themselves (``user_ids()``) are sorted.
     """
-    from .kernels.journeys import _user_time_order as order_kernel
+    from .kernels.ordering import _user_time_order as order_kernel
 
     if t is None:
         t = _column(df, "t", np.int64)

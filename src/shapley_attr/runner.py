@@ -88,11 +88,11 @@ class Prepared:
     """Everything read and checked, nothing written: what ``validate`` reports and ``run`` uses."""
 
     def __init__(self, settings: dict):
-        from .contracts import (FinanceInputs, gmv_to_reporting, period_days, raise_issues, rate_on, read_coop,
+        from .finance.contracts import (FinanceInputs, gmv_to_reporting, period_days, raise_issues, rate_on, read_coop,
                                 partner_ids_in, read_fx, read_partners, read_sales)
         from .journeys import period_bounds
         from .manifest import file_digest
-        from .money import is_currency
+        from .finance.money import is_currency
         from .pipeline import load_table, resolve_value
 
         t0 = time.perf_counter()
@@ -150,13 +150,13 @@ def run_batch(settings: dict, echo=None) -> dict:
     """Run the monthly batch described by ``settings``; returns the manifest (also written)."""
     from .io.atomic import atomic_directory
     from .io.finance_csv import csv_bytes
-    from .kpis import KPI_COLUMNS, compute_kpis
+    from .finance.kpis import KPI_COLUMNS, compute_kpis
     from .manifest import run_id as make_run_id
     from .manifest import to_json
     from .models import fit
     from .models.heuristics import last_touch_credit
-    from .money import format_amount
-    from .payouts import PAYOUT_COLUMNS, compute_payouts
+    from .finance.money import format_amount
+    from .finance.payouts import PAYOUT_COLUMNS, compute_payouts
     from .pipeline import attribution_frame
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr))

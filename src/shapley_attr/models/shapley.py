@@ -29,7 +29,7 @@ def distinct_sets(table: PathTable):
     Returns (set_off, set_codes, path_set, K, N): the distinct sets as a CSR of sorted codes, the set of
     every path, and per set the conversions K(T) and journeys N(T) = conversions + nulls.
     """
-    from ..kernels.journeys import _gather_sequences, _unique_sequences
+    from ..kernels.sequences import _gather_sequences, _unique_sequences
     from ..kernels.shapley_local import _distinct_sorted
 
     off, codes = _distinct_sorted(table.offsets, table.codes, table.n_channels)
@@ -96,7 +96,7 @@ def rate_shares(table: PathTable):
     Only sets with conversions get credit, and only sets with v(T) > 0 contribute to any φ, so φ is
     computed for the converting sets only (the others keep 0: their paths carry no weight).
     """
-    from ..kernels.journeys import _gather_sequences
+    from ..kernels.sequences import _gather_sequences
     from ..kernels.shapley_local import _rate_shapley
 
     set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)

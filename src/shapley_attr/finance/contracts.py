@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .errors import ContractError, Issue
+from ..errors import ContractError, Issue
 from .money import is_currency
 
 PARTNER_COLUMNS = ("partner_id", "partner_name", "country", "currency", "channels", "gamma", "beta", "rho",

@@ -1,0 +1,109 @@
+"""The journey cut: time-ordered events of each user into journeys (DATA.md, "Journeys")."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+# stats slots written by _cut_journeys
+STAT_DROPPED_LOOKBACK = 0
+STAT_DIRECT = 1
+STAT_CONV_IN_PERIOD = 2
+STAT_CONV_BEFORE_PERIOD = 3
+STAT_EVENTS_AFTER_PERIOD = 4
+STAT_TAILS = 5
+STAT_TAILS_OUTSIDE_PERIOD = 6
+STAT_TAIL_TOUCHES_DROPPED = 7
+N_STATS = 8
+
+
+@kernel("Tuple((int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1]))"
+        "(boolean[::1], int64[::1], boolean[::1], int32[::1], float64[::1], int64, int64, int64, int32, boolean)")
+def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, period_end, direct_code, keep_ages):
+    """Cut events sorted by (user, time, touch-before-conversion, input order) into journeys.
+
+    A conversion closes the user's touches since the previous conversion that are at most
+    ``lookback_us`` older than it (a touch exactly at the boundary counts); with none, the journey is
+    ``direct_code``. Only conversions in [period_start, period_end) are emitted; earlier ones still
+    close (reset) the journey. Events at or after period_end are ignored. The touches after a user's
+    last conversion form one non-converting journey, windowed by the lookback before its last touch,
+    emitted when that last touch is in the period.
+    Returns (offsets, codes, ages_seconds, conversions, value, nulls, stats); ages are filled only
+    with ``keep_ages`` (else empty), and buffers are sized by the most journeys there can be (one per
+    conversion and one tail per user), not by the number of events.
+    """
+    n = t.shape[0]
+    cap_j = 1
+    for i in range(n):
+        cap_j += np.int64(is_conv[i]) + np.int64(new_user[i])
+    off = np.zeros(cap_j + 1, dtype=np.int64)
+    out_codes = np.empty(n + 1, dtype=np.int32)
+    out_ages = np.empty(n + 1 if keep_ages else 0, dtype=np.float64)
+    conv = np.zeros(cap_j, dtype=np.float64)
+    val = np.zeros(cap_j, dtype=np.float64)
+    nul = np.zeros(cap_j, dtype=np.float64)
+    stats = np.zeros(N_STATS, dtype=np.int64)
+    nj = 0
+    nc = 0
+    i = 0
+    while i < n:
+        b = i + 1
+        while b < n and not new_user[b]:
+            b += 1
+        start = i
+        k = i
+        while k < b:
+            if t[k] >= period_end:
+                stats[STAT_EVENTS_AFTER_PERIOD] += b - k
+                break
+            if is_conv[k]:
+                lo = t[k] - lookback_us
+                s = start
+                while s < k and t[s] < lo:
+                    s += 1
+                stats[STAT_DROPPED_LOOKBACK] += s - start
+                if t[k] >= period_start:
+                    stats[STAT_CONV_IN_PERIOD] += 1
+                    if s == k:
+                        out_codes[nc] = direct_code
+                        if keep_ages:
+                            out_ages[nc] = 0.0
+                        nc += 1
+                        stats[STAT_DIRECT] += 1
+                    else:
+                        for q in range(s, k):
+                            out_codes[nc] = code[q]
+                            if keep_ages:
+                                out_ages[nc] = (t[k] - t[q]) * 1e-6
+                            nc += 1
+                    conv[nj] = 1.0
+                    val[nj] = gmv[k]
+                    nj += 1
+                    off[nj] = nc
+                else:
+                    stats[STAT_CONV_BEFORE_PERIOD] += 1
+                start = k + 1
+            k += 1
+        # k is the first event not taken (b, or the first at/after period_end); [start, k) are touches
+        if start < k:
+            last = t[k - 1]
+            lo = last - lookback_us
+            s = start
+            while s < k and t[s] < lo:
+                s += 1
+            if last >= period_start:
+                stats[STAT_TAILS] += 1
+                stats[STAT_TAIL_TOUCHES_DROPPED] += s - start
+                for q in range(s, k):
+                    out_codes[nc] = code[q]
+                    if keep_ages:
+                        out_ages[nc] = (last - t[q]) * 1e-6
+                    nc += 1
+                nul[nj] = 1.0
+                nj += 1
+                off[nj] = nc
+            else:
+                stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
+        i = b
+    return (off[: nj + 1].copy(), out_codes[:nc].copy(), out_ages[: nc if keep_ages else 0].copy(), conv[:nj].copy(),
+            val[:nj].copy(), nul[:nj].copy(), stats)
