@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shapley_attr.config import ColumnMapping
 from shapley_attr.errors import InputError
-from shapley_attr.io import load_table
+
+from .helpers import gmv_totals, load
 
 HEADER = "user_id,event_time,event_type,channel,country,order_id,gmv,currency\n"
 GOOD = ["u1,2026-10-01T10:00:00Z,touch,email,DE,,,",
@@ -40,52 +40,56 @@ def write(tmp_path: Path, rows: list[str], name="events.csv", header=HEADER) -> 
 def test_row_fault_names_file_row_column(tmp_path, row, column, words):
     path = write(tmp_path, GOOD + [row])
     with pytest.raises(InputError) as info:
-        load_table(path)
+        load(path)
     msg = str(info.value)
     assert str(path) in msg and "row 5" in msg and repr(column) in msg and words in msg
-    table, report = load_table(path, quarantine=True)
-    assert report.rows_read == 5 and report.rows_accepted == 4 and report.rows_rejected == 1
+    table, report = load(path, strict=False)
+    assert report.reconciliation.rows_read == 5 and report.reconciliation.rows_accepted == 4 and report.reconciliation.rows_rejected == 1
     assert report.rejects.row(0, named=True)["column"] == column
-    assert report.gmv_read == pytest.approx(report.gmv_accepted + report.gmv_rejected)
+    assert report.reconciliation.balanced and all(c.balanced for c in report.reconciliation.by_currency)
+    counted = sum(c.conversions_read for c in report.reconciliation.by_currency)
+    rejected = sum(c.conversions_rejected for c in report.reconciliation.by_currency)
+    bad_row_counted = ",touch," not in row  # every row but a touch enters the GMV reconciliation
+    assert (counted, rejected) == (2 + bad_row_counted, int(bad_row_counted))
     assert table.conversions.sum() == 2
 
 
 def test_missing_required_column(tmp_path):
     path = write(tmp_path, ["u1,2026-10-01T10:00:00Z,touch"], header="user_id,event_time,kind\n")
     with pytest.raises(InputError, match=r"missing required column\(s\) event_type.*columns found: user_id, event_time, kind"):
-        load_table(path)
+        load(path)
 
 
 def test_mapped_column_absent(tmp_path):
     path = write(tmp_path, GOOD)
     with pytest.raises(InputError, match="column 'customer' .* not found"):
-        load_table(path, mapping=ColumnMapping(rename=(("user_id", "customer"),)))
+        load(path, columns={"user_id": "customer"})
 
 
 def test_empty_files(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(InputError, match="empty"):
-        load_table(empty)
+        load(empty)
     header_only = write(tmp_path, [], name="header.csv")
     header_only.write_text(HEADER)
-    table, report = load_table(header_only)
-    assert report.rows_read == 0 and table.n_paths == 0
+    table, report = load(header_only)
+    assert report.reconciliation.rows_read == 0 and table.n_paths == 0
 
 
 def test_unknown_extension_and_missing_file(tmp_path):
     p = tmp_path / "events.xlsx"
     p.write_text("x")
     with pytest.raises(InputError, match="unknown file type"):
-        load_table(p)
+        load(p)
     with pytest.raises(InputError, match="file not found"):
-        load_table(tmp_path / "nope.parquet")
+        load(tmp_path / "nope.parquet")
 
 
 def test_mixed_currencies_need_fx(tmp_path):
     path = write(tmp_path, GOOD + ["u3,2026-10-03T10:00:00Z,conversion,,GB,o3,5,GBP"])
     with pytest.raises(InputError, match="mixed currencies EUR, GBP"):
-        load_table(path)
+        load(path)
 
 
 @pytest.mark.parametrize("path_cell,words", [("a >  > b", "empty channel"), ("a > ", "empty channel"),
@@ -94,17 +98,19 @@ def test_paths_with_empty_channel(tmp_path, path_cell, words):
     p = tmp_path / "paths.csv"
     p.write_text(f"path;total_conversions;total_conversion_value;total_null\na > b;1;2;3\n{path_cell};1;1;0\n")
     with pytest.raises(InputError) as info:
-        load_table(p)
+        load(p)
     assert "row 2" in str(info.value) and "'path'" in str(info.value) and words in str(info.value)
 
 
 def test_paths_negative_counts_and_value_without_conversions(tmp_path):
     p = tmp_path / "paths.csv"
     p.write_text("path,total_conversions,total_conversion_value,total_null\na,1,2,-3\nb,0,5,1\nc,1,1,1\n")
-    table, report = load_table(p, quarantine=True)
+    table, report = load(p, strict=False)
     assert report.rejects["row"].to_list() == [1, 2]
     assert report.rejects["column"].to_list() == ["total_null", "total_conversion_value"]
-    assert report.gmv_read == pytest.approx(8.0) and report.gmv_rejected == pytest.approx(7.0)
+    read, accepted, rejected = gmv_totals(report)
+    assert (read, accepted, rejected) == (8.0, 1.0, 7.0)
+    assert report.reconciliation.balanced
     assert table.channels == ("c",)
 
 
@@ -114,8 +120,8 @@ def test_binary_formats_read_the_same(tmp_path, suffix):
     df = pl.read_csv(csv_path, infer_schema=False)
     other = tmp_path / f"events{suffix}"
     (df.write_parquet if suffix == ".parquet" else df.write_ipc)(other)
-    a, _ = load_table(csv_path)
-    b, _ = load_table(other)
+    a, _ = load(csv_path)
+    b, _ = load(other)
     assert a.path_labels() == b.path_labels() and a.value.tolist() == b.value.tolist()
 
 
@@ -127,11 +133,13 @@ def test_garbage_rows_never_crash(tmp_path, cells):
     rows = [",".join(c) for c in cells]
     path = write(tmp_path, GOOD + rows, name="garbage.csv")
     try:
-        table, report = load_table(path, quarantine=True)
+        table, report = load(path, strict=False)
     except InputError:
         return  # a clear error is fine (e.g. mixed currencies)
-    assert report.rows_read == report.rows_accepted + report.rows_rejected == len(GOOD) + len(rows)
-    assert report.gmv_read == pytest.approx(report.gmv_accepted + report.gmv_rejected)
+    assert report.reconciliation.rows_read == report.reconciliation.rows_accepted + report.reconciliation.rows_rejected == len(GOOD) + len(rows)
+    for c in report.reconciliation.by_currency:
+        assert c.gmv_read == c.gmv_rejected + c.gmv_outside_run + c.gmv_in_run, c
+        assert c.conversions_read == c.conversions_rejected + c.conversions_outside_run + c.conversions_in_run, c
 
 
 def test_batches_give_the_same_result(tmp_path, monkeypatch):
@@ -149,15 +157,15 @@ def test_batches_give_the_same_result(tmp_path, monkeypatch):
                    "u2,2026-10-06T10:00:00Z,touch,email,DE,,,",
                    "u2,2026-10-06T11:00:00Z,conversion,,DE,o7,20,EUR"]
     path = write(tmp_path, rows, name="batches.csv")
-    whole, whole_report = load_table(path, quarantine=True)
+    whole, whole_report = load(path, strict=False)
     for size in (1, 2, 3, 5):
         monkeypatch.setattr(events, "BATCH_ROWS", size)
-        table, report = load_table(path, quarantine=True)
+        table, report = load(path, strict=False)
         assert report.rejects.equals(whole_report.rejects), size
-        assert (report.rows_read, report.rows_accepted, report.rows_rejected) == \
-            (whole_report.rows_read, whole_report.rows_accepted, whole_report.rows_rejected) == (11, 8, 3)
-        assert (report.gmv_read, report.gmv_accepted, report.gmv_rejected) == \
-            (whole_report.gmv_read, whole_report.gmv_accepted, whole_report.gmv_rejected)
+        assert (report.reconciliation.rows_read, report.reconciliation.rows_accepted, report.reconciliation.rows_rejected) == \
+            (whole_report.reconciliation.rows_read, whole_report.reconciliation.rows_accepted, whole_report.reconciliation.rows_rejected) == (11, 8, 3)
+        assert report.reconciliation.by_currency == whole_report.reconciliation.by_currency
+        assert gmv_totals(report) == gmv_totals(whole_report) == (184.0, 177.5, 6.5)
         assert table.channels == whole.channels
         for name in ("offsets", "codes", "conversions", "value", "nulls"):
             np.testing.assert_array_equal(getattr(table, name), getattr(whole, name))

@@ -71,7 +71,8 @@ def test_attribute_paths_csv_to_stdout(paths_file: Path) -> None:
     result = run("attribute", paths_file, "--model", "last", "--format", "csv")
     assert result.exit_code == 0, result.output
     frame = pl.read_csv(result.stdout.encode())
-    assert frame.columns == ["channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high"]
+    assert frame.columns == ["channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high", "model", "game"]
+    assert frame["model"].unique().to_list() == ["last"] and frame["game"].is_null().all()
     got = dict(zip(frame["channel"], frame["gmv"]))
     assert got == {"display": 20.0, "email": 0.0, "search": 40.5}
     assert frame["conversions"].sum() == 4.0
@@ -106,8 +107,9 @@ def test_attribute_terminal_table(paths_file: Path) -> None:
     result = run("attribute", paths_file, "--model", "last", "--format", "table")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["channel", "conversions", "gmv", "share"]
-    assert lines[2].split()[0] == "search"  # largest credit first
+    assert lines[0] == "model: last"
+    assert lines[1].split() == ["channel", "conversions", "gmv", "share"]
+    assert lines[3].split()[0] == "search"  # largest credit first
 
 
 def test_attribute_events_summary_reconciles(events_file: Path) -> None:

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from shapley_attr.config import ColumnMapping, JourneyParams
-from shapley_attr.io import load_table
+from .helpers import gmv_totals, load
 from shapley_attr.journeys import period_bounds
 
 from .naive import journeys as naive
@@ -41,7 +40,7 @@ def as_dict(table):
 
 
 def compare(events, lookback_days=30.0, period=None):
-    table, _ = load_table(frame(events), journeys=JourneyParams(lookback_days=lookback_days, period=period))
+    table, _ = load(frame(events), lookback_days=lookback_days, period=period)
     lo, hi = period_bounds(period) if period else (None, None)
     expected = naive.journeys(events, int(lookback_days * DAY), lo, hi)
     got = as_dict(table)
@@ -68,9 +67,9 @@ def test_same_instant_touches_keep_input_order():
 
 def test_lookback_boundary_is_inclusive():
     events = [ev("u", T0, channel="old"), ev("u", T0 + 1, channel="edge"), ev("u", T0 + 1 + 30 * DAY, True, gmv=5.0)]
-    table, report = load_table(frame(events))
+    table, report = load(frame(events))
     assert as_dict(table) == {("edge",): [1.0, 5.0, 0.0]}
-    assert report.stats["touches_dropped_lookback"] == 1
+    assert report.journeys["touches_dropped_lookback"] == 1
 
 
 def test_direct_and_tail_and_second_conversion():
@@ -126,18 +125,18 @@ def test_random_events_against_naive(rows, lookback, period, shuffle_seed):
 
 def test_period_must_be_a_month():
     with pytest.raises(ValueError, match="YYYY-MM"):
-        load_table(frame([ev("u", T0, True, gmv=1.0)]), journeys=JourneyParams(period="2026-13"))
+        load(frame([ev("u", T0, True, gmv=1.0)]), period="2026-13")
 
 
 def test_keep_ages_for_time_decay():
     events = [ev("u", T0, channel="a"), ev("u", T0 + DAY, channel="a"), ev("u", T0 + 2 * DAY, True, gmv=1.0)]
-    table, _ = load_table(frame(events), journeys=JourneyParams(keep_ages=True))
+    table, _ = load(frame(events), model="time-decay")
     assert_allclose(table.ages, [2 * 86400.0, 86400.0])
 
 
 def test_real_paths_file_reads_unchanged(real_paths_file):
-    table, report = load_table(real_paths_file)
-    assert report.kind == "paths" and report.rows_read == 10_000 and report.rows_rejected == 0
+    table, report = load(real_paths_file)
+    assert report.kind == "paths" and report.reconciliation.rows_read == 10_000 and report.reconciliation.rows_rejected == 0
     assert table.n_channels == 12
     assert_allclose(table.conversions.sum(), 19_785)
     assert round(float(table.value.sum()), 3) == 74_802.972  # PROVENANCE.md gives it to 3 decimals
@@ -147,7 +146,7 @@ def test_real_paths_file_reads_unchanged(real_paths_file):
 
 def test_column_mapping_from_foreign_names():
     df = frame([ev("u", T0, channel="a"), ev("u", T0 + 1, True, gmv=2.5)]).rename({"user_id": "cust", "gmv": "revenue"})
-    table, _ = load_table(df, mapping=ColumnMapping(rename=(("user_id", "cust"), ("gmv", "revenue"))))
+    table, _ = load(df, columns={"user_id": "cust", "gmv": "revenue"})
     assert as_dict(table) == {("a",): [1.0, 2.5, 0.0]}
 
 

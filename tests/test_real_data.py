@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from shapley_attr.config import ModelParams
-from shapley_attr.io import load_table
+from .helpers import gmv_totals, load
 from shapley_attr.models import fit
 
 from .naive import markov as nm
@@ -19,7 +19,7 @@ CASES = [dict(model="first"), dict(model="last"), dict(model="linear"), dict(mod
 
 @pytest.fixture(scope="module")
 def real(real_paths_file):
-    return load_table(real_paths_file)[0]
+    return load(real_paths_file)[0]
 
 
 @pytest.mark.parametrize("opts", CASES, ids=lambda o: "-".join(str(v) for v in o.values()))

@@ -43,7 +43,7 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
     assert res.exit_code == 0, res.output
     out = d / "runs" / "2026-10"
     assert sorted(p.name for p in out.iterdir()) == ["attribution.csv", "attribution.parquet", "kpis.csv",
-                                                     "manifest.json", "payouts.csv", "rejects.csv"]
+                                                     "manifest.json", "models.csv", "payouts.csv", "rejects.csv"]
     raw = (out / "payouts.csv").read_bytes()
     assert b"\r\n" not in raw and raw.endswith(b"\n")
     rows = read_payouts(out / "payouts.csv")
@@ -75,7 +75,14 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
 
         assert manifest["inputs"][name]["sha256"] == hashlib.sha256((d / Path(manifest["inputs"][name]["path"]).name)
                                                                     .read_bytes()).hexdigest()
-    assert manifest["reconciliation"]["balanced"] is True
+    rec = manifest["reconciliation"]
+    assert rec["reporting"]["balanced"] is True and rec["reporting"]["currency"] == "EUR"
+    assert sorted(rec["by_currency"]) == ["EUR", "GBP", "JPY", "KWD"]
+    for ccy, t in rec["by_currency"].items():
+        assert t["balanced"] is True
+        assert D(t["gmv_read"]) == D(t["gmv_rejected"]) + D(t["gmv_outside_run"]) + D(t["gmv_in_run"]), ccy
+    assert manifest["tool"] == "shapley_attr" and manifest["engine"] == {"name": "local"}
+    assert manifest["model"]["model"] == "hybrid" and manifest["model"]["game"] == "rate"
     assert manifest["run_id"] == rows[0]["run_id"]
     # co-op: every budget splits exactly into allocations + carry-over
     for b in manifest["payouts"]["coop"]:
@@ -89,14 +96,28 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
         assert (out / n).read_bytes() == content, n
 
 
-def test_existing_run_directory_is_not_touched(sample_dir, tmp_path):
+@pytest.mark.parametrize("force", [False, True])
+def test_existing_directory_that_is_not_a_run_is_not_touched(sample_dir, tmp_path, force):
+    """DATA.md: --force replaces only a directory holding an earlier run of this engine."""
     d = copy_sample(sample_dir, tmp_path)
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    res = invoke("run", "--config", d / "run.toml", "--out", out)
+    (out / "manifest.json").write_text('{"tool": "something else"}')
+    res = invoke("run", "--config", d / "run.toml", "--out", out, *(["--force"] if force else []))
     assert res.exit_code == 2 and "exists" in res.stderr
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert "does not hold a run of shapley_attr" in res.stderr if force else "--force" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "manifest.json"]
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_force_refuses_a_file(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    out = tmp_path / "run"
+    out.write_text("not a directory")
+    res = invoke("run", "--config", d / "run.toml", "--out", out, "--force")
+    assert res.exit_code == 2 and "is a file" in res.stderr
+    assert out.read_text() == "not a directory"
 
 
 @pytest.mark.parametrize("column,old,new,words", [

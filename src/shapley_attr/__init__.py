@@ -8,8 +8,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "attribute": ("shapley_attr.pipeline", "attribute"),
-    "load_table": ("shapley_attr.pipeline", "load_table"),
+    "attribute": ("shapley_attr.api", "attribute"),
+    "run": ("shapley_attr.api", "run"),
+    "validate": ("shapley_attr.api", "validate"),
+    "load_table": ("shapley_attr.api", "load_table"),
+    "build_config": ("shapley_attr.config", "build_config"),
+    "RunConfig": ("shapley_attr.config", "RunConfig"),
     "fit": ("shapley_attr.models", "fit"),
     "ModelParams": ("shapley_attr.config", "ModelParams"),
     "JourneyParams": ("shapley_attr.config", "JourneyParams"),

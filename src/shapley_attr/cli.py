@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -37,21 +36,21 @@ class EngineFailure(click.ClickException):
 
 
 def handle_errors(fn):
-    """Turn the package's exceptions into click exceptions with the documented exit codes."""
+    """Turn the package's exceptions into click exceptions with the documented exit codes: bad input,
+    bad settings and refused outputs are 2; anything else is a failure inside the engine, 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .errors import OutputExistsError, ShapleyAttrError
+        from .config import ConfigError
+        from .errors import ShapleyAttrError
 
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ShapleyAttrError, OutputExistsError) as exc:
+        except (ShapleyAttrError, ConfigError) as exc:
             raise InputFailure(str(exc)) from exc
-        except ValueError as exc:  # parameter validation (ModelParams, JourneyParams)
-            raise InputFailure(str(exc)) from exc
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
             raise InputFailure(f"{exc.filename}: {exc.strerror}") from exc
         except KeyboardInterrupt:
             raise
@@ -149,35 +148,21 @@ def journey_options(fn):
     return fn
 
 
-def build_mapping(columns, touch_types, conversion_types, currency, delimiter, sep, input_format):
-    from .config import ColumnMapping
+def settings(config_path, options: dict) -> list[dict]:
+    """The layers of settings a command builds its RunConfig from: run.toml (when given), then the
+    command line. Options left unset are None and do not override the file."""
+    from .io.run_config import read_run_toml
 
-    return ColumnMapping(rename=tuple(columns or ()), touch_types=tuple(touch_types) or ("touch",),
-                         conversion_types=tuple(conversion_types) or ("conversion",), currency=currency,
-                         delimiter=_unescape(delimiter), sep=sep if sep is not None else PATH_SEP,
-                         input_format=input_format)
-
-
-def _unescape(delimiter):
-    if delimiter is None:
-        return None
-    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+    layers = [read_run_toml(config_path)] if config_path is not None else []
+    cli_values = {k: v for k, v in options.items() if v is not None and v != ()}
+    for key in ("events", "partners", "sales", "fx", "coop", "out", "rejects"):
+        if cli_values.get(key) is not None:
+            cli_values[key] = str(cli_values[key])
+    return layers + [cli_values]
 
 
-def build_model_params(defaults: dict, **options):
-    """ModelParams from options; None means "not given" and falls back to ``defaults`` then ModelParams."""
-    from .config import ModelParams
-
-    merged = dict(defaults)
-    merged.update({k: v for k, v in options.items() if v is not None})
-    return ModelParams(**merged)
-
-
-def read_summary(report) -> str:
-    """The stderr line that reconciles rows and GMV: read = accepted + rejected."""
-    return (f"{report.source}: rows read {report.rows_read} = accepted {report.rows_accepted} + rejected "
-            f"{report.rows_rejected}; GMV read {report.gmv_read:.2f} = accepted {report.gmv_accepted:.2f} "
-            f"+ rejected {report.gmv_rejected:.2f}")
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
 
 
 # --- the group --------------------------------------------------------------------------------
@@ -196,73 +181,54 @@ def cli() -> None:
               help="Write the table here (atomically) instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "table"]), default=None,
               help="Output format [table on a terminal; csv when piped; by --out extension].")
+@click.option("--positions", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ordered game: write the credit per touch position here (CSV).")
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Quarantine invalid rows to this CSV (source,row,column,value,reason) instead of failing.")
-@click.option("--fx", "fx_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--fx", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="FX rates CSV (date,currency,rate_to_reporting) to convert mixed-currency GMV.")
-@click.option("--reporting-currency", default="EUR", show_default=True, help="Currency of the GMV credits with --fx.")
+@click.option("--reporting-currency", default=None, help="Currency of the GMV credits with --fx [EUR].")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 @handle_errors
-def attribute(input_path, out, fmt, rejects, fx_path, reporting_currency, quiet, columns, touch_types, conversion_types, currency, delimiter,
-              sep, input_kind, input_format, lookback_days, period, **model_opts) -> None:
+def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
     """Attribute the conversions and GMV of INPUT (an events export or a paths table) to channels.
 
     Output columns: channel, conversions, gmv, share, std_error, ci_low, ci_high (the last three
-    are Monte Carlo estimates in the unit of the attributed value, empty when exact).
+    are Monte Carlo estimates in the unit of the attributed value, empty when exact), then
+    bootstrap_low, bootstrap_high with --bootstrap, then model and game.
     """
-    t0 = time.perf_counter()
-    from .config import JourneyParams
-    from .pipeline import attribution_frame, load_table, resolve_value
+    from .config import build_config
+    from .pipeline import attribute as run_attribute, summary_lines
 
-    params = build_model_params({"model": "shapley"}, **model_opts)
-    mapping = build_mapping(columns, touch_types, conversion_types, currency, delimiter, sep, input_format)
-    journeys = JourneyParams(lookback_days=lookback_days if lookback_days is not None else DEFAULT_LOOKBACK_DAYS,
-                             period=period, keep_ages=params.model == "time-decay")
-    to_reporting = None
-    if fx_path is not None:
-        from .finance.contracts import gmv_to_reporting, raise_issues, read_fx
+    config = build_config("attribute", *settings(None, options | {"events": input_path}))
+    echo = (lambda m: None) if quiet else echo_err
+    attribution = run_attribute(config, echo=echo)
+    from .io.tables import credits_frame, frame_csv, positions_frame
+    from .io.atomic import write_bytes_atomic
 
-        issues = []
-        fx, _ = read_fx(fx_path, issues)
-        raise_issues(issues)
-        to_reporting = gmv_to_reporting(fx, reporting_currency, str(fx_path))
-    table, report = load_table(input_path, input_kind=input_kind, mapping=mapping, journeys=journeys,
-                               quarantine=rejects is not None, gmv_to_reporting=to_reporting)
-    t_read = time.perf_counter()
-    params = resolve_value(params, table, explicit=model_opts.get("value") is not None)
-    from .models import fit
-
-    result = fit(table, params)
-    t_model = time.perf_counter()
-    frame = attribution_frame(result, params, period).drop("period", "model", "game")
-    if rejects is not None:
-        from .io.atomic import write_csv_atomic
-
-        write_csv_atomic(report.rejects, rejects)
-    _emit(frame, out, fmt, params)
-    if not quiet:
-        info = result.info
-        game = f" game={params.game}" if params.model in ("shapley", "hybrid") else ""
-        method = f" method={info['method']}" if "method" in info else ""
-        click.echo(f"model={params.model}{game}{method} value={params.value} channels={table.n_channels} "
-                   f"paths={table.n_paths}", err=True)
-        click.echo(read_summary(report), err=True)
-        unit = f" {reporting_currency} (converted with {fx_path})" if fx_path is not None else ""
-        click.echo(f"attributed: {float(result.credit[:, 1].sum()):.2f}{unit} GMV, "
-                   f"{float(result.credit[:, 0].sum()):g} conversions", err=True)
-        if info.get("fallbacks"):
-            click.echo(f"last-touch fallbacks: {info['fallbacks']}", err=True)
-        if "stop_reason" in info:
-            click.echo(f"Monte Carlo: {info.get('samples')} permutations, stopped by {info['stop_reason']}", err=True)
-        click.echo(f"time: read+journeys {t_read - t0:.2f}s, model {t_model - t_read:.2f}s, "
-                   f"total {time.perf_counter() - t0:.2f}s", err=True)
+    if positions is not None:
+        frame = positions_frame(attribution.result, attribution.params)
+        if frame is None:
+            raise InputFailure("--positions needs the ordered game (--model shapley --game ordered)")
+        write_bytes_atomic(positions, frame_csv(frame.drop("period")))
+    if config.rejects is not None:
+        write_bytes_atomic(config.rejects, frame_csv(attribution.loaded.rejects))
+    _emit(credits_frame(attribution.result, attribution.params), out, fmt, attribution.config)
+    for line in summary_lines(attribution):
+        echo(line)
+    echo(f"time: read+journeys {attribution.timings['read_and_journeys']:.2f}s, "
+         f"model {attribution.timings['model']:.2f}s")
 
 
-def _emit(frame, out, fmt, params) -> None:
+def _emit(frame, out, fmt, config) -> None:
     """Write the attribution table to ``out`` (atomically) or stdout."""
+    from .io.tables import encode_credits
+
     if fmt is None:
         if out is not None:
-            fmt = {".parquet": "parquet", ".pq": "parquet", ".json": "json"}.get(out.suffix.lower(), "csv")
+            from .io.tables import format_of
+
+            fmt = format_of(out)
         else:
             fmt = "table" if sys.stdout.isatty() else "csv"
     if out is not None:
@@ -270,33 +236,15 @@ def _emit(frame, out, fmt, params) -> None:
 
         if fmt == "table":
             raise InputFailure("--format table is for the terminal; use csv, parquet or json with --out")
-        write_bytes_atomic(out, _encode(frame, fmt, params))
+        write_bytes_atomic(out, encode_credits(frame, fmt, config))
         return
     if fmt == "parquet":
         raise InputFailure("--format parquet needs --out FILE")
     if fmt == "table":
         click.echo(_table_text(frame))
     else:
-        sys.stdout.buffer.write(_encode(frame, fmt, params))
+        sys.stdout.buffer.write(encode_credits(frame, fmt, config))
         sys.stdout.flush()
-
-
-def _encode(frame, fmt, params) -> bytes:
-    import io
-
-    if fmt == "csv":
-        return frame.write_csv().encode("utf-8")
-    if fmt == "json":
-        return (json.dumps(frame.to_dicts(), indent=1, allow_nan=False) + "\n").encode("utf-8")
-    buf = io.BytesIO()
-    import pyarrow.parquet as pq
-
-    arrow = frame.to_arrow()
-    meta = {b"shapley_attr.params": json.dumps(params.as_dict(), sort_keys=True).encode(),
-            b"shapley_attr.version": __version__.encode()}
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **meta})
-    pq.write_table(arrow, buf)
-    return buf.getvalue()
 
 
 def _table_text(frame) -> str:
@@ -311,7 +259,8 @@ def _table_text(frame) -> str:
             line += ["" if r[k] is None else f"{r[k]:.2f}" for k in ("std_error", "ci_low", "ci_high")]
         cells.append(line)
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    out = []
+    first = frame.row(0, named=True) if len(frame) else {"model": "", "game": None}
+    out = [f"model: {first['model']}" + (f", game: {first['game']}" if first["game"] else "")]
     for j, c in enumerate(cells):
         out.append("  ".join(c[i].ljust(widths[i]) if i == 0 else c[i].rjust(widths[i]) for i in range(len(c))))
         if j == 0:
@@ -356,37 +305,26 @@ def run_options(fn):
     return fn
 
 
-def _settings(config_path, cli_values: dict) -> dict:
-    from .runner import load_config, merge_settings
-
-    config = load_config(config_path) if config_path is not None else {}
-    cli_values = dict(cli_values)
-    for key in ("events", "partners", "sales", "fx", "coop", "out"):
-        if cli_values.get(key) is not None:
-            cli_values[key] = str(Path(cli_values[key]).resolve())
-    if cli_values.get("delimiter") is not None:
-        cli_values["delimiter"] = _unescape(cli_values["delimiter"])
-    return merge_settings(config, cli_values)
-
-
 @cli.command()
 @run_options
 @model_options
 @mapping_options
 @journey_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory to create.")
-@click.option("--force", is_flag=True, default=None, help="Replace an existing run directory.")
+@click.option("--force", is_flag=True, default=None,
+              help="Replace an existing run directory (only one that holds an earlier run of this engine).")
 @handle_errors
 def run(config_path, **options) -> None:
     """The monthly batch: events + partners + sales + FX + co-op budgets -> a run directory.
 
-    Writes attribution.csv (+ .parquet), payouts.csv, kpis.csv, rejects.csv and manifest.json
-    atomically; an existing directory is left untouched unless --force. Defaults: --model hybrid
-    --game rate --alpha 0.5.
+    Writes attribution.csv (+ .parquet), models.csv, payouts.csv, kpis.csv, rejects.csv and
+    manifest.json atomically; an existing directory is left untouched unless --force, which
+    replaces only an earlier run directory. Defaults: --model hybrid --game rate --alpha 0.5.
     """
-    from .runner import run_batch
+    from .config import build_config
+    from .pipeline import run as run_batch
 
-    run_batch(_settings(config_path, options), echo=lambda m: click.echo(m, err=True))
+    run_batch(build_config("run", *settings(config_path, options)), echo=echo_err)
 
 
 @cli.command()
@@ -403,9 +341,10 @@ def validate(config_path, **options) -> None:
     Writes nothing. Exit 0 when run would succeed (bad event rows are listed: run quarantines
     them), 2 when a contract, sales, FX or co-op file is wrong (every problem is listed).
     """
-    from .runner import validate_inputs
+    from .config import build_config
+    from .pipeline import validate as validate_run
 
-    validate_inputs(_settings(config_path, options), echo=lambda m: click.echo(m, err=True))
+    validate_run(build_config("validate", *settings(config_path, options)), echo=echo_err)
 
 
 def main() -> None:

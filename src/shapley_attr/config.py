@@ -5,12 +5,11 @@ so that the CLI, the Python API and the manifest agree on one set of numbers.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
 
 # --- names -----------------------------------------------------------------------------------
-DIRECT = "(direct)"
-"""Pseudo-channel credited with conversions that have no touch in their lookback window."""
-
 PATH_SEP = " > "
 """ChannelAttribution's path separator."""
 
@@ -19,11 +18,8 @@ GAMES = ("count", "ordered", "rate", "subset-rate")
 METHODS = ("auto", "exact", "mc")
 VALUES = ("gmv", "conversions")
 
-# --- contract column names (DATA.md) ---------------------------------------------------------
-EVENT_COLUMNS = ("user_id", "event_time", "event_type", "channel", "country", "order_id", "gmv", "currency")
-EVENT_REQUIRED = ("user_id", "event_time", "event_type")
-PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
-ATTRIBUTION_COLUMNS = ("channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high")
+ENGINES = ("local",)
+COMMANDS = ("attribute", "run", "validate")
 
 # --- limits ----------------------------------------------------------------------------------
 MAX_EXACT_SUBSET_CHANNELS = 24
@@ -38,6 +34,23 @@ DEFAULT_MAX_SAMPLES = 200_000
 DEFAULT_ALPHA = 0.5
 DEFAULT_SEED = 0
 MAX_MARKOV_ORDER = 4
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (unknown model, out-of-range number, missing input). Exit code 2.
+
+    Defined here, not in ``errors``, because this module imports nothing from the package.
+    """
+
+
+_NO_MC = {
+    "count": "the count game is computed exactly in closed form (phi_i = sum over T containing i of x(T)/|T|)",
+    "ordered": "the ordered game is computed exactly in closed form",
+    "rate": "the rate game is computed exactly for any journey size (over the observed subsets of each journey)",
+    "markov": "the Markov model is solved exactly (sparse LU of the absorbing chain), not simulated",
+}
+for _m in ("first", "last", "linear", "position", "time-decay"):
+    _NO_MC[_m] = f"the {_m} model is a deterministic rule"
 
 
 @dataclass(frozen=True)
@@ -64,30 +77,48 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
+            raise ConfigError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
         if self.game not in GAMES:
-            raise ValueError(f"unknown game {self.game!r}; expected one of {', '.join(GAMES)}")
+            raise ConfigError(f"unknown game {self.game!r}; expected one of {', '.join(GAMES)}")
         if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+            raise ConfigError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
         if self.value not in VALUES:
-            raise ValueError(f"unknown value {self.value!r}; expected one of {', '.join(VALUES)}")
+            raise ConfigError(f"unknown value {self.value!r}; expected one of {', '.join(VALUES)}")
         if not 1 <= self.order <= MAX_MARKOV_ORDER:
-            raise ValueError(f"--order must be between 1 and {MAX_MARKOV_ORDER}, got {self.order}")
+            raise ConfigError(f"--order must be between 1 and {MAX_MARKOV_ORDER}, got {self.order}")
         if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}")
+            raise ConfigError(f"--alpha must be in [0, 1], got {self.alpha}")
         if not self.tolerance > 0.0:
-            raise ValueError(f"--tolerance must be > 0, got {self.tolerance}")
+            raise ConfigError(f"--tolerance must be > 0, got {self.tolerance}")
         if self.max_samples < 2:
-            raise ValueError(f"--max-samples must be >= 2, got {self.max_samples}")
+            raise ConfigError(f"--max-samples must be >= 2, got {self.max_samples}")
         if self.bootstrap < 0:
-            raise ValueError(f"--bootstrap must be >= 0, got {self.bootstrap}")
+            raise ConfigError(f"--bootstrap must be >= 0, got {self.bootstrap}")
         if not self.half_life_days > 0.0:
-            raise ValueError(f"half-life must be > 0 days, got {self.half_life_days}")
+            raise ConfigError(f"half-life must be > 0 days, got {self.half_life_days}")
         w = self.position_weights
         if len(w) != 3 or min(w) < 0 or abs(sum(w) - 1.0) > 1e-12:
-            raise ValueError(f"position weights must be three non-negative numbers summing to 1, got {w}")
+            raise ConfigError(f"position weights must be three non-negative numbers summing to 1, got {w}")
         if self.seed < 0 or self.seed >= 2**63:
-            raise ValueError(f"--seed must be in [0, 2^63), got {self.seed}")
+            raise ConfigError(f"--seed must be in [0, 2^63), got {self.seed}")
+        if self.method == "mc" and not self.estimates_by_sampling:
+            raise ConfigError(_NO_MC.get(self.game if self.has_game else self.model, "")
+                              + ": --method mc does not apply (use --method auto or exact)")
+
+    @property
+    def has_game(self) -> bool:
+        """Whether the Shapley game is part of this model (shapley and hybrid)."""
+        return self.model in ("shapley", "hybrid")
+
+    @property
+    def game_label(self) -> str | None:
+        """The game as named in every output: the game for shapley/hybrid, None otherwise."""
+        return self.game if self.has_game else None
+
+    @property
+    def estimates_by_sampling(self) -> bool:
+        """Whether Monte Carlo is a method of this model at all (only the global subset-rate game)."""
+        return self.has_game and self.game == "subset-rate"
 
     @property
     def collapses(self) -> bool:
@@ -113,7 +144,7 @@ class JourneyParams:
 
     def __post_init__(self) -> None:
         if not self.lookback_days > 0:
-            raise ValueError(f"--lookback-days must be > 0, got {self.lookback_days}")
+            raise ConfigError(f"--lookback-days must be > 0, got {self.lookback_days}")
 
 
 @dataclass(frozen=True)
@@ -127,4 +158,197 @@ class ColumnMapping:
     delimiter: str | None = None  # CSV field separator; None = guess (',' or ';')
     sep: str = PATH_SEP  # channel separator inside a path
     input_format: str | None = None  # parquet | csv | arrow; None = by extension
-    extra: dict = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict:
+        return {"columns": dict(self.rename), "touch_types": list(self.touch_types),
+                "conversion_types": list(self.conversion_types), "currency": self.currency,
+                "delimiter": self.delimiter, "sep": self.sep, "input_format": self.input_format}
+
+
+
+# --- the run configuration -------------------------------------------------------------------
+MODEL_KEYS = tuple(f.name for f in fields(ModelParams))
+MAPPING_KEYS = ("columns", "touch_types", "conversion_types", "currency", "delimiter", "sep", "input_format",
+                "input_kind")
+JOURNEY_KEYS = ("lookback_days", "period")
+FILE_KEYS = ("events", "partners", "sales", "fx", "coop")
+"""Inputs named by path (relative to run.toml in the file)."""
+RUN_KEYS = ("reporting_currency", "out", "force", "strict", "rejects", "engine", "spark_master", "spark_conf")
+KEYS = MODEL_KEYS + MAPPING_KEYS + JOURNEY_KEYS + FILE_KEYS + RUN_KEYS
+"""Every setting, one vocabulary for CLI options (``--max-samples``), run.toml keys and API keywords."""
+
+COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "attribute": {"model": "shapley", "game": "rate"},
+    "run": {"model": "hybrid", "game": "rate", "alpha": DEFAULT_ALPHA},
+    "validate": {"model": "hybrid", "game": "rate", "alpha": DEFAULT_ALPHA},
+}
+"""What differs between commands (MODELS.md "Defaults"); every other default is the field's own."""
+DEFAULT_REPORTING_CURRENCY = "EUR"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a command needs, built in one place (:func:`build_config`) from CLI options,
+    run.toml or API keywords, and handed down unchanged.
+
+    ``value_auto`` is true when ``--value`` was not given: the value attributed is then GMV when the
+    data has values, else conversions (decided after reading; ``model.value`` holds the guess "gmv").
+    """
+
+    command: str
+    model: ModelParams
+    journeys: JourneyParams
+    mapping: ColumnMapping
+    value_auto: bool = True
+    input_kind: str | None = None
+    events: str | None = None
+    partners: str | None = None
+    sales: str | None = None
+    fx: str | None = None
+    coop: str | None = None
+    reporting_currency: str = DEFAULT_REPORTING_CURRENCY
+    out: str | None = None
+    force: bool = False
+    strict: bool | None = None
+    rejects: str | None = None
+    engine: str = "local"
+    spark_master: str | None = None
+    spark_conf: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.journeys.period is not None and not _is_month(self.journeys.period):
+            raise ConfigError(f"--period {self.journeys.period!r}: expected a month as YYYY-MM, e.g. 2026-10")
+        if self.command not in COMMANDS:
+            raise ConfigError(f"unknown command {self.command!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
+        if self.input_kind not in (None, "events", "paths"):
+            raise ConfigError(f"unknown input kind {self.input_kind!r}; expected events or paths")
+        code = self.reporting_currency
+        if not (isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+            raise ConfigError(f"--reporting-currency {code!r}: expected an ISO 4217 code like EUR")
+        if self.command in ("run", "validate"):
+            missing = [k for k in ("events", "partners", "sales", "fx", "coop")
+                       + (("out",) if self.command == "run" else ()) if not getattr(self, k)]
+            if not self.journeys.period:
+                missing.insert(0, "period")
+            if missing:
+                raise ConfigError("missing setting(s): " + ", ".join(
+                    f"--{k.replace('_', '-')} (or '{k}' in the run config)" for k in missing))
+
+    @property
+    def quarantine(self) -> bool:
+        """Bad input rows are put aside with their reasons instead of failing the command: ``run``
+        and ``validate`` unless ``--strict``; ``attribute`` with ``--rejects FILE`` (or strict=False)."""
+        if self.strict is not None:
+            return not self.strict
+        return self.command != "attribute" or self.rejects is not None
+
+    @property
+    def period(self) -> str | None:
+        return self.journeys.period
+
+    def with_value(self, value: str) -> "RunConfig":
+        """The configuration once ``--value auto`` is decided."""
+        return replace(self, model=replace(self.model, value=value), value_auto=False)
+
+    def parameters(self) -> dict:
+        """Every setting that decides the numbers, for the manifest and the run id. The engine is not
+        one: the same inputs give the same numbers and run id on every engine."""
+        return {"model": self.model.as_dict(), "value_auto": self.value_auto,
+                "journeys": {"lookback_days": self.journeys.lookback_days, "period": self.period},
+                "mapping": self.mapping.as_dict(), "input_kind": self.input_kind,
+                "reporting_currency": self.reporting_currency, "quarantine": self.quarantine}
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    **{k: (int,) for k in ("order", "seed", "max_samples", "bootstrap")},
+    **{k: (int, float) for k in ("alpha", "tolerance", "half_life_days", "lookback_days")},
+    **{k: (bool,) for k in ("force", "strict", "collapse_repeats")},
+    **{k: (str,) for k in ("model", "game", "method", "value", "period", "currency", "delimiter", "sep",
+                           "input_format", "input_kind", "reporting_currency", "engine", "spark_master", "out",
+                           "rejects") + FILE_KEYS},
+    **{k: (tuple, list, dict) for k in ("columns", "spark_conf")},
+    **{k: (str, tuple, list) for k in ("touch_types", "conversion_types")},
+    "position_weights": (tuple, list),
+}
+"""The kind of value each setting takes (a run.toml or an API call can hand in anything)."""
+
+
+def _check_kind(key: str, value: Any) -> None:
+    kinds = _KINDS.get(key)
+    if kinds is None:
+        return
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds) or (str in kinds and hasattr(value, "__fspath__"))
+    if not ok:
+        names = " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "text",
+                             tuple: "a list", list: "a list", dict: "a table"}[k] for k in kinds)
+        raise ConfigError(f"{key}: expected {names}, got {value!r}")
+
+
+def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
+    """The one place a :class:`RunConfig` is made. ``layers`` are flat mappings over :data:`KEYS`
+    (run.toml, then CLI options or API keywords); a later layer wins, and a value of ``None`` (or an
+    empty tuple) means "not given". Unknown keys are an error.
+    """
+    merged: dict[str, Any] = dict(COMMAND_DEFAULTS[command])
+    for layer in layers:
+        for key, value in layer.items():
+            if key not in KEYS:
+                raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(sorted(KEYS))}")
+            if value is None or (isinstance(value, (tuple, list, dict)) and len(value) == 0):
+                continue
+            _check_kind(key, value)
+            merged[key] = value
+    model_opts = {k: merged[k] for k in MODEL_KEYS if k in merged}
+    if "position_weights" in model_opts:
+        model_opts["position_weights"] = tuple(float(w) for w in model_opts["position_weights"])
+    model = ModelParams(**model_opts)
+    columns = merged.get("columns", ())
+    if isinstance(columns, Mapping):
+        columns = tuple(columns.items())
+    mapping = ColumnMapping(rename=tuple((str(k), str(v)) for k, v in columns),
+                            touch_types=_strings(merged.get("touch_types"), ("touch",)),
+                            conversion_types=_strings(merged.get("conversion_types"), ("conversion",)),
+                            currency=merged.get("currency"), delimiter=_delimiter(merged.get("delimiter")),
+                            sep=merged.get("sep", PATH_SEP), input_format=merged.get("input_format"))
+    journeys = JourneyParams(lookback_days=float(merged.get("lookback_days", DEFAULT_LOOKBACK_DAYS)),
+                             period=merged.get("period"), keep_ages=model.model == "time-decay")
+    spark_conf = merged.get("spark_conf", ())
+    if isinstance(spark_conf, Mapping):
+        spark_conf = tuple(spark_conf.items())
+    return RunConfig(
+        command=command, model=model, journeys=journeys, mapping=mapping, value_auto="value" not in merged,
+        input_kind=merged.get("input_kind"),
+        **{k: (os.fspath(merged[k]) if merged.get(k) is not None else None) for k in FILE_KEYS + ("out", "rejects")},
+        reporting_currency=merged.get("reporting_currency", DEFAULT_REPORTING_CURRENCY),
+        force=bool(merged.get("force", False)),
+        strict=None if merged.get("strict") is None else bool(merged["strict"]),
+        engine=merged.get("engine", "local"), spark_master=merged.get("spark_master"),
+        spark_conf=tuple((str(k), str(v)) for k, v in spark_conf))
+
+
+def _is_month(text: str) -> bool:
+    return (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+            and 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1)
+
+
+def _strings(value, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value) or default
+
+
+def _delimiter(value: str | None) -> str | None:
+    """``--delimiter``: one character; ``\\t``, ``tab`` and ``TAB`` mean a tab."""
+    if value is None:
+        return None
+    value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(value, value)
+    if len(value) != 1:
+        raise ConfigError(f"--delimiter must be one character, got {value!r}")
+    return value

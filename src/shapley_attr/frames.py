@@ -117,6 +117,38 @@ def drop_unused_channels(table: PathTable) -> PathTable:
                      tuple(table.channels[i] for i in used), table.ages, dict(table.stats))
 
 
+def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
+    """The table without its ``(direct)`` journeys, and their [conversions, value] (float64, 2).
+
+    ``(direct)`` (a conversion with no touch in its window) is credited outside every model
+    (MODELS.md): it is no player of a game and no state of a Markov chain. Its journeys are the paths
+    made of the single label ``(direct)``; the label is dropped from the returned table's channels.
+    """
+    from .schema import DIRECT
+
+    if DIRECT not in table.channels:
+        return table, np.zeros(2)
+    code = table.channels.index(DIRECT)
+    lengths = table.lengths
+    first = table.codes[np.minimum(table.offsets[:-1], max(len(table.codes) - 1, 0))] if len(table.codes) else (
+        np.full(table.n_paths, -1, dtype=np.int32))
+    direct = (lengths == 1) & (first == code)
+    if int(direct.sum()) != int(np.sum(table.codes == code)):
+        raise ValueError(f"{DIRECT} appears inside a journey with other channels; it is reserved for "
+                         "conversions without a touch")
+    totals = np.array([table.conversions[direct].sum(), table.value[direct].sum()])
+    if not direct.any():
+        return drop_unused_channels(table), totals
+    keep = ~direct
+    touch_keep = np.repeat(keep, lengths)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=offsets[1:])
+    rest = PathTable(offsets, table.codes[touch_keep], table.conversions[keep], table.value[keep],
+                     table.nulls[keep], table.channels, None if table.ages is None else table.ages[touch_keep],
+                     dict(table.stats))
+    return drop_unused_channels(rest), totals
+
+
 def table_from_label_lists(lists, conversions, value, nulls) -> PathTable:
     """A PathTable from a Polars Series of lists of channel labels (one list per path)."""
     import polars as pl

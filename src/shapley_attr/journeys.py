@@ -19,9 +19,15 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
-from .config import DIRECT, JourneyParams
+from .config import JourneyParams
+from .schema import DIRECT
 from .errors import InputError
+from typing import TYPE_CHECKING
+
 from .frames import PathTable, drop_unused_channels, merge_identical_paths, to_array
+
+if TYPE_CHECKING:
+    from .io.events import ValidatedEvents
 
 _I64_MIN = np.iinfo(np.int64).min
 _I64_MAX = np.iinfo(np.int64).max
@@ -42,25 +48,23 @@ def period_bounds(period: str | None) -> tuple[int, int]:
     return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
 
 
-def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = JourneyParams(),
-                   channels: list[str] | None = None, user_ids=None,
-                   conversions: pl.DataFrame | None = None) -> PathTable:
+def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams()) -> PathTable:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
-    ``events`` is what ``io.events.validate_events`` accepts: ``_h``/``_h2`` (two 64-bit hashes of the
-    user id), ``t`` (Int64 epoch µs, UTC), ``is_conversion``, ``code`` (index into ``channels``, -1 on
-    conversions), ``gmv`` (Float64, reporting currency), in input order; the conversions' country
-    comes from ``conversions`` (its ``notes["conversions"]``) or an own ``country`` column. ``user_ids()``
-    gives the ids themselves, needed only if the two hashes collide.
-    With ``params.keep_ages`` journeys are not merged and each touch keeps its age in seconds.
+    ``gmv`` is the order value of every accepted event (``events.accepted`` order) in the unit of the
+    credits: converted to the reporting currency for the run's conversions; the values of conversions
+    outside the run are never read. A conversion with no touch in its window becomes the path
+    ``(direct)``, which the models credit directly (``models.fit``). ``events.user_ids()`` is called
+    only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
+    touch keeps its age in seconds (time-decay).
     """
     from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT, STAT_DROPPED_LOOKBACK,
                               STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED, STAT_TAILS,
                               STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
     from .kernels.ordering import _gather_events
 
-    df = events.collect() if isinstance(events, pl.LazyFrame) else events
-    labels = list(channels or [])
+    df = events.accepted
+    labels = list(events.channels)
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
     # codes index the sorted labels without (direct); shift the ones after it
@@ -68,9 +72,9 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     # each column is made contiguous once (the accepted events come in batches) and shared by the
     # ordering and the gather
     t_in, conv_in = _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_)
-    perm, new_user = _user_time_order(df, user_ids, t_in, conv_in)
+    perm, new_user = _user_time_order(df, events.user_ids, t_in, conv_in)
     t, is_conv, code, gmv = _gather_events(perm, t_in, conv_in, _column(df, "code", np.int32), remap,
-                                           _column(df, "gmv", np.float64))
+                                           np.ascontiguousarray(gmv, dtype=np.float64))
     del t_in, conv_in, perm
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
@@ -82,11 +86,6 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
     if not params.keep_ages:
         table = merge_identical_paths(table)
     table = drop_unused_channels(table)
-
-    by_country = (_conversion_countries(df, conversions).lazy()
-                  .filter((pl.col("t") >= p_start) & (pl.col("t") < p_end))
-                  .with_columns(pl.col("country").cast(pl.Utf8).fill_null("")).group_by("country")
-                  .agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country").collect())
     stats = {
         "events": int(len(df)),
         "users": int(new_user.sum()),
@@ -95,7 +94,6 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
         "conversions_in_period": int(st[STAT_CONV_IN_PERIOD]),
         "conversions_before_period": int(st[STAT_CONV_BEFORE_PERIOD]),
         "events_after_period": int(st[STAT_EVENTS_AFTER_PERIOD]),
-        "gmv_in_period": float(val.sum()),
         "journeys": int(len(conv)),
         "converting_journeys": int(conv.sum()),
         "non_converting_journeys": int(nul.sum()),
@@ -104,25 +102,10 @@ def build_journeys(events: pl.DataFrame | pl.LazyFrame, params: JourneyParams = 
         "direct_conversions": int(st[STAT_DIRECT]),
         "unique_paths": table.n_paths,
         "max_path_length": int(table.lengths.max()) if table.n_paths else 0,
-        "country_gmv": dict(zip(by_country["country"].to_list(), by_country["gmv"].to_list())),
-        "country_conversions": dict(zip(by_country["country"].to_list(), by_country["n"].to_list())),
         "tails": int(st[STAT_TAILS]),
     }
     return PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                      table.ages, stats)
-
-
-def _conversion_countries(df: pl.DataFrame, conversions: pl.DataFrame | None) -> pl.DataFrame:
-    """``t, country, gmv`` of the conversion rows: country from ``conversions`` (``_i`` is each
-    one's position among the events) or from the events' own column when they have one."""
-    if conversions is not None:
-        idx = conversions.get_column("_i").to_numpy()
-        return conversions.select("t", "country").with_columns(
-            pl.Series("gmv", _column(df, "gmv", np.float64)[idx], dtype=pl.Float64))
-    is_conv = df.get_column("is_conversion")
-    country = df.get_column("country") if "country" in df.columns else pl.repeat("", len(df), eager=True)
-    return pl.DataFrame([df.get_column("t").filter(is_conv), country.filter(is_conv).alias("country"),
-                         df.get_column("gmv").filter(is_conv)])
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The run manifest: what went in (hashes), what was decided, what came out, and how it reconciles."""
+"""The run manifest: what went in (hashes), what was decided, what came out, and how it reconciles
+(docs/run-directory.md). Built here from the run's typed records, and nowhere else."""
 from __future__ import annotations
 
 import hashlib
@@ -25,3 +26,67 @@ def run_id(inputs: dict[str, dict], parameters: dict) -> str:
 
 def to_json(manifest: dict) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n").encode("utf-8")
+
+
+def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], timings: dict) -> dict:
+    """The manifest of a run (docs/run-directory.md) from the run's typed records."""
+    from . import __version__
+    from .finance.money import format_amount
+
+    config = attribution.config
+    loaded = attribution.loaded
+    fin = prep.finance
+    inputs = {k: dict(v) for k, v in prep.digests.items()}
+    for name, rows in fin.rows.items():
+        inputs[name]["rows"] = dict(rows)
+    rec = attribution.reconciliation
+    inputs["events"]["rows"] = {"read": rec.rows_read, "accepted": rec.rows_accepted, "rejected": rec.rows_rejected}
+    params = config.model
+    info = attribution.result.info
+    noise = attribution.result.extra.get("payout_noise", [])
+    return {
+        "tool": "shapley_attr",
+        "version": __version__,
+        "run_id": rid,
+        "engine": engine_record(config),
+        "period": config.period,
+        "reporting_currency": config.reporting_currency,
+        "model": params.as_dict() | {"game": params.game_label, "method": info.get("method", "exact")},
+        "choices": info,
+        "parameters": config.parameters(),
+        "inputs": inputs,
+        "order_ids": {"derived": loaded.order_ids_derived, "rule": _derived_rule()},
+        "journeys": dict(loaded.journeys),
+        "reconciliation": rec.as_dict(),
+        "payouts": {
+            "partners": len(payouts.lines),
+            "not_in_force": list(fin.not_in_force),
+            "below_min_profit": [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit],
+            "notes": list(payouts.notes),
+            "totals_by_currency": {c: {k: format_amount(v, c) for k, v in t.items()}
+                                   for c, t in payouts.totals_by_currency().items()},
+            "coop": [{"scope": b.scope, "currency": b.currency, "budget": format_amount(b.budget, b.currency),
+                      "spent": format_amount(b.spent, b.currency),
+                      "carried_over": format_amount(b.carried_over, b.currency),
+                      "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations}}
+                     for b in payouts.coop],
+            "payout_noise": noise,
+        },
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "outputs": outputs,
+    }
+
+
+def engine_record(config) -> dict:
+    """The engine of a run, for the manifest: its name, and Spark's version, master and configuration."""
+    if config.engine != "spark":
+        return {"name": config.engine}
+    from .engines.spark import describe
+
+    return describe(config)
+
+
+def _derived_rule() -> str:
+    from .io.events import DERIVED_ORDER_ID_RULE
+
+    return DERIVED_ORDER_ID_RULE

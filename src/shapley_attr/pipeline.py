@@ -1,132 +1,262 @@
-"""The Python API: data in, attribution table out.
+"""The one run path. ``attribute`` (CLI and Python API), ``validate`` and ``run`` call these functions
+with a :class:`~shapley_attr.config.RunConfig`; values move between the stages as typed records:
 
-``attribute`` is what the CLI's ``attribute`` command calls, and what a data engineer calls from a
-pipeline with a Polars/Arrow table or a file path::
-
-    import shapley_attr as sa
-    table = sa.attribute("export.parquet", model="shapley", game="rate")
-
-The flow is the package's one flow: read → journeys (PathTable) → model kernels → credits frame.
+    RunConfig → engine → LoadedInput (PathTable, rejects, reconciliation) → ModelResult → Attribution
+              → finance inputs → PayoutResult → manifest → the run directory (one writer)
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Mapping
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
 
-import numpy as np
-import polars as pl
-
-from .config import ColumnMapping, JourneyParams, ModelParams, PATH_SEP
-from .frames import PathTable
+from .config import ModelParams, RunConfig
+from .engines import FxRates, LoadedInput
+from .io.events import DERIVED_ORDER_ID_RULE
 from .models.base import ModelResult
+from .reconcile import Reconciliation
 
-_HEURISTIC = ("first", "last", "linear", "position", "time-decay")
-
-
-def load_table(source, *, input_kind: str | None = None, mapping: ColumnMapping | None = None,
-               journeys: JourneyParams | None = None, quarantine: bool = False, gmv_to_reporting=None):
-    """Read ``source`` (path or frame) into a :class:`PathTable` and a read report (rows, GMV, rejects)."""
-    from .io import load_table as _load
-
-    return _load(source, kind=input_kind, mapping=mapping or ColumnMapping(), journeys=journeys or JourneyParams(),
-                 quarantine=quarantine, gmv_to_reporting=gmv_to_reporting)
+Echo = Callable[[str], None]
 
 
-def resolve_value(params: ModelParams, table: PathTable, explicit: bool) -> ModelParams:
-    """``--value`` defaults to GMV when the data has values, else conversions (MODELS.md)."""
-    if explicit:
-        return params
-    return replace(params, value="gmv" if float(table.value.sum()) > 0.0 else "conversions")
+def _silent(_: str) -> None:
+    return None
 
 
-def game_label(params: ModelParams) -> str | None:
-    """The game is named for the Shapley and hybrid models, None for the others."""
-    return params.game if params.model in ("shapley", "hybrid") else None
+@dataclass(frozen=True, eq=False)
+class Attribution:
+    """An input attributed: the configuration as run (``--value`` decided), the loaded input, the
+    model's result and the reconciliation with the credits in it."""
+
+    config: RunConfig
+    loaded: LoadedInput
+    result: ModelResult
+    reconciliation: Reconciliation
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> ModelParams:
+        return self.config.model
 
 
-def attribution_frame(result: ModelResult, params: ModelParams, period: str | None = None) -> pl.DataFrame:
-    """Credits as the output contract's table, one row per channel, sorted by channel label.
+def read_fx(path: str, reporting: str) -> FxRates:
+    """FX rates of ``path`` (DATA.md input 5); every bad row listed in one ContractError."""
+    from .finance.contracts import raise_issues, read_fx as read_rates
 
-    Columns: ``period, model, game, channel, conversions, gmv, share, std_error, ci_low, ci_high``
-    (and ``bootstrap_low, bootstrap_high`` when a bootstrap ran). ``share`` is the channel's share of
-    the attributed value (GMV, or conversions with ``value="conversions"``); ``std_error``, ``ci_low``
-    and ``ci_high`` are Monte Carlo estimates in the unit of the attributed value, null when exact.
-    """
-    credit = np.asarray(result.credit, dtype=np.float64)
-    col = 1 if params.value == "gmv" else 0
-    total = float(credit[:, col].sum())
-    share = credit[:, col] / total if total != 0.0 else np.zeros(len(credit))
-    n = len(result.channels)
-
-    def _opt(arr):
-        return pl.Series(arr, dtype=pl.Float64) if arr is not None else pl.Series([None] * n, dtype=pl.Float64)
-
-    frame = pl.DataFrame({
-        "period": pl.Series([period] * n, dtype=pl.Utf8),
-        "model": pl.Series([params.model] * n, dtype=pl.Utf8),
-        "game": pl.Series([game_label(params)] * n, dtype=pl.Utf8),
-        "channel": pl.Series(list(result.channels), dtype=pl.Utf8),
-        "conversions": pl.Series(credit[:, 0], dtype=pl.Float64),
-        "gmv": pl.Series(credit[:, 1], dtype=pl.Float64),
-        "share": pl.Series(share, dtype=pl.Float64),
-        "std_error": _opt(result.std_error),
-        "ci_low": _opt(result.ci_low),
-        "ci_high": _opt(result.ci_high),
-    })
-    boot = result.extra.get("bootstrap")
-    if boot is not None:
-        frame = frame.with_columns(pl.Series("bootstrap_low", boot["low"], dtype=pl.Float64),
-                                   pl.Series("bootstrap_high", boot["high"], dtype=pl.Float64))
-    return frame.sort("channel")
+    issues: list = []
+    rates, _ = read_rates(Path(path), issues)
+    raise_issues(issues)
+    return FxRates(rates, str(path))
 
 
-def model_params(**options: Any) -> ModelParams:
-    """A ModelParams from keyword options, ignoring the ones left at None."""
-    return ModelParams(**{k: v for k, v in options.items() if v is not None})
+def resolve_value(config: RunConfig, loaded: LoadedInput) -> RunConfig:
+    """``--value`` not given: GMV when the data has values, else conversions (MODELS.md)."""
+    if not config.value_auto:
+        return config
+    return config.with_value("gmv" if float(loaded.table.value.sum()) > 0.0 else "conversions")
 
 
-def attribute(data, *, model: str = "shapley", game: str = "rate", method: str = "auto", order: int = 1,
-              alpha: float = 0.5, value: str | None = None, seed: int = 0, tolerance: float | None = None,
-              max_samples: int | None = None, bootstrap: int = 0, collapse_repeats: bool | None = None,
-              half_life_days: float | None = None, position_weights: tuple[float, float, float] | None = None,
-              input_kind: str | None = None, columns: Mapping[str, str] | None = None,
-              touch_types: tuple[str, ...] = ("touch",), conversion_types: tuple[str, ...] = ("conversion",),
-              currency: str | None = None, sep: str = PATH_SEP, delimiter: str | None = None,
-              input_format: str | None = None, lookback_days: float = 30.0, period: str | None = None,
-              quarantine: bool = False, with_report: bool = False):
-    """Attribute conversions and GMV of ``data`` to channels.
+def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent) -> Attribution:
+    """Read ``source`` (default ``config.events``), cut journeys and attribute them with the model of
+    ``config``. FX rates come from ``fx`` or ``config.fx``."""
+    from .engines import load
 
-    Parameters
-    ----------
-    data : str, Path, polars.DataFrame, polars.LazyFrame or pyarrow.Table
-        An events export (DATA.md input 1) or a paths table (input 2, ChannelAttribution's format).
-    model, game, method, order, alpha, value, seed, tolerance, max_samples, bootstrap
-        As the CLI options of the same names (MODELS.md). ``value=None`` attributes GMV when the data
-        has values, else conversions.
-    columns : mapping of contract column -> source column (``--col NAME=SOURCE``).
-    quarantine : put invalid rows aside (see the report) instead of raising ``InputError``.
-    with_report : also return the read report (rows read/accepted/rejected, GMV, rejects, stats) and
-        the ``ModelResult``.
+    t0 = time.perf_counter()
+    if fx is None and config.fx is not None:
+        fx = read_fx(config.fx, config.reporting_currency)
+    loaded = load(config, source, fx)
+    return fit_loaded(config, loaded, echo, {"read_and_journeys": time.perf_counter() - t0})
 
-    Returns
-    -------
-    polars.DataFrame with columns ``channel, conversions, gmv, share, std_error, ci_low, ci_high``
-    (``(frame, report, result)`` with ``with_report=True``).
-    """
-    params = model_params(model=model, game=game, method=method, order=order, alpha=alpha, value=value or "gmv",
-                          seed=seed, tolerance=tolerance, max_samples=max_samples, bootstrap=bootstrap,
-                          collapse_repeats=collapse_repeats, half_life_days=half_life_days,
-                          position_weights=tuple(position_weights) if position_weights else None)
-    mapping = ColumnMapping(rename=tuple((columns or {}).items()), touch_types=tuple(touch_types),
-                            conversion_types=tuple(conversion_types), currency=currency, delimiter=delimiter,
-                            sep=sep, input_format=input_format)
-    journeys = JourneyParams(lookback_days=lookback_days, period=period, keep_ages=params.model == "time-decay")
-    table, report = load_table(data, input_kind=input_kind, mapping=mapping, journeys=journeys, quarantine=quarantine)
-    params = resolve_value(params, table, explicit=value is not None)
+
+def fit_loaded(config: RunConfig, loaded: LoadedInput, echo: Echo = _silent, timings: dict | None = None
+               ) -> Attribution:
+    """The model of ``config`` on a loaded input. Credits that do not reconcile with the input raise
+    (an engine fault, never the input's: exit 1)."""
     from .models import fit
 
-    result = fit(table, params)
-    frame = attribution_frame(result, params, period).drop("period", "model", "game")
-    if with_report:
-        return frame, report, result
-    return frame
+    t0 = time.perf_counter()
+    config = resolve_value(config, loaded)
+    result = fit(loaded.table, config.model)
+    reconciliation = replace(loaded.reconciliation, gmv_attributed=float(result.credit[:, 1].sum()))
+    if not reconciliation.balanced:
+        raise RuntimeError("credits do not reconcile with the input: " + "; ".join(reconciliation.lines()))
+    if loaded.order_ids_derived:
+        echo(f"order_id derived for {loaded.order_ids_derived} conversion(s) without one: {DERIVED_ORDER_ID_RULE}")
+    return Attribution(config, loaded, result, reconciliation,
+                       dict(timings or {}) | {"model": time.perf_counter() - t0})
+
+
+def summary_lines(attribution: Attribution) -> list[str]:
+    """What ``attribute`` and ``run`` print on stderr: the model as run, its choices, the reconciliation."""
+    params, info, table = attribution.params, attribution.result.info, attribution.loaded.table
+    game = f" game={params.game}" if params.has_game else ""
+    alpha = f" alpha={params.alpha:g}" if params.model == "hybrid" else ""
+    method = f" method={info['method']}" if "method" in info else ""
+    lines = [f"model={params.model}{game}{alpha}{method} value={params.value} channels={table.n_channels} "
+             f"paths={table.n_paths}"]
+    if "method_reason" in info:
+        lines.append(f"method: {info['method']} ({info['method_reason']})")
+    if info.get("fallbacks"):
+        lines.append(f"last-touch fallbacks: {info['fallbacks']} path(s) with no positive Shapley value")
+    if "stop_reason" in info:
+        lines.append(f"Monte Carlo: {info['samples']} permutations, stopped by {info['stop_reason']} "
+                     f"(largest 95% half-width {info['max_rel_halfwidth']:.2e} of the total)")
+    lines += attribution.reconciliation.lines()
+    return lines
+
+
+# --- the monthly run ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything a run reads and checks, nothing written: what ``validate`` reports and ``run`` uses."""
+
+    config: RunConfig
+    finance: object  # finance.contracts.FinanceInputs
+    fx: FxRates
+    digests: dict
+    loaded: LoadedInput
+    seconds: float
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Read and check the finance files first (small; every problem listed at once), then the events."""
+    from .engines import load
+    from .finance.contracts import read_finance
+    from .manifest import file_digest
+
+    t0 = time.perf_counter()
+    paths = {k: Path(getattr(config, k)) for k in ("events", "partners", "sales", "fx", "coop")}
+    finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
+                           config.reporting_currency)
+    fx = FxRates(finance.fx, str(paths["fx"]))
+    loaded = load(config, str(paths["events"]), fx)
+    digests = {k: file_digest(p) for k, p in paths.items()}
+    return Prepared(config, finance, fx, digests, loaded, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True, eq=False)
+class RunOutcome:
+    out: Path
+    run_id: str
+    manifest: dict
+    attribution: Attribution
+    payouts: object  # finance.payouts.PayoutResult
+
+
+COMPARISON = (("last", {}), ("linear", {}), ("markov", {}), ("shapley", {"game": "rate"}),
+              ("hybrid", {"game": "rate"}))
+"""``models.csv``: the cheap models side by side on the run's journeys (the hybrid at the run's α)."""
+
+
+def compare_models(attribution: Attribution) -> list[tuple[ModelParams, ModelResult]]:
+    """The comparison models on the run's table, reusing the run's own result where it is one of them."""
+    from .models import fit
+
+    run_params = attribution.params
+    out = []
+    for model, extra in COMPARISON:
+        params = ModelParams(model=model, value=run_params.value, alpha=run_params.alpha, seed=run_params.seed,
+                             **extra)
+        same = (params.model == run_params.model and params.game_label == run_params.game_label
+                and (model != "hybrid" or params.alpha == run_params.alpha) and run_params.collapse_repeats is None
+                and run_params.method != "mc" and not run_params.bootstrap and run_params.order == 1)
+        out.append((params, attribution.result if same else fit(attribution.loaded.table, params)))
+    return out
+
+
+def run(config: RunConfig, echo: Echo = _silent) -> RunOutcome:
+    """The monthly batch: events + partners + sales + FX + co-op budgets → one run directory."""
+    from .finance.kpis import compute_kpis
+    from .finance.contracts import rate_on
+    from .finance.payouts import compute_payouts
+    from .io import tables
+    from .io.run_directory import check_target, write_run_directory
+    from .manifest import build_manifest, run_id as make_run_id, to_json
+    from .models.heuristics import last_touch_credit
+
+    t_start = time.perf_counter()
+    check_target(config.out, config.force)
+    prep = prepare(config)
+    attribution = fit_loaded(prep.config, prep.loaded, echo, {"read_and_journeys": prep.seconds})
+    config = attribution.config
+    table = attribution.loaded.table
+    t_payouts = time.perf_counter()
+    comparison = compare_models(attribution)
+    credit_gmv = dict(zip(attribution.result.channels, attribution.result.credit[:, 1].tolist()))
+    last = last_touch_credit(table) if table.n_paths else None
+    referral = dict(zip(table.channels, last[:, 1].tolist())) if last is not None else {}
+    fin = prep.finance
+    payouts = compute_payouts(fin.partners, credit_gmv, referral, fin.sales, fin.fx, fin.coop, config.period,
+                              config.reporting_currency, prep.fx.source)
+    rid = make_run_id(prep.digests, config.parameters())
+    from .finance.contracts import period_days
+
+    last_day = period_days(config.period)[1]
+    kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv,
+                            lambda ccy: rate_on(fin.fx, ccy, last_day, config.reporting_currency, prep.fx.source))
+    frame = tables.attribution_frame(attribution.result, config.model, config.period)
+    positions = tables.positions_frame(attribution.result, config.model, config.period)
+    files = {
+        "attribution.csv": tables.frame_csv(frame),
+        "attribution.parquet": tables.parquet_bytes(frame, config),
+        "models.csv": tables.frame_csv(tables.models_frame(comparison, config.period)),
+        "payouts.csv": tables.payouts_csv(payouts, config.period, rid),
+        "kpis.csv": tables.kpis_csv(kpi_rows),
+        "rejects.csv": tables.frame_csv(attribution.loaded.rejects),
+    }
+    if positions is not None:
+        files["positions.csv"] = tables.frame_csv(positions)
+    timings = attribution.timings | {"comparison_and_payouts": time.perf_counter() - t_payouts}
+    manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json"], timings)
+    timings["total"] = time.perf_counter() - t_start
+    files["manifest.json"] = to_json(manifest)
+    out = write_run_directory(config.out, files, config.force)
+    for line in run_summary(config, rid, out, attribution, payouts):
+        echo(line)
+    return RunOutcome(out, rid, manifest, attribution, payouts)
+
+
+def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution, payouts) -> list[str]:
+    from .finance.money import format_amount
+
+    lines = [f"run {rid}: {out}"] + summary_lines(attribution)
+    for c, t in payouts.totals_by_currency().items():
+        lines.append(f"  {c}: total payable {format_amount(t['total_payable'], c)} (compensation "
+                     f"{format_amount(t['compensation'], c)}, referral {format_amount(t['referral_commission'], c)}, "
+                     f"rebate {format_amount(t['rebate'], c)}, co-op {format_amount(t['coop'], c)})")
+    below = [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit]
+    lines.append(f"below participation floor: {', '.join(below) if below else 'none'}")
+    for b in payouts.coop:
+        if b.carried_over > 0:
+            lines.append(f"co-op budget carried over: {b.scope} {format_amount(b.carried_over, b.currency)} "
+                         f"{b.currency}")
+    for note in payouts.notes:
+        lines.append(f"note: {note}")
+    rejected = attribution.loaded.reconciliation.rows_rejected
+    if rejected:
+        lines.append(f"rejected event rows: {rejected} (see rejects.csv)")
+    lines.append(f"payouts: {out / 'payouts.csv'}")
+    return lines
+
+
+def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
+    """Every check of ``run`` without writing anything; prints what ``run`` would reject."""
+    from .errors import Issue
+
+    prep = prepare(replace(config, strict=False))
+    fin, loaded = prep.finance, prep.loaded
+    echo(f"contracts: {len(fin.partners)} partner(s) in force for {config.period}"
+         + (f"; not in force: {', '.join(fin.not_in_force)}" if fin.not_in_force else ""))
+    for name, rows in fin.rows.items():
+        echo(f"{name}: rows read {rows['read']} = accepted {rows['accepted']} + rejected {rows['rejected']}")
+    for line in loaded.reconciliation.lines():
+        echo(line)
+    for r in loaded.rejects.head(50).iter_rows(named=True):
+        echo("  would reject: " + Issue(r["source"], r["row"], r["column"], r["value"], r["reason"]).message())
+    if len(loaded.rejects) > 50:
+        echo(f"  ... and {len(loaded.rejects) - 50} more")
+    if loaded.order_ids_derived:
+        echo(f"order_id would be derived for {loaded.order_ids_derived} conversion(s): {DERIVED_ORDER_ID_RULE}")
+    echo("ok: run would succeed" + (" (with the rejects above quarantined)" if len(loaded.rejects) else ""))
+    return prep

@@ -25,13 +25,8 @@ from pathlib import Path
 from ..errors import ContractError, Issue
 from .money import is_currency
 
-PARTNER_COLUMNS = ("partner_id", "partner_name", "country", "currency", "channels", "gamma", "beta", "rho",
-                   "sales_target", "min_profit", "coop_eligible", "rounding", "valid_from", "valid_to")
-PARTNER_REQUIRED = ("partner_id", "partner_name", "country", "currency", "gamma", "beta", "rho", "sales_target",
-                    "min_profit", "coop_eligible")
-SALES_COLUMNS = ("partner_id", "period", "sales", "gross_margin")
-FX_COLUMNS = ("date", "currency", "rate_to_reporting")
-COOP_COLUMNS = ("period", "scope", "currency", "budget")
+from ..schema import (COOP_COLUMNS, FX_COLUMNS, PARTNER_PREFIX, PARTNER_REQUIRED,
+                      SALES_COLUMNS)
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -63,6 +58,27 @@ class FinanceInputs:
     coop: list[dict]  # {"scope", "currency", "budget", "row"}
     not_in_force: list[str] = field(default_factory=list)
     rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
+
+
+def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str, reporting: str) -> FinanceInputs:
+    """Read and check the four finance files of a run; every problem of every file is collected and
+    raised as one ContractError (nothing is written before). The rates of the period's last day must
+    exist for every partner's and every budget's currency (payouts convert with them)."""
+    issues: list[Issue] = []
+    in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
+    known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
+    sales_by_partner, sales_rows = read_sales(sales, period, known, issues)
+    rates, fx_rows = read_fx(fx, issues)
+    budgets, coop_rows = read_coop(coop, period, issues)
+    last_day = period_days(period)[1]
+    for ccy in sorted({p.currency for p in in_force} | {b["currency"] for b in budgets}):
+        if ccy != reporting and (last_day, ccy) not in rates:
+            issues.append(Issue(str(fx), 0, "rate_to_reporting", f"{last_day} {ccy}",
+                                f"missing FX rate for {ccy} on {last_day} (the period's last day): expected a "
+                                f"row '{last_day},{ccy},<rate>'"))
+    raise_issues(issues)
+    return FinanceInputs(in_force, sales_by_partner, rates, budgets, not_in_force,
+                         {"partners": partner_rows, "sales": sales_rows, "fx": fx_rows, "coop": coop_rows})
 
 
 def raise_issues(issues: list[Issue]) -> None:
@@ -163,7 +179,7 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
         vt = _date(rec.get("valid_to", ""), src, row, "valid_to", issues, optional=True)
         if vf and vt and vf > vt:
             issues.append(Issue(src, row, "valid_to", rec["valid_to"], f"expected a date on or after valid_from {vf}"))
-        chans = tuple(c.strip() for c in (rec.get("channels") or f"partner:{pid}").split(";") if c.strip())
+        chans = tuple(c.strip() for c in (rec.get("channels") or PARTNER_PREFIX + pid).split(";") if c.strip())
         if len(issues) > before:
             n_bad += 1
             continue
@@ -288,34 +304,30 @@ def rate_on(fx: dict[tuple[date, str], Decimal], currency: str, day: date, repor
                             value=f"{day} {currency}") from None
 
 
-def gmv_to_reporting(fx: dict[tuple[date, str], Decimal], reporting: str, source: str):
-    """A step converting the accepted conversions' ``gmv`` into ``reporting`` currency:
-    ``convert(events, conversions) -> events``, where ``conversions`` holds each conversion's row,
-    position among the events (``_i``), time and currency (``io.events.validate_events``'s ``notes["conversions"]``).
-
-    Rate of the conversion's UTC date, else the latest earlier date (an as-of join per currency).
-    A conversion with no rate on or before its date raises ContractError naming currency and date.
+def conversion_rates(fx: dict[tuple[date, str], Decimal], reporting: str, source: str, conversions):
+    """``rate_to_reporting`` (float64) for each row of ``conversions`` (columns ``__row, t, currency``):
+    the rate of the conversion's UTC date, else the latest earlier date (an as-of join per currency);
+    1 for the reporting currency. Only the run's conversions are asked for: one outside the run needs
+    no rate (DATA.md, "Reconciliation"). A conversion with no rate on or before its date raises
+    ContractError naming the currency, the date and the events row that needs it.
     """
+    import numpy as np
     import polars as pl
 
     rates = pl.DataFrame({"_day": [d for d, _ in fx], "currency": [c for _, c in fx],
                           "_rate": [float(r) for r in fx.values()]},
                          schema={"_day": pl.Date, "currency": pl.Utf8, "_rate": pl.Float64}).sort("_day")
-
-    def convert(df, conversions):
-        conv = (conversions.filter(pl.col("currency") != reporting)
-                .select("__row", "_i", "currency", pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
-                .sort("_day"))
-        joined = conv.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)
-        missing = joined.filter(pl.col("_rate").is_null())
-        if len(missing):
-            r = missing.sort("__row").row(0, named=True)
-            raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
-                                        f"date,currency,rate_to_reporting (needed by events row {r['__row']})",
-                                column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
-        idx = joined.get_column("_i").to_numpy()
-        gmv = df.get_column("gmv").to_numpy(writable=True)  # copies only when it must
-        gmv[idx] = gmv[idx] * joined.get_column("_rate").to_numpy()
-        return df.with_columns(pl.Series("gmv", gmv, dtype=pl.Float64))
-
-    return convert
+    keyed = conversions.select("__row", "currency", pl.from_epoch(pl.col("t"), time_unit="us").dt.date().alias("_day"))
+    keyed = keyed.with_row_index("_k")
+    foreign = keyed.filter(pl.col("currency") != reporting).sort("_day")
+    joined = foreign.join_asof(rates, on="_day", by="currency", strategy="backward", check_sortedness=False)
+    missing = joined.filter(pl.col("_rate").is_null())
+    if len(missing):
+        r = missing.sort("__row").row(0, named=True)
+        raise ContractError(source, f"no FX rate for {r['currency']} on or before {r['_day']}: expected a row "
+                                    f"date,currency,rate_to_reporting (needed by events row {r['__row']}; "
+                                    f"{len(missing)} conversion(s) of the run lack a rate)",
+                            column="rate_to_reporting", value=f"{r['_day']} {r['currency']}")
+    out = np.ones(len(keyed), dtype=np.float64)
+    out[joined.get_column("_k").to_numpy()] = joined.get_column("_rate").to_numpy()
+    return out

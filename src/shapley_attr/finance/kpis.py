@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from .money import CONTEXT, to_decimal
 
-KPI_COLUMNS = ("period", "kpi", "scope", "value")
 _Q = Decimal("0.000001")
 
 

@@ -22,9 +22,6 @@ from decimal import Decimal
 from .contracts import Partner, rate_on
 from .money import CONTEXT, from_minor, largest_remainder, quantize, to_decimal, to_minor
 
-PAYOUT_COLUMNS = ("period", "partner_id", "partner_name", "country", "currency", "attributed_gmv", "gamma",
-                  "compensation", "referral_gmv", "beta", "referral_commission", "sales", "sales_target", "rho",
-                  "rebate", "coop", "total_payable", "below_min_profit", "run_id")
 
 
 @dataclass
@@ -50,11 +47,44 @@ class PayoutLine:
         return self.gross_margin + self.total_payable < self.partner.min_profit
 
 
+@dataclass(frozen=True)
+class CoopAllocation:
+    """One co-op budget shared out: the allocations (in the budget's currency) sum to ``spent``, and
+    ``spent + carried_over == budget`` exactly."""
+
+    scope: str
+    currency: str
+    budget: Decimal
+    row: int
+    allocations: tuple[tuple[str, Decimal], ...] = ()  # (partner_id, amount), sorted by partner_id
+
+    @property
+    def spent(self) -> Decimal:
+        return sum((a for _, a in self.allocations), Decimal(0))
+
+    @property
+    def carried_over(self) -> Decimal:
+        return self.budget - self.spent
+
+
 @dataclass
 class PayoutResult:
     lines: list[PayoutLine]
-    coop_allocations: list[dict] = field(default_factory=list)  # per budget: scope, currency, budget, spent, carried
+    coop: list[CoopAllocation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def totals_by_currency(self) -> dict[str, dict[str, Decimal]]:
+        """Per partner currency, each payout column summed (the manifest's and stderr's totals)."""
+        out: dict[str, dict[str, Decimal]] = {}
+        for ln in self.lines:
+            t = out.setdefault(ln.partner.currency, {k: Decimal(0) for k in TOTAL_COLUMNS})
+            for k in TOTAL_COLUMNS:
+                t[k] += getattr(ln, k)
+        return dict(sorted(out.items()))
+
+
+TOTAL_COLUMNS = ("attributed_gmv", "compensation", "referral_gmv", "referral_commission", "rebate", "coop",
+                 "total_payable")
 
 
 def _convert(amount_reporting: Decimal, rate: Decimal) -> Decimal:
@@ -97,23 +127,21 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
                     and (budget["scope"] == "*" or ln.partner.country == budget["scope"])]
         amount = quantize(budget["budget"], budget["currency"], "half-even")
         units = to_minor(amount, budget["currency"])
-        record = {"scope": budget["scope"], "currency": budget["currency"], "budget": amount, "row": budget["row"],
-                  "spent": Decimal(0), "carried_over": Decimal(0), "partners": {}}
         if not eligible or units == 0:
-            record["carried_over"] = amount
-            allocations.append(record)
+            allocations.append(CoopAllocation(budget["scope"], budget["currency"], amount, budget["row"]))
             continue
         shares = largest_remainder(units, [ln.attributed_gmv_reporting for ln in eligible],
                                    [ln.partner.partner_id for ln in eligible])
         b_rate = rate_on(fx, budget["currency"], last_day, reporting, fx_source)
+        parts = []
         for ln, u in zip(eligible, shares):
             part = from_minor(u, budget["currency"])
-            record["partners"][ln.partner.partner_id] = part
+            parts.append((ln.partner.partner_id, part))
             if ln.partner.currency == budget["currency"]:
                 ln.coop += part
             else:
                 p_rate = rate_on(fx, ln.partner.currency, last_day, reporting, fx_source)
                 ln.coop += quantize(CONTEXT.divide(part * b_rate, p_rate), ln.partner.currency, ln.partner.rounding)
-        record["spent"] = from_minor(sum(shares), budget["currency"])
-        allocations.append(record)
+        allocations.append(CoopAllocation(budget["scope"], budget["currency"], amount, budget["row"],
+                                          tuple(sorted(parts))))
     return PayoutResult(lines, allocations, notes)

@@ -6,20 +6,62 @@ Float64); rejected rows become ``rejects.csv`` records (``source, row, column, v
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import polars as pl
 
-from ..config import EVENT_REQUIRED, ColumnMapping
+from ..config import ColumnMapping
 from ..errors import InputError
+from ..schema import CONVERSION_TEXT, DIRECT, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
 
-CONVERSION_TEXT = ("order_id", "country", "currency")
-"""Text columns read on conversion rows only."""
+MAX_GMV = 1e12
+"""Largest order value (and |margin|) accepted: larger is a unit or parsing error, never an order."""
+MONEY = pl.Decimal(38, 6)
+"""Exact sums of order values for the reconciliation (order-independent, as Spark's DecimalType)."""
+UNKNOWN_CURRENCY = "?"
+"""Reconciliation key of rejected rows whose currency cannot be read."""
+DERIVED_ORDER_ID_RULE = "derived from (user_id hash, event_time in µs, row number)"
 
 BATCH_ROWS = 2_000_000
 """Rows validated per batch: bounds the memory of the wide per-row frame (~100 bytes a row)."""
 
-REJECT_SCHEMA = {"source": pl.Utf8, "row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
+REJECT_SCHEMA = dict(zip(REJECT_COLUMNS, (pl.Utf8, pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8)))
+
+
+@dataclass(frozen=True, eq=False)
+class ValidatedEvents:
+    """An events export after validation: what the journey cut needs and what reconciles the rest.
+
+    ``accepted``: ``__row, _h, _h2`` (two independent 64-bit hashes of user_id), ``t`` (UTC epoch µs),
+    ``is_conversion``, ``code`` (Int32 index into ``channels``; -1 on conversions) and ``gmv`` (the
+    order value in its own currency; 0 on touches), in row order.
+    ``conversions``: the accepted conversion rows: ``__row, _i`` (position in ``accepted``), ``t,
+    order_id, country, currency, gmv`` and ``margin`` (null when the export has none), in row order.
+    ``counted``: every row that is not a touch (``__row, currency, gmv`` as exact decimals, ``rejected``),
+    the base of the per-currency reconciliation: GMV read = rejected + outside the run + in the run.
+    """
+
+    source: str
+    rows_read: int
+    accepted: pl.DataFrame
+    conversions: pl.DataFrame
+    channels: tuple[str, ...]
+    rejects: pl.DataFrame
+    counted: pl.DataFrame
+    order_ids_derived: int
+    has_margin: bool
+    user_ids: Callable[[], pl.Series]
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.rows_read - len(self.rejects)
 
 _TZ_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")
@@ -70,17 +112,11 @@ def _as_text(name: str, schema) -> pl.Expr:
     return pl.col(name).cast(pl.Utf8)
 
 
-def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> ValidatedEvents:
     """Split an events frame into accepted rows and rejects, in one lazy pass over typed columns.
 
-    Returns ``(accepted, rejects, notes)``. ``accepted`` has columns ``__row, _h, _h2`` (two
-    independent 64-bit hashes of user_id), ``t`` (UTC epoch µs), ``is_conversion``, ``code`` (Int32
-    index into ``notes["channels"]``, sorted labels; -1 on conversions) and ``gmv`` (0 on touches).
-    The accepted conversions' text is in ``notes["conversions"]`` (``__row``, ``_i`` its position in
-    ``accepted``, ``t, order_id, country, currency``, in row order). No string column of the whole export is kept: reasons and raw values
-    are built by reading the failing rows again.
-    ``notes["user_ids"]`` is a callable giving the user ids of the accepted rows (used only if the
-    hashes collide). ``rejects`` has the rejects.csv schema.
+    No string column of the whole export is kept: the conversions' text is typed on the conversion
+    rows alone, and reasons and raw values are built by reading the failing rows again.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -89,18 +125,17 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         raise InputError(source, f"missing required column(s) {', '.join(missing)}: expected the events "
                                  f"contract (user_id, event_time, event_type, ...) or a --col mapping; "
                                  f"columns found: {found}", column=missing[0])
-    notes: dict = {}
     touch_types = list(mapping.touch_types)
     conv_types = list(mapping.conversion_types)
     if set(touch_types) & set(conv_types):
         raise InputError(source, f"event type(s) {sorted(set(touch_types) & set(conv_types))} given as both "
                                  "touch and conversion", column="event_type")
-    checks, exprs = _checks(schema, mapping, notes)
+    checks, exprs = _checks(schema, mapping)
     channel = exprs["channel"]
-    labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != ""))
+    labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != "")
+                                                    & (pl.col("c") != DIRECT))
               .unique().collect().get_column("c").to_list())
     channels = sorted(labels)
-    notes["channels"] = channels
     is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
     flags = [cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)]
     user = pl.col("user_id").cast(pl.Utf8)
@@ -115,20 +150,20 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels))
         .to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
         pl.when(is_conv).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
+        pl.col("margin"),
         *[pl.col(f"_raw_{c}") for c in CONVERSION_TEXT],
-        (~pl.col("event_type").is_in(touch_types).fill_null(False)
-         & pl.col("gmv").is_finite().fill_null(False)).alias("_counts_gmv"),
-        pl.col("gmv").alias("_gmv_raw"),
+        (~pl.col("event_type").is_in(touch_types).fill_null(False)).alias("_counted"),
         *flags,
     ).with_columns(pl.any_horizontal(flag_cols).alias("_bad"))
 
     # Batches of BATCH_ROWS rows: from each only the compact columns of the accepted rows are kept
-    # (hashes, time, code, gmv), plus the few conversion, bad and GMV-bearing rows; the wide frame of
+    # (hashes, time, code, gmv), plus the few conversion, bad and counted rows; the wide frame of
     # one batch is dropped before the next is read. Batch boundaries are fixed by row count, so
     # results do not depend on the thread count.
     # (Rows are selected column-wise: DataFrame.filter on many-chunk frames measured ~30x slower.)
     columns = [ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv"]
-    conv_columns = [ROW, "_h", "t", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
+    conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
+    counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
     kept, convs, flagged_parts, counted_parts = [], [], [], []
     for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
         bad = batch.get_column("_bad")
@@ -137,24 +172,23 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
         convs.append(_take(batch, conv_columns, batch.get_column("is_conversion") & ~bad))
         if any_bad:
             flagged_parts.append(_take(batch, [ROW, *flag_cols], bad))
-        counted_parts.append(_take(batch, [ROW, "_gmv_raw", "_bad"], batch.get_column("_counts_gmv")))
+        counted_parts.append(_take(batch, counted_columns, batch.get_column("_counted")))
         del batch
     accepted = pl.concat(kept, rechunk=False) if kept else frame.select(columns).clear().collect()
     del kept
     conv = pl.concat(convs) if convs else frame.select(conv_columns).clear().collect()
     conv = conv.rename({f"_raw_{c}": c for c in CONVERSION_TEXT}).select(
-        ROW, "_h", "t", *[exprs[c].alias(c) for c in CONVERSION_TEXT])
+        ROW, "_h", "t", "gmv", "margin", *[_typed_text(c, mapping).alias(c) for c in CONVERSION_TEXT])
     counted = (pl.concat(counted_parts) if counted_parts
-               else pl.DataFrame(schema={ROW: pl.Int64, "_gmv_raw": pl.Float64, "_bad": pl.Boolean}))
+               else frame.select(counted_columns).clear().collect())
 
     # Order ids: derived from (user hash, time, row) when absent; a duplicate among otherwise valid
     # conversions is rejected (the first occurrence is kept). Only conversion rows are looked at.
-    if "order_id" not in lf.collect_schema():
-        notes["order_id_derived"] = "no order_id column: derived from (user_id, event_time, row)"
+    no_id = pl.col("order_id").is_null() | (pl.col("order_id") == "")
     derived = pl.concat_str([pl.col("_h").cast(pl.Utf8), pl.col("t").cast(pl.Utf8), pl.col(ROW).cast(pl.Utf8)],
                             separator="|")
-    conv = conv.with_columns(pl.when(pl.col("order_id").is_null() | (pl.col("order_id") == "")).then(derived)
-                             .otherwise(pl.col("order_id")).alias("order_id"))
+    order_ids_derived = int(conv.select(no_id.sum()).item() or 0)
+    conv = conv.with_columns(pl.when(no_id).then(derived).otherwise(pl.col("order_id")).alias("order_id"))
     dups = (conv.with_columns(pl.col(ROW).min().over("order_id").alias("_first"))
             .filter(pl.col(ROW) != pl.col("_first")).select(ROW, "order_id", "_first"))
 
@@ -187,20 +221,32 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tu
     # each conversion's position among the accepted events (both in row order), found once here for
     # every later step that reads or rewrites the conversions' events (FX, per-country totals)
     position = np.searchsorted(accepted.get_column(ROW).to_numpy(), conv.get_column(ROW).to_numpy())
-    notes["conversions"] = conv.select(ROW, pl.Series("_i", position, dtype=pl.Int64), "t", "order_id",
-                                       pl.col("country").fill_null(""), "currency")
+    conversions = conv.select(ROW, pl.Series("_i", position, dtype=pl.Int64), "t", "order_id",
+                              pl.col("country").fill_null(""), "currency", "gmv", "margin")
+    currency = _typed_text("currency", mapping, column="_raw_currency")
+    counted = counted.select(
+        ROW, pl.when(currency.str.contains(r"^[A-Z]{3}$")).then(currency).otherwise(pl.lit(UNKNOWN_CURRENCY))
+        .fill_null(UNKNOWN_CURRENCY).alias("currency"),
+        pl.when(pl.col("gmv").is_finite() & (pl.col("gmv").abs() <= MAX_GMV)).then(pl.col("gmv")).otherwise(0.0)
+        .cast(MONEY).alias("gmv"),
+        counted_bad.alias("rejected"))
     rejects = rejects.sort("row")
-    gmv = counted.get_column("_gmv_raw")
-    notes["gmv_read"] = float(gmv.sum() or 0.0)
-    notes["gmv_rejected"] = float(gmv.filter(counted_bad).sum() or 0.0)
 
     def user_ids() -> pl.Series:
         rows = accepted.get_column(ROW)
         return lf.select(pl.col(ROW), pl.col("user_id").cast(pl.Utf8)).join(
             rows.to_frame().lazy(), on=ROW, how="semi", maintain_order="left").collect().get_column("user_id")
 
-    notes["user_ids"] = user_ids
-    return accepted, rejects, notes
+    return ValidatedEvents(source, len(accepted) + len(rejects), accepted, conversions, tuple(channels), rejects,
+                           counted, order_ids_derived, "margin" in schema, user_ids)
+
+
+def _typed_text(name: str, mapping: ColumnMapping, column: str | None = None) -> pl.Expr:
+    """A conversion-only text column trimmed (``currency`` defaulted by ``--currency``)."""
+    text = pl.col(column or name).cast(pl.Utf8).str.strip_chars()
+    if name == "currency" and mapping.currency:
+        return pl.when(text.is_null() | (text == "")).then(pl.lit(mapping.currency)).otherwise(text)
+    return text
 
 
 def _take(frame: pl.DataFrame, columns: list[str], mask: pl.Series) -> pl.DataFrame:
@@ -208,37 +254,39 @@ def _take(frame: pl.DataFrame, columns: list[str], mask: pl.Series) -> pl.DataFr
     return pl.DataFrame([frame.get_column(c).filter(mask) for c in columns])
 
 
-def _checks(schema, mapping: ColumnMapping, notes: dict):
+def _checks(schema, mapping: ColumnMapping):
     """The row checks as (condition, column, value column, reason) and the typed columns they read."""
     touch_types = list(mapping.touch_types)
     conv_types = list(mapping.conversion_types)
-    currency_raw = _as_text("currency", schema).str.strip_chars()
-    if mapping.currency:
-        currency = pl.when(currency_raw.is_null() | (currency_raw == "")).then(pl.lit(mapping.currency)).otherwise(currency_raw)
-        notes["default_currency"] = mapping.currency
-    else:
-        currency = currency_raw
-    if "gmv" in schema:
-        gmv = (pl.col("gmv").cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
-               if schema["gmv"] == pl.Utf8 else pl.col("gmv").cast(pl.Float64))
-        gmv_text = pl.col("gmv").cast(pl.Utf8)
-    else:
-        gmv = pl.lit(None, dtype=pl.Float64)
-        gmv_text = pl.lit(None, dtype=pl.Utf8)
+    currency = _typed_text("currency", mapping, column="currency") if "currency" in schema else (
+        pl.lit(mapping.currency, dtype=pl.Utf8))
+    gmv, gmv_text = _number("gmv", schema)
+    margin, margin_text = _number("margin", schema)
+    channel = _as_text("channel", schema).str.strip_chars()
+    if "partner" in schema:
+        # DATA.md: a partner set on a touch row makes the label partner:<partner>, whatever channel says
+        partner = pl.col("partner").cast(pl.Utf8).str.strip_chars()
+        channel = (pl.when(partner.is_not_null() & (partner != ""))
+                   .then(pl.lit(PARTNER_PREFIX) + partner).otherwise(channel))
     exprs = {
         "t": parse_time(schema["event_time"]),
         "event_type": pl.col("event_type").cast(pl.Utf8).str.strip_chars(),
-        "channel": _as_text("channel", schema).str.strip_chars(),
+        "channel": channel,
         "country": _as_text("country", schema).str.strip_chars(),
         "currency": currency,
         "gmv": gmv,
         "_gmv_text": gmv_text,
+        "margin": margin,
+        "_margin_text": margin_text,
         "order_id": _as_text("order_id", schema).str.strip_chars(),
         "_time_raw": pl.col("event_time").cast(pl.Utf8),
     }
     is_touch = pl.col("event_type").is_in(touch_types)
     is_conv = pl.col("event_type").is_in(conv_types)
-    bad_gmv = pl.col("gmv").is_null() | ~pl.col("gmv").is_finite() | (pl.col("gmv") < 0)
+    bad_gmv = pl.col("gmv").is_null() | ~pl.col("gmv").is_finite() | (pl.col("gmv") < 0) | (pl.col("gmv") > MAX_GMV)
+    margin_given = pl.col("_margin_text").cast(pl.Utf8).str.strip_chars().fill_null("") != ""
+    bad_margin = margin_given & (pl.col("margin").is_null() | ~pl.col("margin").is_finite()
+                                 | (pl.col("margin").abs() > MAX_GMV))
     bad_currency = pl.col("currency").is_null() | ~pl.col("currency").str.contains(r"^[A-Z]{3}$")
     expected_types = ", ".join(repr(t) for t in touch_types + conv_types)
     user = pl.col("user_id").cast(pl.Utf8)
@@ -250,9 +298,23 @@ def _checks(schema, mapping: ColumnMapping, notes: dict):
         (~(is_touch | is_conv) | pl.col("event_type").is_null(), "event_type", "event_type",
          f"unknown event type: expected one of {expected_types} (see --touch-type/--conversion-type)"),
         (is_touch & (pl.col("channel").is_null() | (pl.col("channel") == "")), "channel", "channel",
-         "touch row without a channel: expected a channel label"),
-        (is_conv & bad_gmv, "gmv", "_gmv_text", "expected a finite decimal number >= 0 for a conversion's gmv"),
+         "touch row without a channel: expected a channel label (or a partner id in the partner column)"),
+        (is_touch & (pl.col("channel") == DIRECT), "channel", "channel",
+         f"{DIRECT} is reserved for conversions without a touch: expected another channel label"),
+        (is_conv & bad_gmv, "gmv", "_gmv_text",
+         f"expected a finite decimal number >= 0 and <= {MAX_GMV:.0e} for a conversion's gmv"),
         (is_conv & bad_currency, "currency", "currency",
          "expected an ISO 4217 currency code like EUR (or give --currency)"),
+        (is_conv & bad_margin, "margin", "_margin_text",
+         f"expected a finite decimal margin between -{MAX_GMV:.0e} and {MAX_GMV:.0e} (or an empty cell)"),
     ]
     return checks, exprs
+
+
+def _number(name: str, schema) -> tuple[pl.Expr, pl.Expr]:
+    """A numeric column as Float64 (text is trimmed and parsed; null where it is not a number) and as text."""
+    if name not in schema:
+        return pl.lit(None, dtype=pl.Float64), pl.lit(None, dtype=pl.Utf8)
+    if schema[name] == pl.Utf8:
+        return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False), pl.col(name)
+    return pl.col(name).cast(pl.Float64, strict=False), pl.col(name).cast(pl.Utf8)

@@ -1,10 +1,39 @@
-"""CSV for finance: UTF-8, LF, a header, minimal quoting, and no spreadsheet formula injection."""
+"""CSV for finance: UTF-8, LF, a header, minimal quoting, and no spreadsheet formula injection.
+
+Every text cell of an output file goes through :func:`safe_text` (or its vectorised twin
+:func:`neutralise_expr`):
+
+1. characters that a viewer does not show or that reorder what it shows are written as visible
+   escapes (``\\x00``, ``\\u202e``): C0 controls other than tab, LF and CR; DEL; C1 controls; the
+   bidirectional embeddings, overrides and isolates (``U+202A``–``U+202E``, ``U+2066``–``U+2069``)
+   and the line/paragraph separators ``U+2028``/``U+2029``; a byte order mark ``U+FEFF`` inside text.
+   Tab, LF and CR stay (LF and CR make the CSV writer quote the cell);
+2. a cell that then begins with ``=``, ``+``, ``-``, ``@``, tab, CR (DATA.md), LF, or their
+   full-width forms (``＝＋－＠``, which some spreadsheets also read as a formula) is prefixed with an
+   apostrophe (OWASP's advice), so a spreadsheet shows it as text instead of running it.
+
+Numbers are not text cells: a negative amount stays ``-12.50``.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import re
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_START_RE = r"^[=+\-@\t\r\n\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+_UNSAFE_CHARS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+                                  0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)]
+_UNSAFE = re.compile("[" + "".join(re.escape(c) for c in _UNSAFE_CHARS) + "]")
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _escape(match: re.Match) -> str:
+    return _escape_char(match.group())
 
 
 def neutralise(text: str) -> str:
@@ -12,15 +41,47 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def safe_text(text: str) -> str:
+    """A text cell as written to an output file: invisible controls escaped, then neutralised."""
+    return neutralise(_UNSAFE.sub(_escape, text))
+
+
+def neutralise_expr(text):
+    """:func:`safe_text` as a Polars expression over a text column (vectorised, for large tables)."""
+    import polars as pl
+
+    escaped = text.str.replace_many(_UNSAFE_CHARS, [_escape_char(c) for c in _UNSAFE_CHARS])
+    return pl.when(escaped.str.contains(_FORMULA_START_RE)).then(pl.lit("'") + escaped).otherwise(escaped)
+
+
 def csv_bytes(header: tuple[str, ...] | list[str], rows: list[list[str]], text_columns: set[str]) -> bytes:
-    """Rows of already-formatted cells → CSV bytes; cells of ``text_columns`` are neutralised."""
+    """Rows of already-formatted cells → CSV bytes; cells of ``text_columns`` are made safe."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
+    writer.writerow([safe_text(h) for h in header])
     text_idx = [i for i, h in enumerate(header) if h in text_columns]
     for row in rows:
         row = list(row)
         for i in text_idx:
-            row[i] = neutralise(row[i])
+            row[i] = safe_text(row[i])
         writer.writerow(row)
     return buf.getvalue().encode("utf-8")
+
+
+def safe_frame(frame):
+    """``frame`` with every text column (Utf8, Categorical, Enum) made safe by :func:`neutralise_expr`."""
+    import polars as pl
+
+    text = [name for name, dtype in frame.schema.items()
+            if dtype == pl.Utf8 or isinstance(dtype, (pl.Categorical, pl.Enum))]
+    if not text:
+        return frame
+    return frame.with_columns(neutralise_expr(pl.col(c).cast(pl.Utf8)).alias(c) for c in text)
+
+
+def frame_csv_bytes(frame) -> bytes:
+    """A Polars DataFrame as finance CSV (UTF-8, LF, header) with every text cell made safe.
+
+    Gives the same bytes as ``frame.write_csv()`` when no cell needs care.
+    """
+    return safe_frame(frame).write_csv().encode("utf-8")

@@ -1,12 +1,19 @@
 """Aggregated paths input (DATA.md, input 2; ChannelAttribution's format read unchanged)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 
 from ..config import ColumnMapping
 from ..errors import InputError
 from ..frames import PathTable, table_from_label_lists
+from ..reconcile import CurrencyTotals
+from ..schema import DIRECT
 from .readers import ROW
+
+UNSPECIFIED_CURRENCY = "?"
+"""Reconciliation key of a paths table's value when no --currency names its unit."""
 
 _NUMERIC = ("total_conversions", "total_conversion_value", "total_null")
 
@@ -19,8 +26,12 @@ def _number(name: str, schema) -> pl.Expr:
     return pl.col(name).cast(pl.Float64)
 
 
-def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> tuple[PathTable, pl.DataFrame, dict]:
-    """Validate and aggregate a paths table. Returns (table, rejects, notes).
+def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
+                     ) -> tuple[PathTable, pl.DataFrame, CurrencyTotals]:
+    """Validate and aggregate a paths table. Returns (table, rejects, totals read / rejected / in the run).
+
+    A path made of ``(direct)`` alone holds conversions without a touch (as this engine writes them);
+    ``(direct)`` beside other channels is a reject.
 
     ``total_conversion_value`` and ``total_null`` are optional (0 when absent). Identical paths (after
     stripping the blanks around labels) are merged; paths are sorted by their text, so the same file
@@ -51,6 +62,8 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> t
         (pl.col("labels").list.eval((pl.element() == "").any()).list.first(), "path", "_path_text",
          f"empty channel in path: expected non-empty labels joined by {sep!r}"),
         *[(bad_number(c), c, f"_{c}_text", "expected a finite number >= 0") for c in _NUMERIC],
+        (pl.col("labels").list.contains(DIRECT) & (pl.col("labels").list.len() > 1), "path", "_path_text",
+         f"{DIRECT} is reserved for conversions without a touch: expected it alone on its path"),
         ((pl.col("total_conversions") == 0) & (pl.col("total_conversion_value") > 0), "total_conversion_value",
          "_total_conversion_value_text", "value without conversions: expected 0 when total_conversions is 0"),
     ]
@@ -67,10 +80,21 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> t
         pl.lit(source).alias("source"), pl.col(ROW).alias("row"), pl.col("_column").alias("column"),
         pl.col("_value").fill_null("").alias("value"), pl.col("_reason").alias("reason"),
     ).sort("row")
-    finite_value = pl.when(pl.col("total_conversion_value").is_finite().fill_null(False)).then(
-        pl.col("total_conversion_value")).otherwise(0.0)
-    read, rejected = frame.select(finite_value.sum().alias("read"),
-                                  finite_value.filter(pl.col("_reason").is_not_null()).sum().alias("rejected")).row(0)
+    money = pl.Decimal(38, 6)
+    finite = pl.col("total_conversion_value").is_finite().fill_null(False)
+    finite_value = pl.when(finite).then(pl.col("total_conversion_value")).otherwise(0.0).cast(money)
+    finite_conv = (pl.when(pl.col("total_conversions").is_finite().fill_null(False))
+                   .then(pl.col("total_conversions")).otherwise(0.0))
+    bad = pl.col("_reason").is_not_null()
+    sums = frame.select(finite_conv.sum().alias("c"), finite_value.sum().alias("g"),
+                        finite_conv.filter(bad).sum().alias("cr"), finite_value.filter(bad).sum().alias("gr"),
+                        finite_conv.filter(~bad).sum().alias("ci"), finite_value.filter(~bad).sum().alias("gi"))
+    c, g, cr, gr, ci, gi = sums.row(0)
+    def dec(x) -> Decimal:
+        return Decimal(0) if x is None else Decimal(x)
+
+    totals = CurrencyTotals(mapping.currency or UNSPECIFIED_CURRENCY, _count(c), dec(g), _count(cr), dec(gr),
+                            0, Decimal(0), _count(ci), dec(gi))
     accepted = (frame.filter(pl.col("_reason").is_null())
                 .with_columns(pl.col("labels").list.join("\x1f").alias("_key"))
                 .group_by("_key").agg(pl.col("labels").first(), *[pl.col(c).sum() for c in _NUMERIC])
@@ -90,4 +114,10 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> t
     }
     table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                       None, stats)
-    return table, rejects, {"gmv_read": float(read or 0.0), "gmv_rejected": float(rejected or 0.0)}
+    return table, rejects, totals
+
+
+def _count(x) -> int | float:
+    """Conversions of a paths table: an integer when whole (they may be fractional)."""
+    x = float(x or 0.0)
+    return int(x) if x.is_integer() else x

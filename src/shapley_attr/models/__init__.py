@@ -2,14 +2,18 @@
 
 Each family module exposes ``fit(table: PathTable, params: ModelParams) -> ModelResult``; it validates
 its inputs, prepares arrays and calls kernels. Modules are imported lazily so that numba is only
-loaded when a model runs.
+loaded when a model runs. ``(direct)`` never reaches a family: :func:`fit` credits its journeys
+directly and hands the rest to the model (MODELS.md).
 """
 from __future__ import annotations
 
 import importlib
 
+import numpy as np
+
 from ..config import ModelParams
-from ..frames import PathTable
+from ..frames import PathTable, split_direct
+from ..schema import DIRECT
 from .base import ModelResult
 
 _FAMILY = {
@@ -25,14 +29,44 @@ _FAMILY = {
 
 
 def fit(table: PathTable, params: ModelParams) -> ModelResult:
-    """Attribute ``table`` with the model named in ``params``; bootstrap intervals when asked."""
-    module = importlib.import_module(f".{_FAMILY[params.model]}", __name__)
-    result = module.fit(table, params)
+    """Attribute ``table`` with the model named in ``params``; bootstrap intervals when asked.
+
+    The result's channels are the table's (``(direct)`` among them when the table has direct
+    conversions) and its credits sum to the table's total conversions and value.
+    """
+    result = fit_once(table, params)
     if params.bootstrap:
         from .bootstrap import bootstrap_intervals
 
-        bootstrap_intervals(table, params, result, module.fit)
+        bootstrap_intervals(table, params, result, fit_once)
     return result
+
+
+def fit_once(table: PathTable, params: ModelParams) -> ModelResult:
+    """One fit without the bootstrap: ``(direct)`` credited outside the model, the rest modelled."""
+    module = importlib.import_module(f".{_FAMILY[params.model]}", __name__)
+    rest, direct = split_direct(table)
+    result = module.fit(rest, params)
+    if DIRECT in table.channels:
+        result = with_direct(result, direct, params)
+    result.info["direct"] = {"conversions": float(direct[0]), "gmv": float(direct[1]),
+                             "rule": "credited outside the model (no player of a game, no Markov state)"}
+    return result
+
+
+def with_direct(result: ModelResult, direct: np.ndarray, params: ModelParams) -> ModelResult:
+    """``result`` with a ``(direct)`` row holding ``direct`` ([conversions, value]), exact: zero
+    standard error and a degenerate interval."""
+    channels = tuple(sorted(result.channels + (DIRECT,)))
+    at = channels.index(DIRECT)
+    credit = np.insert(np.asarray(result.credit, dtype=np.float64), at, direct, axis=0)
+    col = 1 if params.value == "gmv" else 0
+
+    def put(arr, value):
+        return None if arr is None else np.insert(np.asarray(arr, dtype=np.float64), at, value)
+
+    return ModelResult(channels, credit, std_error=put(result.std_error, 0.0), ci_low=put(result.ci_low, direct[col]),
+                       ci_high=put(result.ci_high, direct[col]), info=result.info, extra=result.extra)
 
 
 __all__ = ["ModelResult", "fit"]

@@ -1,0 +1,132 @@
+"""The local engine: this machine, Polars scans and the compiled journey kernels (the default)."""
+from __future__ import annotations
+
+import polars as pl
+
+from decimal import Decimal
+
+from ..errors import InputError, Issue, UsageError
+from ..io.events import MONEY, ValidatedEvents, validate_events
+from ..io.paths import read_paths_table
+from ..io.readers import scan_input
+from ..journeys import build_journeys, period_bounds
+from ..reconcile import CurrencyTotals, Reconciliation
+from . import FxRates, LoadedInput
+
+
+def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
+    """Read, validate and cut ``source`` (a path, Polars frame or Arrow table; default
+    ``config.events``) into the run's PathTable. Bad rows raise :class:`InputError` unless
+    ``config.quarantine``; then they are in ``rejects``."""
+    source = config.events if source is None else source
+    if source is None:
+        raise InputError("--events", "no input given: expected an events export or a paths table")
+    lf, name = scan_input(source, config.mapping)
+    kind = config.input_kind or guess_kind(lf.collect_schema())
+    if kind == "paths":
+        return _from_paths(lf, name, config)
+    events = validate_events(lf, name, config.mapping)
+    if events.rows_rejected and not config.quarantine:
+        raise_first(events.rejects)
+    return from_validated(events, config, fx)
+
+
+def guess_kind(columns) -> str:
+    return "paths" if "path" in columns else "events"
+
+
+def raise_first(rejects: pl.DataFrame) -> None:
+    """The first bad row as an InputError, the others listed under it (at most 1000 kept)."""
+    first = rejects.row(0, named=True)
+    issues = [Issue(r["source"], r["row"], r["column"], r["value"], r["reason"])
+              for r in rejects.head(1000).iter_rows(named=True)]
+    raise InputError(first["source"], first["reason"], row=first["row"], column=first["column"], value=first["value"],
+                     issues=issues, hint=f"{len(rejects)} bad rows in all; --rejects FILE quarantines them")
+
+
+def in_run_mask(conversions: pl.DataFrame, config) -> pl.Series:
+    """The conversions the run attributes: those whose ``event_time`` falls in the period."""
+    start, end = period_bounds(config.period)
+    t = conversions.get_column("t")
+    return (t >= start) & (t < end)
+
+
+def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> LoadedInput:
+    """FX, the journey cut and the reconciliation of validated events (shared by the engines that
+    validate with :func:`validate_events`)."""
+    conversions = events.conversions
+    in_run = in_run_mask(conversions, config)
+    run_conv = conversions.filter(in_run)
+    currencies = sorted(run_conv.get_column("currency").unique().to_list())
+    gmv = events.accepted.get_column("gmv").to_numpy(writable=True)  # copies only when it must
+    position = run_conv.get_column("_i").to_numpy()
+    if fx is not None:
+        from ..finance.contracts import conversion_rates
+
+        gmv[position] = gmv[position] * conversion_rates(fx.rates, config.reporting_currency, fx.source, run_conv)
+        unit = config.reporting_currency
+    else:
+        if len(currencies) > 1:
+            raise InputError(events.source, f"mixed currencies {', '.join(currencies)} in the gmv of the run's "
+                                            "conversions: give FX rates (--fx, converting to --reporting-currency) "
+                                            "or filter the export to one currency", column="currency")
+        unit = currencies[0] if currencies else config.mapping.currency
+    table = build_journeys(events, gmv, config.journeys)
+    run_gmv = gmv[position]
+    by_country = (pl.DataFrame({"country": run_conv.get_column("country"), "gmv": run_gmv})
+                  .group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country"))
+    direct = table.stats["direct_conversions"]
+    if table.stats["conversions_in_period"] != len(run_conv):
+        raise RuntimeError(f"journey cut counted {table.stats['conversions_in_period']} conversions in the "
+                           f"period, validation {len(run_conv)}")
+    reconciliation = Reconciliation(
+        source=events.source, rows_read=events.rows_read, rows_rejected=events.rows_rejected,
+        by_currency=by_currency(events.counted, conversions.select("currency", "gmv"), in_run),
+        currency=unit, gmv_in_run=float(run_gmv.sum()), gmv_direct=_direct_value(table) if direct else 0.0)
+    return LoadedInput(events.source, "events", table, events.rejects, reconciliation, table.stats,
+                       events.order_ids_derived,
+                       dict(zip(by_country["country"].to_list(), by_country["gmv"].to_list())),
+                       dict(zip(by_country["country"].to_list(), by_country["n"].to_list())),
+                       has_timestamps=True)
+
+
+def by_currency(counted: pl.DataFrame, conversions: pl.DataFrame, in_run: pl.Series) -> tuple[CurrencyTotals, ...]:
+    """Per currency: every non-touch row read, the rejected ones, and the accepted conversions outside
+    and inside the run, each summed on its own (exact decimals), so the identity read = rejected +
+    outside + in run is a check, not a definition."""
+    def sums(frame: pl.DataFrame) -> dict[str, tuple[int, object]]:
+        agg = (frame.group_by("currency").agg(pl.len().alias("n"), pl.col("gmv").cast(MONEY).sum().alias("g"))
+               .sort("currency"))
+        return {c: (int(n), g) for c, n, g in agg.iter_rows()}
+
+    read = sums(counted.select("currency", "gmv"))
+    rejected = sums(counted.filter(pl.col("rejected")).select("currency", "gmv"))
+    outside = sums(conversions.filter(~in_run))
+    inside = sums(conversions.filter(in_run))
+    zero = (0, Decimal(0))
+    out = []
+    for c in sorted(set(read) | set(rejected) | set(outside) | set(inside)):
+        r, j, o, i = (d.get(c, zero) for d in (read, rejected, outside, inside))
+        out.append(CurrencyTotals(c, r[0], Decimal(r[1]), j[0], Decimal(j[1]), o[0], Decimal(o[1]), i[0],
+                                  Decimal(i[1])))
+    return tuple(out)
+
+
+def _direct_value(table) -> float:
+    from ..frames import split_direct
+
+    return float(split_direct(table)[1][1])
+
+
+def _from_paths(lf: pl.LazyFrame, name: str, config) -> LoadedInput:
+    if config.model.model == "time-decay":
+        raise UsageError("time-decay needs touch timestamps: give an events export, not a paths table")
+    table, rejects, totals = read_paths_table(lf, name, config.mapping)
+    if len(rejects) and not config.quarantine:
+        raise_first(rejects)
+    reconciliation = Reconciliation(source=name, rows_read=int(table.stats["paths_rows"]),
+                                    rows_rejected=len(rejects), by_currency=(totals,),
+                                    currency=config.mapping.currency, gmv_in_run=float(table.value.sum()),
+                                    gmv_direct=_direct_value(table))
+    return LoadedInput(name, "paths", table, rejects, reconciliation, table.stats)
+

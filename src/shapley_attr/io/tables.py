@@ -1,0 +1,155 @@
+"""Output tables: credits, the models side by side, positions, payouts and KPIs as frames and CSV bytes.
+
+Every table names its model and game (``None`` for models without a game). CSV is UTF-8, LF, with a
+header; text cells a spreadsheet would run as a formula are neutralised (``finance_csv``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..config import ModelParams
+from ..models.base import ModelResult
+from ..schema import (ATTRIBUTION_COLUMNS, BOOTSTRAP_COLUMNS, CREDIT_COLUMNS, KPI_COLUMNS, MODELS_COLUMNS,
+                      PAYOUT_COLUMNS, PAYOUT_INTERVAL_COLUMNS, POSITION_COLUMNS)
+from .finance_csv import csv_bytes
+
+TEXT_COLUMNS = {"period", "model", "game", "channel", "partner_id", "partner_name", "country", "currency", "run_id",
+                "kpi", "scope", "source", "column", "value", "reason"}
+"""Columns whose cells are free text from the inputs (neutralised in CSV)."""
+
+
+def attribution_frame(result: ModelResult, params: ModelParams, period: str | None = None) -> pl.DataFrame:
+    """Credits as the run's ``attribution`` table, one row per channel, sorted by channel label.
+
+    ``share`` is the channel's share of the attributed value (GMV, or conversions with
+    ``value="conversions"``); ``std_error, ci_low, ci_high`` are Monte Carlo estimates in the unit of
+    the attributed value, null when exact; ``bootstrap_low, bootstrap_high`` follow when a bootstrap ran.
+    """
+    credit = np.asarray(result.credit, dtype=np.float64)
+    col = 1 if params.value == "gmv" else 0
+    total = float(credit[:, col].sum())
+    share = credit[:, col] / total if total != 0.0 else np.zeros(len(credit))
+    n = len(result.channels)
+
+    def optional(arr):
+        return pl.Series(arr if arr is not None else [None] * n, dtype=pl.Float64)
+
+    columns = {
+        "period": pl.Series([period] * n, dtype=pl.Utf8),
+        "model": pl.Series([params.model] * n, dtype=pl.Utf8),
+        "game": pl.Series([params.game_label] * n, dtype=pl.Utf8),
+        "channel": pl.Series(list(result.channels), dtype=pl.Utf8),
+        "conversions": pl.Series(credit[:, 0], dtype=pl.Float64),
+        "gmv": pl.Series(credit[:, 1], dtype=pl.Float64),
+        "share": pl.Series(share, dtype=pl.Float64),
+        "std_error": optional(result.std_error),
+        "ci_low": optional(result.ci_low),
+        "ci_high": optional(result.ci_high),
+    }
+    assert tuple(columns) == ATTRIBUTION_COLUMNS
+    boot = result.extra.get("bootstrap")
+    if boot is not None:
+        columns["bootstrap_low"] = pl.Series(boot["low"], dtype=pl.Float64)
+        columns["bootstrap_high"] = pl.Series(boot["high"], dtype=pl.Float64)
+    return pl.DataFrame(columns).sort("channel")
+
+
+def credits_frame(result: ModelResult, params: ModelParams) -> pl.DataFrame:
+    """``attribute``'s table (CLI and API alike): DATA.md's columns, the bootstrap interval when one
+    ran, then ``model, game`` appended so that the output names what produced it."""
+    frame = attribution_frame(result, params)
+    boot = [c for c in BOOTSTRAP_COLUMNS if c in frame.columns]
+    return frame.select(*CREDIT_COLUMNS, *boot, "model", "game")
+
+
+def positions_frame(result: ModelResult, params: ModelParams, period: str | None = None) -> pl.DataFrame | None:
+    """The ordered game's credit per touch position, or None for other models."""
+    positions = result.extra.get("positions")
+    if positions is None:
+        return None
+    n = len(positions)
+    return positions.select(
+        pl.Series("period", [period] * n, dtype=pl.Utf8), pl.Series("model", [params.model] * n, dtype=pl.Utf8),
+        pl.Series("game", [params.game_label] * n, dtype=pl.Utf8), "channel", "position", "conversions", "gmv",
+    ).sort("channel", "position").select(POSITION_COLUMNS)
+
+
+def models_frame(results: list[tuple[ModelParams, ModelResult]], period: str | None) -> pl.DataFrame:
+    """Several models on the same journeys, one row per model and channel (``models.csv``)."""
+    frames = [attribution_frame(result, params, period).select(MODELS_COLUMNS) for params, result in results]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.Utf8 for c in MODELS_COLUMNS})
+
+
+def frame_csv(frame: pl.DataFrame) -> bytes:
+    """A frame as CSV bytes; free-text cells neutralised, numbers as Polars writes them."""
+    text = [c for c in frame.columns if c in TEXT_COLUMNS and frame.schema[c] == pl.Utf8]
+    if text and len(frame):
+        from .finance_csv import neutralise_expr
+
+        frame = frame.with_columns(neutralise_expr(pl.col(c)).alias(c) for c in text)
+    return frame.write_csv().encode("utf-8")
+
+
+def payouts_csv(payouts, period: str, run_id: str, intervals=None) -> bytes:
+    """``payouts.csv`` (DATA.md): decimal text with exactly the currency's minor digits, sorted by
+    partner_id. ``intervals`` maps partner_id to (low, high) attributed GMV (Decimal, partner's
+    currency): the two interval columns are then appended."""
+    from ..finance.money import format_amount
+
+    header = PAYOUT_COLUMNS + (PAYOUT_INTERVAL_COLUMNS if intervals is not None else ())
+    rows = []
+    for ln in payouts.lines:
+        p, c = ln.partner, ln.partner.currency
+        row = [period, p.partner_id, p.partner_name, p.country, c, format_amount(ln.attributed_gmv, c),
+               str(p.gamma), format_amount(ln.compensation, c), format_amount(ln.referral_gmv, c), str(p.beta),
+               format_amount(ln.referral_commission, c), format_amount(ln.sales, c),
+               format_amount(p.sales_target, c), str(p.rho), format_amount(ln.rebate, c), format_amount(ln.coop, c),
+               format_amount(ln.total_payable, c), "true" if ln.below_min_profit else "false", run_id]
+        if intervals is not None:
+            low, high = intervals[p.partner_id]
+            row += [format_amount(low, c), format_amount(high, c)]
+        rows.append(row)
+    return csv_bytes(header, rows, TEXT_COLUMNS)
+
+
+def parquet_bytes(frame: pl.DataFrame, config) -> bytes:
+    """A frame as Parquet bytes with the run's parameters and the version in the schema metadata."""
+    import io
+    import json
+
+    import pyarrow.parquet as pq
+
+    from .. import __version__
+
+    arrow = frame.to_arrow()
+    meta = {b"shapley_attr.params": json.dumps(config.parameters(), sort_keys=True).encode(),
+            b"shapley_attr.version": __version__.encode()}
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **meta})
+    buf = io.BytesIO()
+    pq.write_table(arrow, buf)
+    return buf.getvalue()
+
+
+def format_of(path) -> str:
+    """The output format named by a file's extension (csv by default)."""
+    from pathlib import Path
+
+    return {".parquet": "parquet", ".pq": "parquet", ".json": "json"}.get(Path(path).suffix.lower(), "csv")
+
+
+def encode_credits(frame: pl.DataFrame, fmt: str, config) -> bytes:
+    """``attribute``'s table as csv, json (an array of row objects) or parquet bytes."""
+    if fmt == "csv":
+        return frame_csv(frame)
+    if fmt == "json":
+        import json
+
+        return (json.dumps(frame.to_dicts(), indent=1, allow_nan=False) + "\n").encode("utf-8")
+    if fmt == "parquet":
+        return parquet_bytes(frame, config)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def kpis_csv(rows: list[list[str]]) -> bytes:
+    return csv_bytes(KPI_COLUMNS, rows, {"period", "kpi", "scope"})

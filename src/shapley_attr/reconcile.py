@@ -1,0 +1,109 @@
+"""The reconciliation of a run (DATA.md, "Reconciliation"): nothing read is lost on the way.
+
+Per currency (amounts of different currencies are never added), over every event row that is not a
+touch: rows and GMV read = rejected + outside the run (before or after the period, outside the
+pilot countries) + the run's conversions. Sums are exact decimals (Polars ``Decimal(38, 6)``), so the
+identity holds to the last digit and does not depend on row order or partitioning. In the reporting
+currency: the GMV of the run's conversions (converted) = the GMV attributed, `(direct)` included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+RELATIVE_TOLERANCE = 1e-9
+"""Float credits against the converted GMV of the run: MODELS.md's "sum to X" tolerance."""
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    currency: str
+    conversions_read: int
+    gmv_read: Decimal
+    conversions_rejected: int
+    gmv_rejected: Decimal
+    conversions_outside_run: int
+    gmv_outside_run: Decimal
+    conversions_in_run: int
+    gmv_in_run: Decimal
+
+    @property
+    def balanced(self) -> bool:
+        return (self.conversions_read == self.conversions_rejected + self.conversions_outside_run
+                + self.conversions_in_run
+                and self.gmv_read == self.gmv_rejected + self.gmv_outside_run + self.gmv_in_run)
+
+    def as_dict(self) -> dict:
+        return {"conversions_read": self.conversions_read, "gmv_read": _text(self.gmv_read),
+                "conversions_rejected": self.conversions_rejected, "gmv_rejected": _text(self.gmv_rejected),
+                "conversions_outside_run": self.conversions_outside_run,
+                "gmv_outside_run": _text(self.gmv_outside_run),
+                "conversions_in_run": self.conversions_in_run, "gmv_in_run": _text(self.gmv_in_run),
+                "balanced": self.balanced}
+
+    def line(self) -> str:
+        state = "balanced" if self.balanced else "NOT BALANCED"
+        return (f"{self.currency}: GMV read {_text(self.gmv_read)} = rejected {_text(self.gmv_rejected)} + outside "
+                f"the run {_text(self.gmv_outside_run)} + in the run {_text(self.gmv_in_run)} "
+                f"({self.conversions_read} = {self.conversions_rejected} + {self.conversions_outside_run} + "
+                f"{self.conversions_in_run} conversions): {state}")
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Rows and GMV from the input to the credits. ``currency`` is the unit of the credits: the
+    reporting currency when FX rates converted the GMV, else the input's one currency (None when the
+    input names none, e.g. a paths file)."""
+
+    source: str
+    rows_read: int
+    rows_rejected: int
+    by_currency: tuple[CurrencyTotals, ...]
+    currency: str | None
+    gmv_in_run: float  # in ``currency``, (direct) included
+    gmv_direct: float
+    gmv_attributed: float | None = None  # set once the model ran
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.rows_read - self.rows_rejected
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.gmv_attributed is None else self.gmv_attributed - self.gmv_in_run
+
+    @property
+    def balanced(self) -> bool:
+        rows_ok = self.rows_read >= self.rows_rejected >= 0
+        credits_ok = self.gmv_attributed is None or abs(self.difference) <= RELATIVE_TOLERANCE * max(
+            1.0, abs(self.gmv_in_run))
+        return rows_ok and credits_ok and all(c.balanced for c in self.by_currency)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": {"read": self.rows_read, "accepted": self.rows_accepted, "rejected": self.rows_rejected},
+            "by_currency": {c.currency: c.as_dict() for c in self.by_currency},
+            "reporting": {"currency": self.currency, "gmv_in_run": self.gmv_in_run,
+                          "gmv_attributed": self.gmv_attributed, "gmv_direct": self.gmv_direct,
+                          "difference": self.difference, "balanced": self.balanced},
+        }
+
+    def lines(self) -> list[str]:
+        """The stderr summary: rows, each currency, then the credits against the run's GMV."""
+        out = [f"{self.source}: rows read {self.rows_read} = accepted {self.rows_accepted} + rejected "
+               f"{self.rows_rejected}"]
+        out += ["  " + c.line() for c in self.by_currency]
+        unit = f" {self.currency}" if self.currency else ""
+        if self.gmv_attributed is not None:
+            out.append(f"  credits: GMV attributed {self.gmv_attributed:.2f}{unit} = GMV of the run's conversions "
+                       f"{self.gmv_in_run:.2f}{unit} (of which (direct) {self.gmv_direct:.2f}): "
+                       + ("balanced" if self.balanced else "NOT BALANCED"))
+        return out
+
+
+def _text(amount: Decimal) -> str:
+    """An exact sum as plain decimal text (no exponent), trailing zeros of the 6-digit scale dropped."""
+    text = f"{amount:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

@@ -1,0 +1,42 @@
+"""Column names of every input and output contract (DATA.md, PROGRAMME.md), defined once.
+
+Readers, writers, the report and the tests name columns through these constants. New output
+columns are only ever appended, so imports by position keep working. Imports nothing.
+"""
+from __future__ import annotations
+
+DIRECT = "(direct)"
+"""Pseudo-channel credited with conversions that have no touch in their lookback window."""
+
+# --- inputs ------------------------------------------------------------------------------------
+EVENT_COLUMNS = ("user_id", "event_time", "event_type", "channel", "partner", "margin", "country", "order_id",
+                 "gmv", "currency")
+EVENT_REQUIRED = ("user_id", "event_time", "event_type")
+CONVERSION_TEXT = ("order_id", "country", "currency")
+"""Event columns read on conversion rows only."""
+PARTNER_PREFIX = "partner:"
+"""A partner touch's label is ``partner:<partner_id>``."""
+PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
+PARTNER_COLUMNS = ("partner_id", "partner_name", "country", "currency", "channels", "gamma", "beta", "rho",
+                   "sales_target", "min_profit", "coop_eligible", "rounding", "valid_from", "valid_to")
+PARTNER_REQUIRED = ("partner_id", "partner_name", "country", "currency", "gamma", "beta", "rho", "sales_target",
+                    "min_profit", "coop_eligible")
+SALES_COLUMNS = ("partner_id", "period", "sales", "gross_margin")
+FX_COLUMNS = ("date", "currency", "rate_to_reporting")
+COOP_COLUMNS = ("period", "scope", "currency", "budget")
+
+# --- outputs -----------------------------------------------------------------------------------
+CREDIT_COLUMNS = ("channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high")
+"""``attribute``'s table (then ``bootstrap_low, bootstrap_high`` when a bootstrap ran, then
+``model, game``)."""
+BOOTSTRAP_COLUMNS = ("bootstrap_low", "bootstrap_high")
+ATTRIBUTION_COLUMNS = ("period", "model", "game") + CREDIT_COLUMNS
+"""``attribution.csv`` of a run directory (then the bootstrap columns when a bootstrap ran)."""
+MODELS_COLUMNS = ("period", "model", "game", "channel", "conversions", "gmv", "share")
+POSITION_COLUMNS = ("period", "model", "game", "channel", "position", "conversions", "gmv")
+PAYOUT_COLUMNS = ("period", "partner_id", "partner_name", "country", "currency", "attributed_gmv", "gamma",
+                  "compensation", "referral_gmv", "beta", "referral_commission", "sales", "sales_target", "rho",
+                  "rebate", "coop", "total_payable", "below_min_profit", "run_id")
+PAYOUT_INTERVAL_COLUMNS = ("attributed_gmv_low", "attributed_gmv_high")
+KPI_COLUMNS = ("period", "kpi", "scope", "value")
+REJECT_COLUMNS = ("source", "row", "column", "value", "reason")
