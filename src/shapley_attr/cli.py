@@ -136,6 +136,31 @@ def mapping_options(fn):
     return fn
 
 
+def _parse_conf(ctx, param, values):
+    out = []
+    for v in values:
+        key, eq, value = v.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(f"{v!r}: expected KEY=VALUE, e.g. --spark-conf spark.sql.shuffle.partitions=64")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
+def engine_options(fn):
+    """Where the heavy part runs (DATA.md "Engines")."""
+    opts = [
+        click.option("--engine", type=click.Choice(["local", "spark"]), default=None,
+                     help="local: this machine [default]; spark: Apache Spark (pip install shapley_attr[spark])."),
+        click.option("--spark-master", default=None, metavar="URL",
+                     help="Spark master for --engine spark [local[*], or the cluster's own when submitted]."),
+        click.option("--spark-conf", multiple=True, callback=_parse_conf, metavar="KEY=VALUE",
+                     help="Spark configuration for --engine spark (repeatable)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
 def journey_options(fn):
     opts = [
         click.option("--lookback-days", type=float, default=None,
@@ -177,6 +202,7 @@ def cli() -> None:
 @model_options
 @mapping_options
 @journey_options
+@engine_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the table here (atomically) instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "table"]), default=None,
@@ -310,6 +336,7 @@ def run_options(fn):
 @model_options
 @mapping_options
 @journey_options
+@engine_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory to create.")
 @click.option("--force", is_flag=True, default=None,
               help="Replace an existing run directory (only one that holds an earlier run of this engine).")
@@ -332,6 +359,7 @@ def run(config_path, **options) -> None:
 @model_options
 @mapping_options
 @journey_options
+@engine_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, hidden=True)
 @click.option("--force", is_flag=True, default=None, hidden=True)
 @handle_errors

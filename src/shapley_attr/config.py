@@ -18,7 +18,7 @@ GAMES = ("count", "ordered", "rate", "subset-rate")
 METHODS = ("auto", "exact", "mc")
 VALUES = ("gmv", "conversions")
 
-ENGINES = ("local",)
+ENGINES = ("local", "spark")
 COMMANDS = ("attribute", "run", "validate")
 
 # --- limits ----------------------------------------------------------------------------------

@@ -91,19 +91,59 @@ def from_path_lists(paths: list[list[str]], conversions, value, nulls, *, ages=N
                      channels, age_arr)
 
 
-def merge_identical_paths(table: PathTable) -> PathTable:
-    """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order."""
-    from .kernels.sequences import _gather_sequences, _unique_sequences
+VALUE_UNITS = 1e6
+"""Values are summed in integer millionths of the currency unit when journeys merge into paths:
+exact, so the same journeys give the same table whatever their order or partitioning."""
+
+
+def merge_identical_paths(table: PathTable, exact_value: bool = False) -> PathTable:
+    """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order.
+
+    With ``exact_value`` (the engines, when journeys become paths) ``value`` is summed exactly in
+    millionths (:data:`VALUE_UNITS`), so the sum does not depend on the journeys' order; otherwise
+    (inside a model, e.g. after collapsing repeats of a table already in canonical order) in float64,
+    in the table's order. Counts are whole numbers or sums of few fractions.
+    """
+    from .kernels.sequences import _gather_sequences, _sum_units_by_id, _unique_sequences
 
     if table.n_paths == 0:
         return table
     inverse, first = _unique_sequences(table.offsets, table.codes)
-    if len(first) == table.n_paths:
-        return table
-    off, codes = _gather_sequences(table.offsets, table.codes, first)
     n = len(first)
-    sums = [np.bincount(inverse, weights=getattr(table, f), minlength=n) for f in ("conversions", "value", "nulls")]
-    return PathTable(off, codes, *sums, table.channels, None, dict(table.stats))
+    if exact_value:
+        value = _sum_units_by_id(inverse, first, table.value) / VALUE_UNITS
+    elif n == table.n_paths:
+        return table
+    else:
+        value = np.bincount(inverse, weights=table.value, minlength=n)
+    if n == table.n_paths:
+        return PathTable(table.offsets, table.codes, table.conversions, value, table.nulls, table.channels,
+                         table.ages, dict(table.stats))
+    off, codes = _gather_sequences(table.offsets, table.codes, first)
+    sums = [np.bincount(inverse, weights=getattr(table, f), minlength=n) for f in ("conversions", "nulls")]
+    return PathTable(off, codes, sums[0], value, sums[1], table.channels, None, dict(table.stats))
+
+
+def canonical_order(table: PathTable) -> PathTable:
+    """Unique paths in an order fixed by their content alone (by a 64-bit hash of the code sequence,
+    ties — distinct paths with one hash — by the codes): every engine hands the models the same
+    table, so credits and payouts are identical to the last bit, whatever the input row order or
+    partitioning. Paths must be unique (:func:`merge_identical_paths`)."""
+    from .kernels.sequences import _gather_sequences, _sequence_hashes
+
+    if table.n_paths < 2 or table.ages is not None:
+        return table
+    h = _sequence_hashes(table.offsets, table.codes)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    if np.any(hs[1:] == hs[:-1]):  # a collision: order those paths by their codes (rare, Python)
+        off = table.offsets
+        order = np.array(sorted(range(table.n_paths),
+                                key=lambda p: (int(h[p]), table.codes[off[p]:off[p + 1]].tolist())), dtype=np.int64)
+    order = order.astype(np.int64)
+    off, codes = _gather_sequences(table.offsets, table.codes, order)
+    return PathTable(off, codes, table.conversions[order], table.value[order], table.nulls[order], table.channels,
+                     None, dict(table.stats))
 
 
 def drop_unused_channels(table: PathTable) -> PathTable:

@@ -24,7 +24,7 @@ from .schema import DIRECT
 from .errors import InputError
 from typing import TYPE_CHECKING
 
-from .frames import PathTable, drop_unused_channels, merge_identical_paths, to_array
+from .frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, merge_identical_paths, to_array
 
 if TYPE_CHECKING:
     from .io.events import ValidatedEvents
@@ -83,8 +83,10 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
     n_conv = int(is_conv.sum())
     del t, is_conv, code, gmv  # the gathered events are not needed past the cut
     table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
-    if not params.keep_ages:
-        table = merge_identical_paths(table)
+    if params.keep_ages:  # journeys stay apart; their values in the same millionths as merged paths
+        table = PathTable(off, codes, conv, np.rint(val * VALUE_UNITS) / VALUE_UNITS, nul, tuple(categories), ages)
+    else:
+        table = canonical_order(merge_identical_paths(table, exact_value=True))
     table = drop_unused_channels(table)
     stats = {
         "events": int(len(df)),

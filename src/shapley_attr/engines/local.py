@@ -9,6 +9,7 @@ from ..errors import InputError, Issue, UsageError
 from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..io.paths import read_paths_table
 from ..io.readers import scan_input
+from ..frames import canonical_order
 from ..journeys import build_journeys, period_bounds
 from ..reconcile import CurrencyTotals, Reconciliation
 from . import FxRates, LoadedInput
@@ -82,12 +83,22 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
     reconciliation = Reconciliation(
         source=events.source, rows_read=events.rows_read, rows_rejected=events.rows_rejected,
         by_currency=by_currency(events.counted, conversions.select("currency", "gmv"), in_run),
-        currency=unit, gmv_in_run=float(run_gmv.sum()), gmv_direct=_direct_value(table) if direct else 0.0)
+        currency=unit, gmv_in_run=exact_sum(run_gmv), gmv_direct=_direct_value(table) if direct else 0.0)
     return LoadedInput(events.source, "events", table, events.rejects, reconciliation, table.stats,
                        events.order_ids_derived,
                        dict(zip(by_country["country"].to_list(), by_country["gmv"].to_list())),
                        dict(zip(by_country["country"].to_list(), by_country["n"].to_list())),
                        has_timestamps=True)
+
+
+def exact_sum(values) -> float:
+    """The sum of values as the journeys carry them (integer millionths, exact), as a float."""
+    import numpy as np
+
+    from ..frames import VALUE_UNITS
+
+    units = np.rint(np.asarray(values, dtype=np.float64) * VALUE_UNITS).astype(np.int64)
+    return int(units.sum(dtype=np.int64)) / VALUE_UNITS
 
 
 def by_currency(counted: pl.DataFrame, conversions: pl.DataFrame, in_run: pl.Series) -> tuple[CurrencyTotals, ...]:
@@ -122,6 +133,7 @@ def _from_paths(lf: pl.LazyFrame, name: str, config) -> LoadedInput:
     if config.model.model == "time-decay":
         raise UsageError("time-decay needs touch timestamps: give an events export, not a paths table")
     table, rejects, totals = read_paths_table(lf, name, config.mapping)
+    table = canonical_order(table)
     if len(rejects) and not config.quarantine:
         raise_first(rejects)
     reconciliation = Reconciliation(source=name, rows_read=int(table.stats["paths_rows"]),

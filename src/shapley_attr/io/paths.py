@@ -7,7 +7,7 @@ import polars as pl
 
 from ..config import ColumnMapping
 from ..errors import InputError
-from ..frames import PathTable, table_from_label_lists
+from ..frames import PathTable, merge_identical_paths, table_from_label_lists
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
 from .readers import ROW
@@ -34,8 +34,8 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
     ``(direct)`` beside other channels is a reject.
 
     ``total_conversion_value`` and ``total_null`` are optional (0 when absent). Identical paths (after
-    stripping the blanks around labels) are merged; paths are sorted by their text, so the same file
-    gives the same table whatever its row order.
+    stripping the blanks around labels) are merged, their values summed exactly
+    (:func:`frames.merge_identical_paths`).
     """
     schema = lf.collect_schema()
     missing = [c for c in ("path", "total_conversions") if c not in schema]
@@ -95,12 +95,10 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
 
     totals = CurrencyTotals(mapping.currency or UNSPECIFIED_CURRENCY, _count(c), dec(g), _count(cr), dec(gr),
                             0, Decimal(0), _count(ci), dec(gi))
-    accepted = (frame.filter(pl.col("_reason").is_null())
-                .with_columns(pl.col("labels").list.join("\x1f").alias("_key"))
-                .group_by("_key").agg(pl.col("labels").first(), *[pl.col(c).sum() for c in _NUMERIC])
-                .sort("_key"))
-    table = table_from_label_lists(accepted["labels"], accepted["total_conversions"].to_numpy(),
-                                   accepted["total_conversion_value"].to_numpy(), accepted["total_null"].to_numpy())
+    accepted = frame.filter(pl.col("_reason").is_null())
+    table = merge_identical_paths(table_from_label_lists(
+        accepted["labels"], accepted["total_conversions"].to_numpy(), accepted["total_conversion_value"].to_numpy(),
+        accepted["total_null"].to_numpy()), exact_value=True)
     conv = table.conversions
     stats = {
         "paths_rows": int(len(frame)),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import prange
+
 from ._jit import kernel
 from .rng import mix64
 
@@ -78,3 +80,22 @@ def _gather_sequences(offsets, codes, rows):
         for q in range(offsets[r + 1] - a):
             out[off[i] + q] = codes[a + q]
     return off, out
+
+
+@kernel("uint64[::1](int64[::1], int32[::1])", parallel=True)
+def _sequence_hashes(offsets, codes):
+    """The 64-bit content hash of every sequence (as ``_sequence_hash``), in parallel."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for p in prange(n):
+        out[p] = _sequence_hash(codes, offsets[p], offsets[p + 1])
+    return out
+
+
+@kernel("int64[::1](int64[::1], int64[::1], float64[::1])")
+def _sum_units_by_id(inverse, first, value):
+    """Per id, the exact sum of ``value`` in integer millionths (``rint(value · 1e6)``)."""
+    sums = np.zeros(first.shape[0], dtype=np.int64)
+    for p in range(inverse.shape[0]):
+        sums[inverse[p]] += np.int64(np.rint(value[p] * 1e6))
+    return sums
