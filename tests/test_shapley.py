@@ -98,13 +98,19 @@ def test_symmetry(game):
     assert_allclose(result.credit[a], result.credit[b], rtol=1e-12)
 
 
-def test_null_player_gets_nothing_in_subset_rate_and_count():
-    # d only appears in paths with no conversions and with the same rate as without it
+@pytest.mark.parametrize("game", ["count", "rate", "subset-rate"])
+def test_null_player_gets_nothing(game):
+    """d is only on a path no journey took (N = 0): v(S ∪ {d}) = v(S) for every S in every game, so
+    d gets nothing and the others' credits are those of the game without d."""
     paths = [["a"], ["a", "d"], ["b"], ["a", "b"]]
     conv, value, nulls = [1, 0, 1, 2], [10, 0, 10, 20], [1, 0, 1, 2]
-    for game in ("count",):
-        res = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game=game))
-        assert res.credit[res.channels.index("d")].tolist() == [0.0, 0.0]
+    res = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game=game))
+    assert res.credit[res.channels.index("d")].tolist() == [0.0, 0.0]
+    keep = [0, 2, 3]
+    without = fit(from_path_lists([paths[i] for i in keep], [conv[i] for i in keep], [value[i] for i in keep],
+                                  [nulls[i] for i in keep]), ModelParams(game=game))
+    for c in ("a", "b"):
+        assert_allclose(res.credit[res.channels.index(c)], without.credit[without.channels.index(c)], rtol=1e-12)
 
 
 def test_count_game_is_additive():
@@ -116,14 +122,17 @@ def test_count_game_is_additive():
     assert_allclose(r12.credit, r1.credit + r2.credit, rtol=1e-12)
 
 
-def test_rate_fallback_is_counted():
-    # {a,b} converts worse than nothing observed: v(a)=v(b)=0 (never observed alone) → φ clipped/zero?
+def test_rate_negative_phi_clipped_without_fallback():
+    """In {a,b,c}: v({c}) = 1 > v({a,b,c}) = 1/6 pushes φ_a and φ_b below 0; they are clipped and c
+    takes the journey. Σφ = v(C_j) > 0 for every converting set, so the last-touch fallback (all φ
+    ≤ 0) cannot fire in this game: its counter stays 0."""
     paths = [["a", "b"], ["a", "b", "c"], ["c"]]
     conv, value, nulls = [0, 1, 1], [0, 10, 10], [5, 5, 0]
     res = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
     expected = naive.rate_game(paths, conv, value, nulls)
     check(res, expected)
-    assert res.info["fallbacks"] >= 0
+    assert res.info["negative_phi_clipped"] == 2 and res.info["fallbacks"] == 0
+    assert res.credit[res.channels.index("c")].tolist() == [2.0, 20.0]
 
 
 def test_rate_exact_with_35_distinct_channels():

@@ -147,7 +147,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
         pl.col(ROW).cast(pl.Int64),
         user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
         pl.col("t"), is_conv.alias("is_conversion"),
-        pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels))
+        # labels outside the dictionary (the reserved (direct)) are rejected rows: code -1, never kept
+        pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels), strict=False)
         .to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
         pl.when(is_conv).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
         pl.col("margin"),

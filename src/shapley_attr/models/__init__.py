@@ -65,8 +65,16 @@ def with_direct(result: ModelResult, direct: np.ndarray, params: ModelParams) ->
     def put(arr, value):
         return None if arr is None else np.insert(np.asarray(arr, dtype=np.float64), at, value)
 
+    extra = dict(result.extra)
+    if "positions" in extra:  # the ordered game: (direct) is a one-touch journey, all at position 1
+        import polars as pl
+
+        positions = extra["positions"]
+        row = pl.DataFrame({"channel": [DIRECT], "position": [1], "conversions": [float(direct[0])],
+                            "gmv": [float(direct[1])]}, schema=positions.schema)
+        extra["positions"] = pl.concat([positions, row]).sort("channel", "position")
     return ModelResult(channels, credit, std_error=put(result.std_error, 0.0), ci_low=put(result.ci_low, direct[col]),
-                       ci_high=put(result.ci_high, direct[col]), info=result.info, extra=result.extra)
+                       ci_high=put(result.ci_high, direct[col]), info=result.info, extra=extra)
 
 
 __all__ = ["ModelResult", "fit"]
