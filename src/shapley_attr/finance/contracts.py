@@ -50,12 +50,22 @@ class Partner:
     row: int
 
 
+@dataclass(frozen=True)
+class CoopBudget:
+    """One row of coop.csv for the period: a budget shared among the eligible partners of ``scope``."""
+
+    scope: str  # a country code or "*"
+    currency: str
+    budget: Decimal
+    row: int
+
+
 @dataclass
 class FinanceInputs:
     partners: list[Partner]  # the versions in force for the period, sorted by partner_id
     sales: dict[str, tuple[Decimal, Decimal]]  # partner_id -> (sales, gross_margin) for the period
     fx: dict[tuple[date, str], Decimal]
-    coop: list[dict]  # {"scope", "currency", "budget", "row"}
+    coop: list[CoopBudget]
     not_in_force: list[str] = field(default_factory=list)
     rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
 
@@ -71,7 +81,7 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     rates, fx_rows = read_fx(fx, issues)
     budgets, coop_rows = read_coop(coop, period, issues)
     last_day = period_days(period)[1]
-    for ccy in sorted({p.currency for p in in_force} | {b["currency"] for b in budgets}):
+    for ccy in sorted({p.currency for p in in_force} | {b.currency for b in budgets}):
         if ccy != reporting and (last_day, ccy) not in rates:
             issues.append(Issue(str(fx), 0, "rate_to_reporting", f"{last_day} {ccy}",
                                 f"missing FX rate for {ccy} on {last_day} (the period's last day): expected a "
@@ -272,7 +282,7 @@ def read_fx(path: Path, issues: list[Issue]) -> tuple[dict[tuple[date, str], Dec
     return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
 
 
-def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[dict], dict]:
+def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[CoopBudget], dict]:
     src = str(path)
     rows = read_rows(path, COOP_COLUMNS, issues)
     out = []
@@ -288,7 +298,7 @@ def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[dict],
             n_bad += 1
             continue
         if rec["period"] == period:
-            out.append({"scope": scope, "currency": c, "budget": b, "row": row})
+            out.append(CoopBudget(scope, c, b, row))
     return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
 
 

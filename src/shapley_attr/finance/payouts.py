@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .contracts import Partner, rate_on
+from .contracts import CoopBudget, Partner, rate_on
 from .money import CONTEXT, from_minor, largest_remainder, quantize, to_decimal, to_minor
 
 
@@ -92,7 +92,7 @@ def _convert(amount_reporting: Decimal, rate: Decimal) -> Decimal:
 
 
 def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], referral_gmv: dict[str, float],
-                    sales: dict[str, tuple[Decimal, Decimal]], fx: dict, coop: list[dict], period: str,
+                    sales: dict[str, tuple[Decimal, Decimal]], fx: dict, coop: list[CoopBudget], period: str,
                     reporting: str, fx_source: str = "fx") -> PayoutResult:
     """Payout lines for ``partners`` (the versions in force), sorted by partner_id.
 
@@ -122,26 +122,26 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
         lines.append(PayoutLine(p, attributed, attr_rep, compensation, referral, commission, s, margin, rebate,
                                 has_sales=has_sales))
     allocations = []
-    for budget in sorted(coop, key=lambda b: (b["scope"], b["currency"], b["row"])):
+    for budget in sorted(coop, key=lambda b: (b.scope, b.currency, b.row)):
         eligible = [ln for ln in lines if ln.partner.coop_eligible and ln.attributed_gmv_reporting > 0
-                    and (budget["scope"] == "*" or ln.partner.country == budget["scope"])]
-        amount = quantize(budget["budget"], budget["currency"], "half-even")
-        units = to_minor(amount, budget["currency"])
+                    and (budget.scope == "*" or ln.partner.country == budget.scope)]
+        amount = quantize(budget.budget, budget.currency, "half-even")
+        units = to_minor(amount, budget.currency)
         if not eligible or units == 0:
-            allocations.append(CoopAllocation(budget["scope"], budget["currency"], amount, budget["row"]))
+            allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row))
             continue
         shares = largest_remainder(units, [ln.attributed_gmv_reporting for ln in eligible],
                                    [ln.partner.partner_id for ln in eligible])
-        b_rate = rate_on(fx, budget["currency"], last_day, reporting, fx_source)
+        b_rate = rate_on(fx, budget.currency, last_day, reporting, fx_source)
         parts = []
         for ln, u in zip(eligible, shares):
-            part = from_minor(u, budget["currency"])
+            part = from_minor(u, budget.currency)
             parts.append((ln.partner.partner_id, part))
-            if ln.partner.currency == budget["currency"]:
+            if ln.partner.currency == budget.currency:
                 ln.coop += part
             else:
                 p_rate = rate_on(fx, ln.partner.currency, last_day, reporting, fx_source)
                 ln.coop += quantize(CONTEXT.divide(part * b_rate, p_rate), ln.partner.currency, ln.partner.rounding)
-        allocations.append(CoopAllocation(budget["scope"], budget["currency"], amount, budget["row"],
+        allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row,
                                           tuple(sorted(parts))))
     return PayoutResult(lines, allocations, notes)
