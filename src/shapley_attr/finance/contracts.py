@@ -100,25 +100,58 @@ def raise_issues(issues: list[Issue]) -> None:
 
 
 def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> list[tuple[int, dict]]:
-    """(row number, record) pairs of a UTF-8 CSV with a header; missing columns become issues."""
+    """(row number, record) pairs of a UTF-8 CSV with a header; missing columns become issues.
+
+    Bad bytes (not UTF-8, UTF-16, a NUL byte), a header naming a column twice, a row with more fields
+    than the header and an overlong field are issues naming the row and column too, never a crash.
+    """
+    import io
+
+    from ..errors import InputError
+    from ..io.readers import read_small_csv_text
+
     name = str(path)
     if not path.is_file():
         issues.append(Issue(name, 0, "", "", "file not found"))
         return []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        try:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
-                                                               f"columns found: {', '.join(header)}"))
+    try:
+        text = read_small_csv_text(path, name)
+    except InputError as exc:
+        issues.append(exc.issue)
+        return []
+    except OSError as exc:
+        issues.append(Issue(name, 0, "", "", f"cannot be read: {exc.strerror}"))
+        return []
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, dict]] = []
+    try:
+        header = reader.fieldnames or []
+        seen: dict[str, int] = {}
+        for i, col in enumerate(header):
+            if col in seen and col.strip():
+                issues.append(Issue(name, 0, col, "", f"the header names column {col!r} twice (columns "
+                                                      f"{seen[col] + 1} and {i + 1}): expected each column once"))
                 return []
-            return [(i, {k: (v or "").strip() for k, v in rec.items() if k is not None})
-                    for i, rec in enumerate(reader, start=1)]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            issues.append(Issue(name, 0, "", "", f"cannot be read as UTF-8 CSV: {exc}"))
+            seen.setdefault(col, i)
+        missing = [c for c in required if c not in header]
+        if missing:
+            issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
+                                                           f"columns found: {', '.join(header)}"))
             return []
+        for i, rec in enumerate(reader, start=1):
+            extra = rec.pop(None, None)
+            if extra:
+                issues.append(Issue(name, i, "", ",".join(extra)[:80],
+                                    f"more fields than the header's {len(header)} (line {reader.line_num}): "
+                                    f"expected at most {len(header)} fields (a comma inside a value that is not "
+                                    "quoted?)"))
+                continue
+            rows.append((i, {k: (v or "").strip() for k, v in rec.items()}))
+    except csv.Error as exc:
+        issues.append(Issue(name, len(rows) + 1, "", "", f"cannot be read as CSV near line {reader.line_num}: {exc}: "
+                                                          "expected comma-separated values with short fields"))
+        return []
+    return rows
 
 
 def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=None, hi=None,

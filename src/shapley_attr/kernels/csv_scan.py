@@ -1,0 +1,293 @@
+"""One pass over the bytes of a CSV file before Polars reads it: encoding and structure.
+
+Polars reads a CSV lazily and fails deep inside a collect, with no row number, when the bytes are not
+UTF-8, when a quote is never closed or when a row has more fields than the header. This kernel finds
+the first such fault in one streaming pass (the file is fed in chunks; ``state`` carries over) and
+says where it is: byte offset, physical line, record (0 = the header) and field.
+
+The CSV rules follow what Polars accepts: a record ends at LF outside quotes (a CR before it is
+dropped); a field that starts with a quote is quoted, a doubled quote inside it is a literal quote and
+its closing quote must be followed by the delimiter, CR, LF or the end of the file; a quote inside an
+unquoted field is kept as text but, as in Polars' line splitter, opens or closes a quoted stretch in
+which delimiters and LFs do not count. UTF-8 is checked strictly (no overlong forms, no surrogates,
+nothing above U+10FFFF); a NUL byte is a fault.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+# state slots
+S_MODE = 0  # 0 field start, 1 unquoted, 2 quoted, 3 quote seen in quoted, 4 quoted stretch in unquoted
+S_NEED = 1  # UTF-8 continuation bytes still expected
+S_LO = 2  # allowed range of the next continuation byte
+S_HI = 3
+S_SEQ = 4  # offset of the current multi-byte sequence's lead byte
+S_LINE = 5  # physical line of the current byte (1-based)
+S_RECORD = 6  # current record (0 = header)
+S_FIELD = 7  # current field in the record (0-based)
+S_FIELDS = 8  # fields of the header (set when the header ends); -1 before
+S_MAXFIELD = 9  # not used by the kernel; reserved
+S_RECORD_LINE = 10  # line where the current record began
+S_QUOTE_AT = 11  # offset of the quote that opened the current quoted stretch
+S_QUOTE_LINE = 12
+S_ERR_AT = 13  # offset of the fault
+S_ERR_LINE = 14
+S_ERR_RECORD = 15
+S_ERR_FIELD = 16
+S_NONEMPTY = 17  # bytes seen in the current record
+STATE_SIZE = 18
+
+# fault codes
+OK = 0
+BAD_UTF8 = 1
+NUL_BYTE = 2
+UNTERMINATED_QUOTE = 3
+TEXT_AFTER_QUOTE = 4
+TOO_MANY_FIELDS = 5
+TRUNCATED_UTF8 = 6
+
+
+def new_state() -> np.ndarray:
+    state = np.zeros(STATE_SIZE, dtype=np.int64)
+    state[S_LINE] = 1
+    state[S_RECORD_LINE] = 1
+    state[S_FIELDS] = -1
+    state[S_LO] = 0x80
+    state[S_HI] = 0xBF
+    return state
+
+
+_PLAIN = 0  # a byte that is text in every state: the common case, skipped in a tight loop
+
+
+def byte_classes(delim: int, quote: int) -> np.ndarray:
+    """0 for the bytes that are plain text whatever the state (printable ASCII but the delimiter and
+    the quote, and tab), 1 for the others (the state machine looks at them one by one)."""
+    cls = np.ones(256, dtype=np.uint8)
+    for b in range(0x20, 0x7F):
+        cls[b] = _PLAIN
+    cls[9] = _PLAIN
+    cls[delim] = 1
+    cls[quote] = 1
+    return cls
+
+
+@kernel("int64(uint8[::1], int64, uint8, uint8, uint8[::1], int64[::1])")
+def _scan_chunk(buf, base, delim, quote, cls, state):
+    """Scan ``buf`` (bytes ``base`` .. ``base + len(buf)`` of the file); 0 or a fault code (see state)."""
+    mode = state[S_MODE]
+    need = state[S_NEED]
+    lo = state[S_LO]
+    hi = state[S_HI]
+    seq = state[S_SEQ]
+    line = state[S_LINE]
+    record = state[S_RECORD]
+    field = state[S_FIELD]
+    fields = state[S_FIELDS]
+    record_line = state[S_RECORD_LINE]
+    quote_at = state[S_QUOTE_AT]
+    quote_line = state[S_QUOTE_LINE]
+    nonempty = state[S_NONEMPTY]
+    code = OK
+    err_at = 0
+    n = buf.shape[0]
+    i = 0
+    while i < n:
+        if need == 0 and mode != 3:
+            # plain text: the same in every state but "just after a closing quote"
+            j = i
+            while j < n and cls[buf[j]] == _PLAIN:
+                j += 1
+            if j > i:
+                nonempty = 1
+                if mode == 0:
+                    mode = 1
+                i = j
+                if i == n:
+                    break
+        b = np.int64(buf[i])
+        i += 1
+        if mode <= 1 and need == 0:  # the common special bytes: a delimiter or a line end between fields
+            if b == delim:
+                field += 1
+                mode = 0
+                if field >= fields >= 0:
+                    code = TOO_MANY_FIELDS
+                    err_at = base + i - 1
+                    break
+                continue
+            if b == 10 and fields >= 0 and nonempty == 1:
+                if field >= fields:
+                    code = TOO_MANY_FIELDS
+                    err_at = base + i - 1
+                    break
+                record += 1
+                field = 0
+                mode = 0
+                nonempty = 0
+                line += 1
+                record_line = line
+                continue
+        at = base + i - 1
+        # --- UTF-8 ---
+        if need > 0:
+            if b < lo or b > hi:
+                code = BAD_UTF8
+                err_at = seq
+                break
+            need -= 1
+            lo = 0x80
+            hi = 0xBF
+            continue  # a continuation byte is never CSV syntax
+        if b >= 0x80:
+            if 0xC2 <= b <= 0xDF:
+                need = 1
+            elif b == 0xE0:
+                need = 2
+                lo = 0xA0
+            elif b == 0xED:
+                need = 2
+                hi = 0x9F
+            elif 0xE1 <= b <= 0xEF:
+                need = 2
+            elif b == 0xF0:
+                need = 3
+                lo = 0x90
+            elif 0xF1 <= b <= 0xF3:
+                need = 3
+            elif b == 0xF4:
+                need = 3
+                hi = 0x8F
+            else:
+                code = BAD_UTF8
+                err_at = at
+                break
+            seq = at
+            nonempty = 1
+            if mode == 0:
+                mode = 1
+            elif mode == 3:
+                code = TEXT_AFTER_QUOTE
+                err_at = at
+                break
+            continue
+        if b == 0:
+            code = NUL_BYTE
+            err_at = at
+            break
+        # --- CSV structure (ASCII bytes only from here) ---
+        if b == 10:  # LF
+            if mode == 2 or mode == 4:
+                line += 1
+                continue
+            # end of record
+            if fields < 0 and nonempty == 0 and field == 0:
+                line += 1  # blank lines before the header are skipped (as Polars does)
+                record_line = line
+                mode = 0
+                continue
+            if fields < 0:
+                fields = field + 1
+            elif field + 1 > fields:
+                code = TOO_MANY_FIELDS
+                err_at = at
+                break
+            record += 1
+            field = 0
+            mode = 0
+            nonempty = 0
+            line += 1
+            record_line = line
+            continue
+        if b != 13 or mode != 0:
+            nonempty = 1
+        if mode == 2:  # inside a quoted field
+            if b == quote:
+                mode = 3
+            continue
+        if mode == 4:  # quoted stretch inside an unquoted field
+            if b == quote:
+                mode = 1
+            continue
+        if mode == 3:  # just after a quote inside a quoted field
+            if b == quote:
+                mode = 2  # a doubled quote
+            elif b == delim:
+                field += 1
+                mode = 0
+                if fields >= 0 and field + 1 > fields:
+                    code = TOO_MANY_FIELDS
+                    err_at = at
+                    break
+            elif b == 13:
+                mode = 1  # CR before the record's LF
+            else:
+                code = TEXT_AFTER_QUOTE
+                err_at = at
+                break
+            continue
+        if b == delim:
+            field += 1
+            mode = 0
+            if fields >= 0 and field + 1 > fields:
+                code = TOO_MANY_FIELDS
+                err_at = at
+                break
+            continue
+        if b == quote:
+            quote_at = at
+            quote_line = line
+            mode = 2 if mode == 0 else 4
+            continue
+        if mode == 0 and b != 13:
+            mode = 1
+    state[S_MODE] = mode
+    state[S_NEED] = need
+    state[S_LO] = lo
+    state[S_HI] = hi
+    state[S_SEQ] = seq
+    state[S_LINE] = line
+    state[S_RECORD] = record
+    state[S_FIELD] = field
+    state[S_FIELDS] = fields
+    state[S_RECORD_LINE] = record_line
+    state[S_QUOTE_AT] = quote_at
+    state[S_QUOTE_LINE] = quote_line
+    state[S_NONEMPTY] = nonempty
+    if code != OK:
+        state[S_ERR_AT] = err_at
+        state[S_ERR_LINE] = line
+        state[S_ERR_RECORD] = record
+        state[S_ERR_FIELD] = field
+    return code
+
+
+def scan_chunk(buf: np.ndarray, base: int, delim: int, quote: int, classes: np.ndarray, state: np.ndarray) -> int:
+    """Scan one chunk; returns a fault code (0 = none so far). ``state`` comes from :func:`new_state`,
+    ``classes`` from :func:`byte_classes`."""
+    return int(_scan_chunk(buf, np.int64(base), np.uint8(delim), np.uint8(quote), classes, state))
+
+
+def finish(state: np.ndarray, size: int) -> int:
+    """Faults that only the end of the file reveals: an open UTF-8 sequence or an unclosed quote."""
+    if state[S_NEED] > 0:
+        state[S_ERR_AT] = state[S_SEQ]
+        state[S_ERR_LINE] = state[S_LINE]
+        state[S_ERR_RECORD] = state[S_RECORD]
+        state[S_ERR_FIELD] = state[S_FIELD]
+        return TRUNCATED_UTF8
+    if state[S_MODE] in (2, 4):
+        state[S_ERR_AT] = state[S_QUOTE_AT]
+        state[S_ERR_LINE] = state[S_QUOTE_LINE]
+        state[S_ERR_RECORD] = state[S_RECORD]
+        state[S_ERR_FIELD] = state[S_FIELD]
+        return UNTERMINATED_QUOTE
+    if state[S_NONEMPTY] and state[S_FIELDS] >= 0 and state[S_FIELD] + 1 > state[S_FIELDS]:
+        state[S_ERR_AT] = size
+        state[S_ERR_LINE] = state[S_LINE]
+        state[S_ERR_RECORD] = state[S_RECORD]
+        state[S_ERR_FIELD] = state[S_FIELD]
+        return TOO_MANY_FIELDS
+    return OK
