@@ -375,5 +375,21 @@ def validate(config_path, **options) -> None:
     validate_run(build_config("validate", *settings(config_path, options)), echo=echo_err)
 
 
+# --- report (owned with shapley_attr.report) ----------------------------------------------------
+@cli.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@handle_errors
+def report(run_dir) -> None:
+    """(Re)build RUN_DIR/report.html from the run directory's files alone.
+
+    Nothing is recomputed: the page is made from manifest.json and the CSV files that run wrote
+    (docs/run-directory.md); sections whose files or keys are missing say "not in this run". The
+    same directory always gives the same bytes. Prints the report's path on stderr.
+    """
+    from .report import build_report
+
+    click.echo(str(build_report(run_dir)), err=True)
+
+
 def main() -> None:
     cli(prog_name="shapley-attr")
