@@ -96,6 +96,7 @@ def test_load_run_tolerates_an_older_manifest(tmp_path):
 
 @pytest.mark.parametrize("setup, message", [
     (lambda d: shutil.rmtree(d), "no such directory"),
+    (lambda d: shutil.rmtree(d) or d.write_text("x"), "a file, not a directory"),
     (lambda d: (d / "manifest.json").unlink(), "manifest.json is missing"),
     (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable manifest"),
     (lambda d: (d / "manifest.json").write_text("[1, 2]"), "expected a JSON object"),

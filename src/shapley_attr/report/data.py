@@ -305,7 +305,8 @@ def load_run(run_dir: str | Path) -> RunData:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputError(str(run_dir), "not a run directory: no such directory")
+        what = "a file, not a directory" if run_dir.exists() else "no such directory"
+        raise InputError(str(run_dir), f"not a run directory: {what}")
     manifest_path = run_dir / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
