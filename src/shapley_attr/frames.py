@@ -22,6 +22,8 @@ class PathTable:
     channels: tuple[str, ...]  # code -> label, sorted
     ages: np.ndarray | None = None  # float64 [n_touches]: seconds from touch to conversion (events only)
     stats: dict = field(default_factory=dict)  # counts from the journey cut, for the manifest
+    value_offsets: np.ndarray | None = None  # int64 [n_paths + 1]: CSR over journey_values (events only)
+    journey_values: np.ndarray | None = None  # float64: each converting journey's own value, by path
 
     def __post_init__(self) -> None:
         # Kernels take C-contiguous writable arrays of exact dtypes (Arrow buffers come read-only).
@@ -40,6 +42,11 @@ class PathTable:
             raise ValueError("PathTable.offsets do not match codes")
         if self.ages is not None and (self.ages.dtype != np.float64 or len(self.ages) != len(self.codes)):
             raise TypeError("PathTable.ages must be float64 with one entry per touch")
+        if (self.value_offsets is None) != (self.journey_values is None):
+            raise TypeError("PathTable.value_offsets and journey_values go together")
+        if self.value_offsets is not None and (len(self.value_offsets) != n + 1
+                                               or self.value_offsets[-1] != len(self.journey_values)):
+            raise ValueError("PathTable.value_offsets do not match journey_values")
 
     @property
     def n_paths(self) -> int:
@@ -96,13 +103,15 @@ VALUE_UNITS = 1e6
 exact, so the same journeys give the same table whatever their order or partitioning."""
 
 
-def merge_identical_paths(table: PathTable, exact_value: bool = False) -> PathTable:
+def merge_identical_paths(table: PathTable, exact_value: bool = False, keep_values: bool = False) -> PathTable:
     """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order.
 
     With ``exact_value`` (the engines, when journeys become paths) ``value`` is summed exactly in
     millionths (:data:`VALUE_UNITS`), so the sum does not depend on the journeys' order; otherwise
     (inside a model, e.g. after collapsing repeats of a table already in canonical order) in float64,
-    in the table's order. Counts are whole numbers or sums of few fractions.
+    in the table's order. Counts are whole numbers or sums of few fractions. With ``keep_values``
+    (rows are single journeys, conversions 0 or 1) each path keeps the values of its converting
+    journeys, in row order (``value_offsets``/``journey_values``): what the bootstrap resamples.
     """
     from .kernels.sequences import _gather_sequences, _sum_units_by_id, _unique_sequences
 
@@ -110,6 +119,13 @@ def merge_identical_paths(table: PathTable, exact_value: bool = False) -> PathTa
         return table
     inverse, first = _unique_sequences(table.offsets, table.codes)
     n = len(first)
+    value_offsets = journey_values = None
+    if keep_values:
+        converting = np.flatnonzero(table.conversions > 0)
+        by_path = converting[np.argsort(inverse[converting], kind="stable")]
+        journey_values = np.rint(table.value[by_path] * VALUE_UNITS) / VALUE_UNITS
+        value_offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(inverse[converting], minlength=n), out=value_offsets[1:])
     if exact_value:
         value = _sum_units_by_id(inverse, first, table.value) / VALUE_UNITS
     elif n == table.n_paths:
@@ -118,10 +134,34 @@ def merge_identical_paths(table: PathTable, exact_value: bool = False) -> PathTa
         value = np.bincount(inverse, weights=table.value, minlength=n)
     if n == table.n_paths:
         return PathTable(table.offsets, table.codes, table.conversions, value, table.nulls, table.channels,
-                         table.ages, dict(table.stats))
+                         table.ages, dict(table.stats), value_offsets, journey_values)
     off, codes = _gather_sequences(table.offsets, table.codes, first)
     sums = [np.bincount(inverse, weights=getattr(table, f), minlength=n) for f in ("conversions", "nulls")]
-    return PathTable(off, codes, sums[0], value, sums[1], table.channels, None, dict(table.stats))
+    return PathTable(off, codes, sums[0], value, sums[1], table.channels, None, dict(table.stats),
+                     value_offsets, journey_values)
+
+
+def take_paths(table: PathTable, rows: np.ndarray) -> PathTable:
+    """The paths ``rows`` (int64 indices, in that order) of ``table``, with their touches' ages and
+    their journeys' values when the table keeps them."""
+    from .kernels.sequences import _gather_sequences
+
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    off, codes = _gather_sequences(table.offsets, table.codes, rows)
+    ages = None if table.ages is None else table.ages[_csr_positions(table.offsets, rows, off)]
+    value_offsets = journey_values = None
+    if table.value_offsets is not None:
+        value_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.diff(table.value_offsets)[rows], out=value_offsets[1:])
+        journey_values = table.journey_values[_csr_positions(table.value_offsets, rows, value_offsets)]
+    return PathTable(off, codes, table.conversions[rows], table.value[rows], table.nulls[rows], table.channels,
+                     ages, dict(table.stats), value_offsets, journey_values)
+
+
+def _csr_positions(offsets: np.ndarray, rows: np.ndarray, new_offsets: np.ndarray) -> np.ndarray:
+    """Positions in a CSR's data of the entries of ``rows``, in order (``new_offsets`` their new CSR)."""
+    return np.repeat(offsets[rows] - new_offsets[:-1], np.diff(new_offsets)) + np.arange(new_offsets[-1],
+                                                                                       dtype=np.int64)
 
 
 def canonical_order(table: PathTable) -> PathTable:
@@ -129,7 +169,7 @@ def canonical_order(table: PathTable) -> PathTable:
     ties — distinct paths with one hash — by the codes): every engine hands the models the same
     table, so credits and payouts are identical to the last bit, whatever the input row order or
     partitioning. Paths must be unique (:func:`merge_identical_paths`)."""
-    from .kernels.sequences import _gather_sequences, _sequence_hashes
+    from .kernels.sequences import _sequence_hashes
 
     if table.n_paths < 2 or table.ages is not None:
         return table
@@ -140,10 +180,7 @@ def canonical_order(table: PathTable) -> PathTable:
         off = table.offsets
         order = np.array(sorted(range(table.n_paths),
                                 key=lambda p: (int(h[p]), table.codes[off[p]:off[p + 1]].tolist())), dtype=np.int64)
-    order = order.astype(np.int64)
-    off, codes = _gather_sequences(table.offsets, table.codes, order)
-    return PathTable(off, codes, table.conversions[order], table.value[order], table.nulls[order], table.channels,
-                     None, dict(table.stats))
+    return take_paths(table, order.astype(np.int64))
 
 
 def drop_unused_channels(table: PathTable) -> PathTable:
@@ -154,7 +191,8 @@ def drop_unused_channels(table: PathTable) -> PathTable:
     remap = np.full(len(table.channels), -1, dtype=np.int32)
     remap[used] = np.arange(len(used), dtype=np.int32)
     return PathTable(table.offsets, remap[table.codes], table.conversions, table.value, table.nulls,
-                     tuple(table.channels[i] for i in used), table.ages, dict(table.stats))
+                     tuple(table.channels[i] for i in used), table.ages, dict(table.stats), table.value_offsets,
+                     table.journey_values)
 
 
 def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
@@ -179,13 +217,7 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
     totals = np.array([table.conversions[direct].sum(), table.value[direct].sum()])
     if not direct.any():
         return drop_unused_channels(table), totals
-    keep = ~direct
-    touch_keep = np.repeat(keep, lengths)
-    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(lengths[keep], out=offsets[1:])
-    rest = PathTable(offsets, table.codes[touch_keep], table.conversions[keep], table.value[keep],
-                     table.nulls[keep], table.channels, None if table.ages is None else table.ages[touch_keep],
-                     dict(table.stats))
+    rest = take_paths(table, np.flatnonzero(~direct))
     return drop_unused_channels(rest), totals
 
 

@@ -84,9 +84,12 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
     del t, is_conv, code, gmv  # the gathered events are not needed past the cut
     table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
     if params.keep_ages:  # journeys stay apart; their values in the same millionths as merged paths
-        table = PathTable(off, codes, conv, np.rint(val * VALUE_UNITS) / VALUE_UNITS, nul, tuple(categories), ages)
+        val = np.rint(val * VALUE_UNITS) / VALUE_UNITS
+        value_offsets = np.zeros(len(conv) + 1, dtype=np.int64)
+        np.cumsum(conv > 0, out=value_offsets[1:])
+        table = PathTable(off, codes, conv, val, nul, tuple(categories), ages, {}, value_offsets, val[conv > 0])
     else:
-        table = canonical_order(merge_identical_paths(table, exact_value=True))
+        table = canonical_order(merge_identical_paths(table, exact_value=True, keep_values=True))
     table = drop_unused_channels(table)
     stats = {
         "events": int(len(df)),
@@ -107,7 +110,7 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
         "tails": int(st[STAT_TAILS]),
     }
     return PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
-                     table.ages, stats)
+                     table.ages, stats, table.value_offsets, table.journey_values)
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
