@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
+import pytest
 
+import shapley_attr as sa
 from shapley_attr.config import ModelParams
 from shapley_attr.frames import from_path_lists
 from shapley_attr.models import fit
@@ -40,3 +43,86 @@ def test_intervals_shrink_with_more_journeys():
     width_small = (small.extra["bootstrap"]["high"] - small.extra["bootstrap"]["low"]) / small.credit[:, 1].sum()
     width_big = (big.extra["bootstrap"]["high"] - big.extra["bootstrap"]["low"]) / big.credit[:, 1].sum()
     assert np.all(width_big < width_small / 3)  # ~ 1/sqrt(100) = 1/10 in theory
+
+
+# --- journeys carry their own value (MODELS.md, "Uncertainty of the data") --------------------------
+def single_touch_export(seed: int, journeys: int = 20_000, sigma: float = 1.2) -> pl.DataFrame:
+    """Single-touch journeys on three channels, ~30% converting, log-normal order values."""
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["search", "email", "social"], size=journeys, p=[0.5, 0.3, 0.2])
+    converts = rng.random(journeys) < 0.3
+    value = np.round(rng.lognormal(3.0, sigma, size=journeys), 2)
+    t0 = np.datetime64("2026-10-01T00:00:00", "us")
+    users = [f"u{i}" for i in range(journeys)]
+    touch = pl.DataFrame({"user_id": users, "event_time": t0 + (np.arange(journeys) * 1_000_000).astype("timedelta64[us]"),
+                          "event_type": "touch", "channel": channel, "gmv": None, "currency": None})
+    conv = pl.DataFrame({"user_id": users, "event_time": t0 + ((np.arange(journeys) + 60) * 1_000_000).astype("timedelta64[us]"),
+                         "event_type": "conversion", "channel": None, "gmv": value,
+                         "currency": "EUR"}).filter(pl.Series(converts))
+    return pl.concat([touch, conv.select(touch.columns)], how="vertical_relaxed")
+
+
+def search_values(export: pl.DataFrame) -> np.ndarray:
+    """x_j: each journey's GMV when it converted after a search touch, else 0 (one entry per journey)."""
+    touches = export.filter(pl.col("event_type") == "touch").select("user_id", "channel")
+    conv = export.filter(pl.col("event_type") == "conversion").select("user_id", "gmv")
+    joined = touches.join(conv, on="user_id", how="left").with_columns(pl.col("gmv").fill_null(0.0))
+    return np.where(joined["channel"] == "search", joined["gmv"].to_numpy(), 0.0)
+
+
+def test_bootstrap_interval_has_the_spread_of_order_values():
+    """Last touch on single-touch journeys: the search channel's GMV is Σ x_j over J resampled
+    journeys, whose sd is √J·sd(x) computed from the data; the 95% interval is ≈ 2·1.96 of that.
+    Giving each draw its path's mean value made it less than half as wide."""
+    export = single_touch_export(seed=11)
+    x = search_values(export)
+    expected_width = 2 * 1.959964 * np.sqrt(len(x)) * x.std()
+    frame, attribution = sa.attribute(export, model="last", bootstrap=400, seed=2, with_report=True)
+    row = frame.filter(pl.col("channel") == "search").row(0, named=True)
+    ratio = (row["bootstrap_high"] - row["bootstrap_low"]) / expected_width
+    assert 0.9 <= ratio <= 1.1, ratio
+    assert attribution.result.info["bootstrap"]["values"] == "each journey's own value"
+
+
+def test_resampled_values_are_drawn_from_the_paths_own_journeys():
+    export = single_touch_export(seed=3, journeys=300)
+    loaded = sa.load_table(export)
+    t = loaded.table
+    rep = resample(t, np.random.Generator(np.random.Philox(key=9)))
+    for p in range(t.n_paths):
+        own = t.journey_values[t.value_offsets[p]:t.value_offsets[p + 1]]
+        if rep.conversions[p] == 0:
+            assert rep.value[p] == 0.0
+        else:  # a sum of c draws from the path's own values lies between c·min and c·max
+            c = rep.conversions[p]
+            assert c * own.min() - 1e-9 <= rep.value[p] <= c * own.max() + 1e-9
+    assert rep.conversions.sum() + rep.nulls.sum() == t.conversions.sum() + t.nulls.sum()
+
+
+def test_paths_input_says_its_draws_carry_the_path_mean(tmp_path):
+    p = tmp_path / "paths.csv"
+    p.write_text("path,total_conversions,total_conversion_value,total_null\na,3,30,5\na > b,2,50,4\nb,1,7,9\n")
+    _, attribution = sa.attribute(p, model="linear", bootstrap=50, with_report=True)
+    assert "mean value" in attribution.result.info["bootstrap"]["values"]
+
+
+def test_bootstrap_refuses_work_it_cannot_finish():
+    from shapley_attr.errors import ModelLimitError
+
+    big = from_path_lists([["a"], ["b"]], [1e9, 1e9], [1e9, 1e9], [1e9, 1e9])
+    with pytest.raises(ModelLimitError, match=r"--bootstrap 10000 on 4000000000 journeys"):
+        fit(big, ModelParams(model="last", bootstrap=10_000))
+
+
+@pytest.mark.slow
+def test_bootstrap_interval_covers_the_population_value_about_95_percent():
+    """200 exports drawn from a known population: E[search GMV] = J · P(search) · P(convert) · E[value]
+    (log-normal mean e^(μ+σ²/2)); the percentile interval covers it in ~95% of the exports."""
+    journeys, sigma = 4000, 1.2
+    truth = journeys * 0.5 * 0.3 * np.exp(3.0 + sigma ** 2 / 2)
+    covered = 0
+    for seed in range(200):
+        frame = sa.attribute(single_touch_export(seed, journeys, sigma), model="last", bootstrap=200, seed=seed)
+        row = frame.filter(pl.col("channel") == "search").row(0, named=True)
+        covered += row["bootstrap_low"] <= truth <= row["bootstrap_high"]
+    assert 0.90 <= covered / 200 <= 0.99, covered

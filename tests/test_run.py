@@ -43,7 +43,8 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
     assert res.exit_code == 0, res.output
     out = d / "runs" / "2026-10"
     assert sorted(p.name for p in out.iterdir()) == ["attribution.csv", "attribution.parquet", "kpis.csv",
-                                                     "manifest.json", "models.csv", "payouts.csv", "rejects.csv"]
+                                                     "manifest.json", "models.csv", "payouts.csv", "rejects.csv",
+                                                     "report.html"]
     raw = (out / "payouts.csv").read_bytes()
     assert b"\r\n" not in raw and raw.endswith(b"\n")
     rows = read_payouts(out / "payouts.csv")

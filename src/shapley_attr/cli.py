@@ -340,6 +340,9 @@ def run_options(fn):
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory to create.")
 @click.option("--force", is_flag=True, default=None,
               help="Replace an existing run directory (only one that holds an earlier run of this engine).")
+@click.option("--noise-free-payouts", is_flag=True, default=None,
+              help="Monte Carlo credits: sample on (up to --max-samples) until no partner's compensation moves by "
+                   "half a minor unit.")
 @handle_errors
 def run(config_path, **options) -> None:
     """The monthly batch: events + partners + sales + FX + co-op budgets -> a run directory.

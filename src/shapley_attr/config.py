@@ -173,7 +173,8 @@ MAPPING_KEYS = ("columns", "touch_types", "conversion_types", "currency", "delim
 JOURNEY_KEYS = ("lookback_days", "period")
 FILE_KEYS = ("events", "partners", "sales", "fx", "coop")
 """Inputs named by path (relative to run.toml in the file)."""
-RUN_KEYS = ("reporting_currency", "out", "force", "strict", "rejects", "engine", "spark_master", "spark_conf")
+RUN_KEYS = ("reporting_currency", "out", "force", "strict", "rejects", "engine", "spark_master", "spark_conf",
+            "noise_free_payouts")
 KEYS = MODEL_KEYS + MAPPING_KEYS + JOURNEY_KEYS + FILE_KEYS + RUN_KEYS
 """Every setting, one vocabulary for CLI options (``--max-samples``), run.toml keys and API keywords."""
 
@@ -214,6 +215,7 @@ class RunConfig:
     engine: str = "local"
     spark_master: str | None = None
     spark_conf: tuple[tuple[str, str], ...] = ()
+    noise_free_payouts: bool = False
 
     def __post_init__(self) -> None:
         if self.journeys.period is not None and not _is_month(self.journeys.period):
@@ -258,13 +260,14 @@ class RunConfig:
         return {"model": self.model.as_dict(), "value_auto": self.value_auto,
                 "journeys": {"lookback_days": self.journeys.lookback_days, "period": self.period},
                 "mapping": self.mapping.as_dict(), "input_kind": self.input_kind,
-                "reporting_currency": self.reporting_currency, "quarantine": self.quarantine}
+                "reporting_currency": self.reporting_currency, "quarantine": self.quarantine,
+                "noise_free_payouts": self.noise_free_payouts}
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
     **{k: (int,) for k in ("order", "seed", "max_samples", "bootstrap")},
     **{k: (int, float) for k in ("alpha", "tolerance", "half_life_days", "lookback_days")},
-    **{k: (bool,) for k in ("force", "strict", "collapse_repeats")},
+    **{k: (bool,) for k in ("force", "strict", "collapse_repeats", "noise_free_payouts")},
     **{k: (str,) for k in ("model", "game", "method", "value", "period", "currency", "delimiter", "sep",
                            "input_format", "input_kind", "reporting_currency", "engine", "spark_master", "out",
                            "rejects") + FILE_KEYS},
@@ -328,7 +331,8 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         force=bool(merged.get("force", False)),
         strict=None if merged.get("strict") is None else bool(merged["strict"]),
         engine=merged.get("engine", "local"), spark_master=merged.get("spark_master"),
-        spark_conf=tuple((str(k), str(v)) for k, v in spark_conf))
+        spark_conf=tuple((str(k), str(v)) for k, v in spark_conf),
+        noise_free_payouts=bool(merged.get("noise_free_payouts", False)))
 
 
 def _is_month(text: str) -> bool:

@@ -28,7 +28,8 @@ def to_json(manifest: dict) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n").encode("utf-8")
 
 
-def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], timings: dict) -> dict:
+def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], timings: dict,
+                   payout_noise: list[dict] | None = None) -> dict:
     """The manifest of a run (docs/run-directory.md) from the run's typed records."""
     from . import __version__
     from .finance.money import format_amount
@@ -43,7 +44,6 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
     inputs["events"]["rows"] = {"read": rec.rows_read, "accepted": rec.rows_accepted, "rejected": rec.rows_rejected}
     params = config.model
     info = attribution.result.info
-    noise = attribution.result.extra.get("payout_noise", [])
     return {
         "tool": "shapley_attr",
         "version": __version__,
@@ -70,7 +70,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
                       "carried_over": format_amount(b.carried_over, b.currency),
                       "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations}}
                      for b in payouts.coop],
-            "payout_noise": noise,
+            "payout_noise": list(payout_noise or []),
         },
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         "outputs": outputs,

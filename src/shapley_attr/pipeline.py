@@ -102,6 +102,9 @@ def summary_lines(attribution: Attribution) -> list[str]:
     if "stop_reason" in info:
         lines.append(f"Monte Carlo: {info['samples']} permutations, stopped by {info['stop_reason']} "
                      f"(largest 95% half-width {info['max_rel_halfwidth']:.2e} of the total)")
+    if "bootstrap" in info:
+        boot = info["bootstrap"]
+        lines.append(f"bootstrap: {boot['replicates']} replicates of the journeys, each carrying {boot['values']}")
     lines += attribution.reconciliation.lines()
     return lines
 
@@ -117,6 +120,13 @@ class Prepared:
     digests: dict
     loaded: LoadedInput
     seconds: float
+
+    def last_day_rate(self, currency: str):
+        """rate_to_reporting of ``currency`` on the period's last day (Decimal): what payouts convert with."""
+        from .finance.contracts import period_days, rate_on
+
+        return rate_on(self.finance.fx, currency, period_days(self.config.period)[1],
+                       self.config.reporting_currency, self.fx.source)
 
 
 def prepare(config: RunConfig) -> Prepared:
@@ -168,53 +178,94 @@ def compare_models(attribution: Attribution) -> list[tuple[ModelParams, ModelRes
 def run(config: RunConfig, echo: Echo = _silent) -> RunOutcome:
     """The monthly batch: events + partners + sales + FX + co-op budgets → one run directory."""
     from .finance.kpis import compute_kpis
-    from .finance.contracts import rate_on
-    from .finance.payouts import compute_payouts
+    from .finance.uncertainty import noise_records, noise_warnings
     from .io import tables
     from .io.run_directory import check_target, write_run_directory
     from .manifest import build_manifest, run_id as make_run_id, to_json
-    from .models.heuristics import last_touch_credit
 
     t_start = time.perf_counter()
     check_target(config.out, config.force)
     prep = prepare(config)
     attribution = fit_loaded(prep.config, prep.loaded, echo, {"read_and_journeys": prep.seconds})
-    config = attribution.config
-    table = attribution.loaded.table
     t_payouts = time.perf_counter()
+    payouts, intervals = settle_payouts(prep, attribution)
+    if prep.config.noise_free_payouts and any(i.noisy for i in (intervals or {}).values()):
+        attribution, payouts, intervals = _resample_until_exact(prep, attribution, payouts, echo)
+    config = attribution.config
+    noise = noise_records(intervals)
     comparison = compare_models(attribution)
-    credit_gmv = dict(zip(attribution.result.channels, attribution.result.credit[:, 1].tolist()))
-    last = last_touch_credit(table) if table.n_paths else None
-    referral = dict(zip(table.channels, last[:, 1].tolist())) if last is not None else {}
-    fin = prep.finance
-    payouts = compute_payouts(fin.partners, credit_gmv, referral, fin.sales, fin.fx, fin.coop, config.period,
-                              config.reporting_currency, prep.fx.source)
     rid = make_run_id(prep.digests, config.parameters())
-    from .finance.contracts import period_days
-
-    last_day = period_days(config.period)[1]
-    kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv,
-                            lambda ccy: rate_on(fin.fx, ccy, last_day, config.reporting_currency, prep.fx.source))
+    kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv, prep.last_day_rate)
     frame = tables.attribution_frame(attribution.result, config.model, config.period)
     positions = tables.positions_frame(attribution.result, config.model, config.period)
     files = {
         "attribution.csv": tables.frame_csv(frame),
         "attribution.parquet": tables.parquet_bytes(frame, config),
         "models.csv": tables.frame_csv(tables.models_frame(comparison, config.period)),
-        "payouts.csv": tables.payouts_csv(payouts, config.period, rid),
+        "payouts.csv": tables.payouts_csv(payouts, config.period, rid, None if intervals is None else
+                                          {pid: (i.low, i.high) for pid, i in intervals.items()}),
         "kpis.csv": tables.kpis_csv(kpi_rows),
         "rejects.csv": tables.frame_csv(attribution.loaded.rejects),
     }
     if positions is not None:
         files["positions.csv"] = tables.frame_csv(positions)
     timings = attribution.timings | {"comparison_and_payouts": time.perf_counter() - t_payouts}
-    manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json"], timings)
-    timings["total"] = time.perf_counter() - t_start
+    timings["total_before_writing"] = time.perf_counter() - t_start
+    manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json", "report.html"],
+                              timings, noise)
     files["manifest.json"] = to_json(manifest)
-    out = write_run_directory(config.out, files, config.force)
-    for line in run_summary(config, rid, out, attribution, payouts):
+    out = write_run_directory(config.out, files, config.force, finish=_build_report)
+    hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
+            else "lower --tolerance or use --noise-free-payouts")
+    for line in noise_warnings(noise, hint) + run_summary(config, rid, out, attribution, payouts):
         echo(line)
     return RunOutcome(out, rid, manifest, attribution, payouts)
+
+
+def _build_report(run_dir: Path) -> None:
+    from .report import build_report
+
+    build_report(run_dir)
+
+
+def settle_payouts(prep: Prepared, attribution: Attribution):
+    """The payout lines of an attribution, and the 95% intervals of each partner's attributed GMV when
+    the credits are estimated or bootstrapped (``finance.uncertainty``; None otherwise)."""
+    from .finance.payouts import compute_payouts
+    from .finance.uncertainty import payout_intervals
+    from .models.heuristics import last_touch_credit
+
+    result, table, fin, config = attribution.result, attribution.loaded.table, prep.finance, attribution.config
+    credit_gmv = dict(zip(result.channels, result.credit[:, 1].tolist()))
+    last = last_touch_credit(table) if table.n_paths else None
+    referral = dict(zip(table.channels, last[:, 1].tolist())) if last is not None else {}
+    payouts = compute_payouts(fin.partners, credit_gmv, referral, fin.sales, fin.fx, fin.coop, config.period,
+                              config.reporting_currency, prep.fx.source)
+    boot = result.extra.get("bootstrap")
+    intervals = payout_intervals(payouts.lines, result.channels, result.extra.get("gmv_std_error"),
+                                 None if boot is None else boot["draws"], prep.last_day_rate)
+    return payouts, intervals
+
+
+def _resample_until_exact(prep: Prepared, attribution: Attribution, payouts, echo: Echo):
+    """``--noise-free-payouts``: refit the Monte Carlo credits at the tolerance under which no partner's
+    compensation moves by half a minor unit (bounded by --max-samples), and say how it ended."""
+    from .finance.uncertainty import tolerance_for_exact_payouts
+
+    config = attribution.config
+    alpha = config.model.alpha if config.model.model == "hybrid" else 1.0
+    tolerance = tolerance_for_exact_payouts(payouts.lines, prep.last_day_rate,
+                                            float(attribution.result.credit[:, 1].sum()), alpha)
+    if tolerance is None or tolerance >= config.model.tolerance:
+        return attribution, payouts, settle_payouts(prep, attribution)[1]
+    echo(f"noise-free payouts: Monte Carlo again at --tolerance {tolerance:.3g} (was {config.model.tolerance:g}, "
+         f"at most {config.model.max_samples} permutations)")
+    again = replace(config, model=replace(config.model, tolerance=tolerance))
+    attribution = fit_loaded(again, attribution.loaded, _silent, attribution.timings)
+    attribution.result.info["noise_free_payouts"] = {"tolerance": tolerance, "samples": attribution.result.info.get(
+        "samples"), "stop_reason": attribution.result.info.get("stop_reason")}
+    payouts, intervals = settle_payouts(prep, attribution)
+    return attribution, payouts, intervals
 
 
 def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution, payouts) -> list[str]:
@@ -237,6 +288,7 @@ def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution
     if rejected:
         lines.append(f"rejected event rows: {rejected} (see rejects.csv)")
     lines.append(f"payouts: {out / 'payouts.csv'}")
+    lines.append(f"report: {out / 'report.html'}")
     return lines
 
 

@@ -66,6 +66,8 @@ def with_direct(result: ModelResult, direct: np.ndarray, params: ModelParams) ->
         return None if arr is None else np.insert(np.asarray(arr, dtype=np.float64), at, value)
 
     extra = dict(result.extra)
+    if "gmv_std_error" in extra:
+        extra["gmv_std_error"] = put(extra["gmv_std_error"], 0.0)
     if "positions" in extra:  # the ordered game: (direct) is a one-touch journey, all at position 1
         import polars as pl
 

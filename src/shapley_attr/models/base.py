@@ -14,7 +14,9 @@ class ModelResult:
     ``PathTable.channels``). ``std_error``, ``ci_low`` and ``ci_high`` (Monte Carlo estimates) are in
     the unit of the attributed value (``params.value``) or ``None`` when the credit is exact.
     ``info`` holds the choices made, for the manifest (method chosen, fallbacks, stop reason, ...).
-    ``extra`` holds model-specific tables (e.g. the ordered game's credit per touch position).
+    ``extra`` holds model-specific tables: the ordered game's credit per touch position
+    (``positions``), Monte Carlo standard errors of the GMV credits (``gmv_std_error``, whatever the
+    attributed value), the bootstrap's interval and replicate draws (``bootstrap``).
     """
 
     channels: tuple[str, ...]

@@ -31,4 +31,7 @@ def fit(table: PathTable, params: ModelParams) -> ModelResult:
 
         lo = credit[:, col] - Z95 * se
         hi = credit[:, col] + Z95 * se
-    return ModelResult(table.channels, credit, std_error=se, ci_low=lo, ci_high=hi, info=info, extra=shap.extra)
+    extra = dict(shap.extra)
+    if "gmv_std_error" in extra:
+        extra["gmv_std_error"] = alpha * extra["gmv_std_error"]
+    return ModelResult(table.channels, credit, std_error=se, ci_low=lo, ci_high=hi, info=info, extra=extra)

@@ -175,7 +175,8 @@ def _fit_subset_rate(table: PathTable, params: ModelParams) -> ModelResult:
     credit = np.outer(phi / v_all, totals)
     half = Z95 * se * scale
     return ModelResult(table.channels, credit, std_error=se * scale, ci_low=credit[:, col] - half,
-                       ci_high=credit[:, col] + half, info=info)
+                       ci_high=credit[:, col] + half, info=info,
+                       extra={"gmv_std_error": se * totals[1] / v_all})
 
 
 def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: ModelParams):
