@@ -170,3 +170,18 @@ def test_batches_give_the_same_result(tmp_path, monkeypatch):
         for name in ("offsets", "codes", "conversions", "value", "nulls"):
             np.testing.assert_array_equal(getattr(table, name), getattr(whole, name))
     assert sorted(whole_report.rejects["column"].to_list()) == ["event_time", "gmv", "order_id"]
+
+
+def test_binary_column_with_bytes_that_are_not_utf8(tmp_path):
+    """Parquet can store text as raw bytes: valid UTF-8 is read as text, the rest is a reject naming
+    the column with its bytes in hex (never an internal error)."""
+    p = tmp_path / "bin.parquet"
+    pl.DataFrame({"user_id": [b"\x80\x81", b"u2", b"u2"], "event_time": ["2026-10-01T10:00:00Z"] * 3,
+                  "event_type": ["touch", "touch", "conversion"], "channel": ["a", "b", None],
+                  "gmv": [None, None, 5.0], "currency": [None, None, "EUR"]}).write_parquet(p)
+    with pytest.raises(InputError, match=r"row 1, column 'user_id': not UTF-8 text.*got '8081'"):
+        load(p)
+    table, report = load(p, strict=False)
+    assert report.rejects.row(0, named=True) | {"source": ""} == {"source": "", "row": 1, "column": "user_id",
+                                                                   "value": "8081", "reason": report.rejects["reason"][0]}
+    assert table.path_labels() == ["b"] and table.value.tolist() == [5.0]

@@ -228,7 +228,9 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
 
     config = build_config("attribute", *settings(None, options | {"events": input_path}))
     echo = (lambda m: None) if quiet else echo_err
-    attribution = run_attribute(config, echo=echo)
+    from .progress import Progress
+
+    attribution = run_attribute(config, echo=echo, progress=Progress(quiet=quiet))
     from .io.tables import credits_frame, frame_csv, positions_frame
     from .io.atomic import write_bytes_atomic
 
@@ -242,8 +244,7 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
     _emit(credits_frame(attribution.result, attribution.params), out, fmt, attribution.config)
     for line in summary_lines(attribution):
         echo(line)
-    echo(f"time: read+journeys {attribution.timings['read_and_journeys']:.2f}s, "
-         f"model {attribution.timings['model']:.2f}s")
+    echo("time: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in attribution.timings.items()))
 
 
 def _emit(frame, out, fmt, config) -> None:
@@ -340,11 +341,12 @@ def run_options(fn):
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory to create.")
 @click.option("--force", is_flag=True, default=None,
               help="Replace an existing run directory (only one that holds an earlier run of this engine).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary on stderr (warnings stay).")
 @click.option("--noise-free-payouts", is_flag=True, default=None,
               help="Monte Carlo credits: sample on (up to --max-samples) until no partner's compensation moves by "
                    "half a minor unit.")
 @handle_errors
-def run(config_path, **options) -> None:
+def run(config_path, quiet, **options) -> None:
     """The monthly batch: events + partners + sales + FX + co-op budgets -> a run directory.
 
     Writes attribution.csv (+ .parquet), models.csv, payouts.csv, kpis.csv, rejects.csv and
@@ -353,8 +355,13 @@ def run(config_path, **options) -> None:
     """
     from .config import build_config
     from .pipeline import run as run_batch
+    from .progress import Progress
 
-    run_batch(build_config("run", *settings(config_path, options)), echo=echo_err)
+    def echo(message: str) -> None:  # --quiet keeps warnings and errors only
+        if not quiet or message.startswith("warning:"):
+            echo_err(message)
+
+    run_batch(build_config("run", *settings(config_path, options)), echo=echo, progress=Progress(quiet=quiet))
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from .config import ModelParams, RunConfig
 from .engines import FxRates, LoadedInput
 from .io.events import DERIVED_ORDER_ID_RULE
 from .models.base import ModelResult
+from .progress import Progress, active, current
 from .reconcile import Reconciliation
 
 Echo = Callable[[str], None]
@@ -57,34 +58,37 @@ def resolve_value(config: RunConfig, loaded: LoadedInput) -> RunConfig:
     return config.with_value("gmv" if float(loaded.table.value.sum()) > 0.0 else "conversions")
 
 
-def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent) -> Attribution:
+def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent,
+              progress: Progress | None = None) -> Attribution:
     """Read ``source`` (default ``config.events``), cut journeys and attribute them with the model of
-    ``config``. FX rates come from ``fx`` or ``config.fx``."""
+    ``config``. FX rates come from ``fx`` or ``config.fx``. ``progress`` shows stages on a terminal."""
     from .engines import load
 
-    t0 = time.perf_counter()
-    if fx is None and config.fx is not None:
-        fx = read_fx(config.fx, config.reporting_currency)
-    loaded = load(config, source, fx)
-    return fit_loaded(config, loaded, echo, {"read_and_journeys": time.perf_counter() - t0})
+    prog = progress or current()
+    with active(prog):
+        with prog.stage("read, validate and cut journeys"):
+            if fx is None and config.fx is not None:
+                fx = read_fx(config.fx, config.reporting_currency)
+            loaded = load(config, source, fx)
+        return fit_loaded(config, loaded, echo, prog)
 
 
-def fit_loaded(config: RunConfig, loaded: LoadedInput, echo: Echo = _silent, timings: dict | None = None
+def fit_loaded(config: RunConfig, loaded: LoadedInput, echo: Echo = _silent, progress: Progress | None = None
                ) -> Attribution:
     """The model of ``config`` on a loaded input. Credits that do not reconcile with the input raise
     (an engine fault, never the input's: exit 1)."""
     from .models import fit
 
-    t0 = time.perf_counter()
-    config = resolve_value(config, loaded)
-    result = fit(loaded.table, config.model)
+    prog = progress or current()
+    with active(prog), prog.stage("model"):
+        config = resolve_value(config, loaded)
+        result = fit(loaded.table, config.model)
     reconciliation = replace(loaded.reconciliation, gmv_attributed=float(result.credit[:, 1].sum()))
     if not reconciliation.balanced:
         raise RuntimeError("credits do not reconcile with the input: " + "; ".join(reconciliation.lines()))
     if loaded.order_ids_derived:
         echo(f"order_id derived for {loaded.order_ids_derived} conversion(s) without one: {DERIVED_ORDER_ID_RULE}")
-    return Attribution(config, loaded, result, reconciliation,
-                       dict(timings or {}) | {"model": time.perf_counter() - t0})
+    return Attribution(config, loaded, result, reconciliation, prog.timings)
 
 
 def summary_lines(attribution: Attribution) -> list[str]:
@@ -129,19 +133,24 @@ class Prepared:
                        self.config.reporting_currency, self.fx.source)
 
 
-def prepare(config: RunConfig) -> Prepared:
+def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     """Read and check the finance files first (small; every problem listed at once), then the events."""
     from .engines import load
     from .finance.contracts import read_finance
     from .manifest import file_digest
 
+    prog = progress or current()
     t0 = time.perf_counter()
     paths = {k: Path(getattr(config, k)) for k in ("events", "partners", "sales", "fx", "coop")}
-    finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
-                           config.reporting_currency)
-    fx = FxRates(finance.fx, str(paths["fx"]))
-    loaded = load(config, str(paths["events"]), fx)
-    digests = {k: file_digest(p) for k, p in paths.items()}
+    with active(prog):
+        with prog.stage("finance inputs"):
+            finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
+                                   config.reporting_currency)
+            fx = FxRates(finance.fx, str(paths["fx"]))
+        with prog.stage("read, validate and cut journeys"):
+            loaded = load(config, str(paths["events"]), fx)
+        with prog.stage("input digests"):
+            digests = {k: file_digest(p) for k, p in paths.items()}
     return Prepared(config, finance, fx, digests, loaded, time.perf_counter() - t0)
 
 
@@ -175,7 +184,7 @@ def compare_models(attribution: Attribution) -> list[tuple[ModelParams, ModelRes
     return out
 
 
-def run(config: RunConfig, echo: Echo = _silent) -> RunOutcome:
+def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = None) -> RunOutcome:
     """The monthly batch: events + partners + sales + FX + co-op budgets → one run directory."""
     from .finance.kpis import compute_kpis
     from .finance.uncertainty import noise_records, noise_warnings
@@ -183,38 +192,37 @@ def run(config: RunConfig, echo: Echo = _silent) -> RunOutcome:
     from .io.run_directory import check_target, write_run_directory
     from .manifest import build_manifest, run_id as make_run_id, to_json
 
-    t_start = time.perf_counter()
+    prog = progress or current()
     check_target(config.out, config.force)
-    prep = prepare(config)
-    attribution = fit_loaded(prep.config, prep.loaded, echo, {"read_and_journeys": prep.seconds})
-    t_payouts = time.perf_counter()
-    payouts, intervals = settle_payouts(prep, attribution)
-    if prep.config.noise_free_payouts and any(i.noisy for i in (intervals or {}).values()):
-        attribution, payouts, intervals = _resample_until_exact(prep, attribution, payouts, echo)
-    config = attribution.config
-    noise = noise_records(intervals)
-    comparison = compare_models(attribution)
-    rid = make_run_id(prep.digests, config.parameters())
-    kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv, prep.last_day_rate)
-    frame = tables.attribution_frame(attribution.result, config.model, config.period)
-    positions = tables.positions_frame(attribution.result, config.model, config.period)
-    files = {
-        "attribution.csv": tables.frame_csv(frame),
-        "attribution.parquet": tables.parquet_bytes(frame, config),
-        "models.csv": tables.frame_csv(tables.models_frame(comparison, config.period)),
-        "payouts.csv": tables.payouts_csv(payouts, config.period, rid, None if intervals is None else
-                                          {pid: (i.low, i.high) for pid, i in intervals.items()}),
-        "kpis.csv": tables.kpis_csv(kpi_rows),
-        "rejects.csv": tables.frame_csv(attribution.loaded.rejects),
-    }
-    if positions is not None:
-        files["positions.csv"] = tables.frame_csv(positions)
-    timings = attribution.timings | {"comparison_and_payouts": time.perf_counter() - t_payouts}
-    timings["total_before_writing"] = time.perf_counter() - t_start
-    manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json", "report.html"],
-                              timings, noise)
-    files["manifest.json"] = to_json(manifest)
-    out = write_run_directory(config.out, files, config.force, finish=_build_report)
+    prep = prepare(config, prog)
+    attribution = fit_loaded(prep.config, prep.loaded, echo, prog)
+    with active(prog), prog.stage("payouts and comparison"):
+        payouts, intervals = settle_payouts(prep, attribution)
+        if prep.config.noise_free_payouts and any(i.noisy for i in (intervals or {}).values()):
+            attribution, payouts, intervals = _resample_until_exact(prep, attribution, payouts, echo, prog)
+        config = attribution.config
+        noise = noise_records(intervals)
+        comparison = compare_models(attribution)
+        rid = make_run_id(prep.digests, config.parameters())
+        kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv, prep.last_day_rate)
+    with prog.stage("write"):
+        frame = tables.attribution_frame(attribution.result, config.model, config.period)
+        positions = tables.positions_frame(attribution.result, config.model, config.period)
+        files = {
+            "attribution.csv": tables.frame_csv(frame),
+            "attribution.parquet": tables.parquet_bytes(frame, config),
+            "models.csv": tables.frame_csv(tables.models_frame(comparison, config.period)),
+            "payouts.csv": tables.payouts_csv(payouts, config.period, rid, None if intervals is None else
+                                              {pid: (i.low, i.high) for pid, i in intervals.items()}),
+            "kpis.csv": tables.kpis_csv(kpi_rows),
+            "rejects.csv": tables.frame_csv(attribution.loaded.rejects),
+        }
+        if positions is not None:
+            files["positions.csv"] = tables.frame_csv(positions)
+        manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json", "report.html"],
+                                  prog.timings, noise)
+        files["manifest.json"] = to_json(manifest)
+        out = write_run_directory(config.out, files, config.force, finish=_build_report)
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
             else "lower --tolerance or use --noise-free-payouts")
     for line in noise_warnings(noise, hint) + run_summary(config, rid, out, attribution, payouts):
@@ -247,7 +255,7 @@ def settle_payouts(prep: Prepared, attribution: Attribution):
     return payouts, intervals
 
 
-def _resample_until_exact(prep: Prepared, attribution: Attribution, payouts, echo: Echo):
+def _resample_until_exact(prep: Prepared, attribution: Attribution, payouts, echo: Echo, progress: Progress):
     """``--noise-free-payouts``: refit the Monte Carlo credits at the tolerance under which no partner's
     compensation moves by half a minor unit (bounded by --max-samples), and say how it ended."""
     from .finance.uncertainty import tolerance_for_exact_payouts
@@ -261,7 +269,7 @@ def _resample_until_exact(prep: Prepared, attribution: Attribution, payouts, ech
     echo(f"noise-free payouts: Monte Carlo again at --tolerance {tolerance:.3g} (was {config.model.tolerance:g}, "
          f"at most {config.model.max_samples} permutations)")
     again = replace(config, model=replace(config.model, tolerance=tolerance))
-    attribution = fit_loaded(again, attribution.loaded, _silent, attribution.timings)
+    attribution = fit_loaded(again, attribution.loaded, _silent, progress)
     attribution.result.info["noise_free_payouts"] = {"tolerance": tolerance, "samples": attribution.result.info.get(
         "samples"), "stop_reason": attribution.result.info.get("stop_reason")}
     payouts, intervals = settle_payouts(prep, attribution)

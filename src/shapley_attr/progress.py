@@ -37,6 +37,9 @@ One :class:`Progress` per run::
   draws nothing; ``Progress(enabled=True)`` forces drawing (tests).
 
 The module functions :func:`stage` and :func:`bar` are the same for one-off use, without shared timings.
+``with progress.active(prog):`` makes ``prog`` what :func:`current` returns inside the block, so that
+deep loops (bootstrap replicates, Monte Carlo batches, validation batches) report to the run's
+progress without it being passed down; outside a run :func:`current` is silent.
 Numba kernels cannot report from inside; loop over batches in Python and call ``update`` per batch.
 """
 from __future__ import annotations
@@ -47,6 +50,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -174,3 +178,24 @@ def stage(name: str, *, quiet: bool = False, stream: IO[str] | None = None):
 def bar(total: int | None, desc: str, *, unit: str = "it", quiet: bool = False, stream: IO[str] | None = None) -> Bar:
     """A one-off progress bar (context manager yielding a :class:`Bar`); see :meth:`Progress.bar`."""
     return Progress(quiet=quiet, stream=stream).bar(total, desc, unit)
+
+
+_ACTIVE: ContextVar[Progress | None] = ContextVar("shapley_attr_progress", default=None)
+
+
+@contextlib.contextmanager
+def active(progress: Progress) -> Iterator[Progress]:
+    """Make ``progress`` the one :func:`current` returns inside the block (the run's), so that deep
+    loops (bootstrap replicates, Monte Carlo batches, validation batches) can report without it being
+    passed through every signature. Progress never changes a number, only what stderr shows."""
+    token = _ACTIVE.set(progress)
+    try:
+        yield progress
+    finally:
+        _ACTIVE.reset(token)
+
+
+def current() -> Progress:
+    """The active run's :class:`Progress`, or a silent one outside a run (library calls)."""
+    progress = _ACTIVE.get()
+    return progress if progress is not None else Progress(enabled=False)

@@ -14,6 +14,7 @@ import polars as pl
 
 from ..config import ColumnMapping
 from ..errors import InputError
+from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
 
@@ -130,7 +131,9 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     if set(touch_types) & set(conv_types):
         raise InputError(source, f"event type(s) {sorted(set(touch_types) & set(conv_types))} given as both "
                                  "touch and conversion", column="event_type")
+    lf, schema, binary_checks = _text_columns(lf, schema, source)
     checks, exprs = _checks(schema, mapping)
+    checks = binary_checks + checks
     channel = exprs["channel"]
     labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != "")
                                                     & (pl.col("c") != DIRECT))
@@ -166,15 +169,17 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
     kept, convs, flagged_parts, counted_parts = [], [], [], []
-    for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
-        bad = batch.get_column("_bad")
-        any_bad = bool(bad.any())
-        kept.append(_take(batch, columns, ~bad) if any_bad else pl.DataFrame([batch.get_column(c) for c in columns]))
-        convs.append(_take(batch, conv_columns, batch.get_column("is_conversion") & ~bad))
-        if any_bad:
-            flagged_parts.append(_take(batch, [ROW, *flag_cols], bad))
-        counted_parts.append(_take(batch, counted_columns, batch.get_column("_counted")))
-        del batch
+    with current().bar(None, f"reading {source}", unit="row") as bar:
+        for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
+            bar.update(len(batch))
+            bad = batch.get_column("_bad")
+            any_bad = bool(bad.any())
+            kept.append(_take(batch, columns, ~bad) if any_bad else pl.DataFrame([batch.get_column(c) for c in columns]))
+            convs.append(_take(batch, conv_columns, batch.get_column("is_conversion") & ~bad))
+            if any_bad:
+                flagged_parts.append(_take(batch, [ROW, *flag_cols], bad))
+            counted_parts.append(_take(batch, counted_columns, batch.get_column("_counted")))
+            del batch
     accepted = pl.concat(kept, rechunk=False) if kept else frame.select(columns).clear().collect()
     del kept
     conv = pl.concat(convs) if convs else frame.select(conv_columns).clear().collect()
@@ -240,6 +245,42 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
 
     return ValidatedEvents(source, len(accepted) + len(rejects), accepted, conversions, tuple(channels), rejects,
                            counted, order_ids_derived, "margin" in schema, user_ids)
+
+
+def _text_columns(lf: pl.LazyFrame, schema, source: str):
+    """Contract columns as types the checks can read. Binary columns (Parquet/Arrow bytes) are decoded
+    as UTF-8 where valid; a row whose bytes are not UTF-8 is a reject naming the column (its value
+    shown in hex). A nested column (list, struct) where text or a number is expected is refused."""
+    from ..schema import EVENT_COLUMNS
+
+    checks = []
+    for name in EVENT_COLUMNS:
+        dtype = schema.get(name)
+        if dtype is None:
+            continue
+        if dtype.is_nested():
+            raise InputError(source, f"column {name!r} holds {dtype}: expected text, a number or a timestamp",
+                             column=name)
+        if dtype == pl.Binary:
+            raw = f"_bytes_{name}"
+            lf = lf.with_columns(pl.col(name).alias(raw), pl.col(name).map_batches(_utf8_or_null, return_dtype=pl.Utf8)
+                                 .alias(name))
+            checks.append((pl.col(raw).is_not_null() & pl.col(name).is_null(), name, f"_hex_{name}",
+                           "not UTF-8 text: expected text encoded as UTF-8"))
+            lf = lf.with_columns(pl.col(raw).bin.encode("hex").alias(f"_hex_{name}"))
+    return lf, lf.collect_schema(), checks
+
+
+def _utf8_or_null(values: pl.Series) -> pl.Series:
+    """Bytes decoded as UTF-8, null where they are not UTF-8 (Polars' cast raises on the first bad
+    value; binary contract columns are rare, so a Python pass over them is affordable)."""
+    def decode(b):
+        try:
+            return None if b is None else b.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    return pl.Series(values.name, [decode(b) for b in values.to_list()], dtype=pl.Utf8)
 
 
 def _typed_text(name: str, mapping: ColumnMapping, column: str | None = None) -> pl.Expr:

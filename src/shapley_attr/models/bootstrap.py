@@ -66,12 +66,10 @@ def _own_values(table: PathTable, drawn: np.ndarray, rng: np.random.Generator) -
     return np.bincount(owner, weights=table.journey_values[picks], minlength=table.n_paths)
 
 
-def bootstrap_intervals(table: PathTable, params: ModelParams, result: ModelResult, fit_fn,
-                        progress=None) -> ModelResult:
-    """Refit ``fit_fn`` on ``params.bootstrap`` replicates; store percentile 95% intervals in ``result``.
-
-    ``progress(done, total)``, when given, is called after every replicate.
-    """
+def bootstrap_intervals(table: PathTable, params: ModelParams, result: ModelResult, fit_fn) -> ModelResult:
+    """Refit ``fit_fn`` on ``params.bootstrap`` replicates; store percentile 95% intervals in ``result``
+    (a progress bar of the replicates on a terminal)."""
+    from ..progress import current
     replicates = params.bootstrap
     journeys = float(table.conversions.sum() + table.nulls.sum())
     work = replicates * (journeys + table.n_paths)
@@ -86,14 +84,14 @@ def bootstrap_intervals(table: PathTable, params: ModelParams, result: ModelResu
     draws = np.empty((replicates, len(result.channels)), dtype=np.float64)
     gmv_draws = np.empty((replicates, len(result.channels)), dtype=np.float64)
     inner = replace(params, bootstrap=0)
-    for b in range(replicates):
-        rep = fit_fn(resample(table, rng), replace(inner, seed=(params.seed + 1 + b) % (2**63)))
-        if rep.channels != result.channels:
-            raise RuntimeError("bootstrap replicate changed the channel set")
-        draws[b] = rep.credit[:, col]
-        gmv_draws[b] = rep.credit[:, 1]
-        if progress is not None:
-            progress(b + 1, replicates)
+    with current().bar(replicates, "bootstrap", unit="replicate") as bar:
+        for b in range(replicates):
+            rep = fit_fn(resample(table, rng), replace(inner, seed=(params.seed + 1 + b) % (2**63)))
+            if rep.channels != result.channels:
+                raise RuntimeError("bootstrap replicate changed the channel set")
+            draws[b] = rep.credit[:, col]
+            gmv_draws[b] = rep.credit[:, 1]
+            bar.update()
     low, high = np.percentile(draws, [2.5, 97.5], axis=0, method="linear")
     values = VALUES_OWN if table.journey_values is not None else VALUES_MEAN
     result.extra["bootstrap"] = {"low": low, "high": high, "replicates": replicates, "draws": gmv_draws}

@@ -223,16 +223,20 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
         scale = v_all / phi.sum() if phi.sum() != 0 else 1.0
         return phi * scale, se * abs(scale), stratified
 
-    while pairs < max_pairs:
-        batch = min(BATCH_PAIRS if pairs < 4 * BATCH_PAIRS else pairs // 4, max_pairs - pairs)
-        rows, strata = _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, pairs, batch)
-        _accumulate_strata(rows, strata, total, total_sq, count)
-        pairs += batch
-        if pairs >= 2 * BATCH_PAIRS:
-            phi, se, stratified = estimate()
-            if stratified and Z95 * se.max() / v_all < params.tolerance:
-                stop = "tolerance"
-                break
+    from ..progress import current
+
+    with current().bar(2 * max_pairs, "Monte Carlo", unit="permutation") as bar:
+        while pairs < max_pairs:
+            batch = min(BATCH_PAIRS if pairs < 4 * BATCH_PAIRS else pairs // 4, max_pairs - pairs)
+            rows, strata = _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, pairs, batch)
+            _accumulate_strata(rows, strata, total, total_sq, count)
+            pairs += batch
+            bar.update(2 * batch)
+            if pairs >= 2 * BATCH_PAIRS:
+                phi, se, stratified = estimate()
+                if stratified and Z95 * se.max() / v_all < params.tolerance:
+                    stop = "tolerance"
+                    break
     phi, se, stratified = estimate()
     rel = float(Z95 * se.max() / v_all)
     return phi, se, {"samples": 2 * pairs, "pairs": pairs, "stop_reason": stop, "max_rel_halfwidth": rel,
