@@ -16,8 +16,6 @@ Numbers are not text cells: a negative amount stays ``-12.50``.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -54,18 +52,24 @@ def neutralise_expr(text):
     return pl.when(escaped.str.contains(_FORMULA_START_RE)).then(pl.lit("'") + escaped).otherwise(escaped)
 
 
+def _cell(value) -> str:
+    """One CSV cell, quoted when it holds the delimiter, a quote, LF or CR. (The csv module leaves a
+    lone CR unquoted when the line terminator is LF, which splits the row for most readers.)"""
+    text = "" if value is None else str(value)
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def csv_bytes(header: tuple[str, ...] | list[str], rows: list[list[str]], text_columns: set[str]) -> bytes:
-    """Rows of already-formatted cells → CSV bytes; cells of ``text_columns`` are made safe."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([safe_text(h) for h in header])
-    text_idx = [i for i, h in enumerate(header) if h in text_columns]
+    """Rows of already-formatted cells → CSV bytes (UTF-8, LF, minimal quoting); cells of
+    ``text_columns`` are made safe."""
+    text_idx = {i for i, h in enumerate(header) if h in text_columns}
+    lines = [",".join(_cell(safe_text(h)) for h in header)]
     for row in rows:
-        row = list(row)
-        for i in text_idx:
-            row[i] = safe_text(row[i])
-        writer.writerow(row)
-    return buf.getvalue().encode("utf-8")
+        lines.append(",".join(_cell(safe_text(v) if i in text_idx and v is not None else v)
+                              for i, v in enumerate(row)))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def safe_frame(frame):

@@ -207,16 +207,17 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
                                "(or say --input-format)")
     if path.stat().st_size == 0:
         raise InputError(name, "file is empty: expected a header row (CSV) or a table")
+    if fmt == "csv":
+        sep = mapping.delimiter or guess_delimiter(path)
+        if len(sep) != 1:
+            raise InputError(name, f"--delimiter must be one character, got {sep!r}")
+        check_csv_bytes(path, sep, name)  # outside the try below: a failure of the check itself is no input error
     try:
         if fmt == "parquet":
             lf = pl.scan_parquet(path)
         elif fmt == "arrow":
             lf = pl.scan_ipc(path)
         else:
-            sep = mapping.delimiter or guess_delimiter(path)
-            if len(sep) != 1:
-                raise InputError(name, f"--delimiter must be one character, got {sep!r}")
-            check_csv_bytes(path, sep, name)
             lf = pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8",
                              raise_if_empty=True)
         lf.collect_schema()

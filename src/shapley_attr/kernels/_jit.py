@@ -4,12 +4,80 @@ Every kernel is compiled with ``cache=True`` (the second run of the CLI loads ma
 cache instead of compiling), ``nogil=True`` (callers may run kernels from threads),
 ``error_model="numpy"`` (no Python exception checks on division in hot loops) and ``fastmath`` off:
 reassociated float sums would change the last bits between builds and break byte-identical reruns.
+
+Where the cache goes. Numba writes it beside the sources (``kernels/__pycache__``) and, when that is
+not writable (a read-only install: a system package, a container image), in the user's cache
+directory (``$XDG_CACHE_HOME/numba`` or ``~/.cache/numba``). When neither is writable (no home, or a
+read-only one, as in many containers) Numba refuses to decorate a cached function at all, so
+importing a kernel would fail. Before numba is imported, :func:`_choose_cache_dir` checks both and,
+only when both are unusable, points ``NUMBA_CACHE_DIR`` at a private directory under the system's
+temporary directory; if even that cannot be written, kernels are compiled without a cache (slower
+start, same results). A ``NUMBA_CACHE_DIR`` set by the user is left alone.
 """
 from __future__ import annotations
 
-import numba
+import os
+import sys
+import tempfile
+from pathlib import Path
 
-_COMMON = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+def _writable(path: Path) -> bool:
+    """What numba checks: the directory can be made and a file created in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
+
+
+def _user_cache_dir() -> Path:
+    """Numba's own user-wide cache root (appdirs' rule on Linux; ``~/Library/Caches`` and
+    ``%LOCALAPPDATA%`` elsewhere are only probed, never written here)."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "numba"
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "numba"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+
+
+def _choose_cache_dir() -> str | None:
+    """``None`` when numba's own choice works, else a writable directory, else ``""`` (no cache)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    if _writable(Path(__file__).resolve().parent / "__pycache__"):
+        return None
+    try:
+        if _writable(_user_cache_dir()):
+            return None
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
+        pass
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    private = Path(tempfile.gettempdir()) / f"shapley_attr-{uid if uid is not None else 'user'}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        st = private.lstat()
+    except OSError:
+        return ""
+    # machine code is loaded from here: only from a real directory of our own that nobody else can write
+    if private.is_symlink() or (uid is not None and st.st_uid != uid) or st.st_mode & 0o022:
+        return ""
+    fallback = private / "numba"
+    return str(fallback) if _writable(fallback) else ""
+
+
+CACHE_DIR = _choose_cache_dir()
+"""None: numba's default locations; a path: the fallback in use; "": no cache could be written."""
+if CACHE_DIR:
+    os.environ["NUMBA_CACHE_DIR"] = CACHE_DIR
+    if "numba" in sys.modules:  # numba read its configuration already
+        sys.modules["numba"].config.CACHE_DIR = CACHE_DIR
+
+import numba  # noqa: E402  (after the cache directory is settled)
+
+# cache=False only when no cache directory at all can be written (see the module docstring)
+_COMMON = dict(cache=CACHE_DIR != "", nogil=True, error_model="numpy", fastmath=False)
 
 
 def kernel(signature=None, *, parallel: bool = False):
