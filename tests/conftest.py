@@ -19,3 +19,29 @@ def real_paths_file() -> Path:
             pytest.fail(f"real data missing in CI: expected {REAL_PATHS} (../shared beside the clone)")
         pytest.skip(f"real data not present at {REAL_PATHS}")
     return REAL_PATHS
+
+
+# --- the long robustness runs (issue 10): fuzzing, kill points and pathological sizes --------------
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", action="store_true", default=False,
+                     help="Run the fuzzers and the kill harness with long budgets, and the pathological-size "
+                          "tests (minutes; numbers are printed with -s).")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz_long: runs only with --fuzz-long (long fuzzing, pathological sizes)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--fuzz-long"):
+        return
+    skip = pytest.mark.skip(reason="long robustness run: give --fuzz-long")
+    for item in items:
+        if "fuzz_long" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def fuzz_long(request) -> bool:
+    """True under ``--fuzz-long``: the fuzzers and the kill harness use their long budgets."""
+    return bool(request.config.getoption("--fuzz-long"))

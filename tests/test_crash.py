@@ -1,0 +1,386 @@
+"""Crash safety of the run directory (issue 10): nothing lost, nothing half-written.
+
+The kill harness runs ``shapley-attr run`` as a subprocess on a small generated export and kills it
+(SIGKILL or SIGTERM) at seeded points spread over the run's stages, measured first from a reference
+run (start-up and imports, reading, modelling, writing). After every kill the target must be absent
+or a complete run byte-identical to a reference run; afterwards a run to completion must clean every
+leftover and give the reference bytes again. Runs alternate between two configurations (the default
+hybrid model and ``--model last``), so that a kill while one replaces the other must leave exactly
+one of the two, never a mixture.
+
+``atomic_directory`` itself is also killed at exact steps (while the temporary directory is being
+filled, right after the swap, between the two renames of the fallback without ``renameat2``).
+Two runs at once, permissions from the umask and ``--force`` (it replaces only an earlier run of
+this engine) are tested through the command line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shapley_attr.cli import cli
+from shapley_attr.io import atomic
+
+PY = sys.executable
+LEFTOVER = re.compile(r"^\.(?P<name>.+?)\.(?:lock|\d+-[0-9a-f]{8}\.(?:tmp|old))$")
+KILL_POINTS_DEFAULT = 6
+KILL_POINTS_LONG = 36
+KILL_SEED = 20261010
+
+
+def cli_run(*args: str | Path, cwd=None, **popen) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-m", "shapley_attr", "run", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, **popen)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def snapshot(run_dir: Path) -> dict[str, bytes]:
+    """Every file of a run directory; the manifest without its timings (the one part that may differ)."""
+    files = {}
+    for p in sorted(run_dir.iterdir()):
+        assert p.is_file(), f"{p}: a run directory holds files only"
+        data = p.read_bytes()
+        if p.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest.pop("timings_seconds", None)
+            data = json.dumps(manifest, sort_keys=True).encode()
+        files[p.name] = data
+    return files
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    """``shapley-attr sample --journeys 2000``: a complete input set with its run.toml."""
+    d = tmp_path_factory.mktemp("export") / "in"
+    res = subprocess.run([PY, "-m", "shapley_attr", "sample", "--out", str(d), "--journeys", "2000", "--seed", "11"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return d
+
+
+VARIANTS = {"hybrid": (), "last": ("--model", "last")}
+
+
+@pytest.fixture(scope="module")
+def references(export, tmp_path_factory) -> dict:
+    """One complete run per variant: its files and its stage timings (seconds since the process began)."""
+    out = {}
+    for name, extra in VARIANTS.items():
+        target = tmp_path_factory.mktemp(f"ref-{name}") / "run"
+        t0 = time.perf_counter()
+        code, err = finish(cli_run("--config", export / "run.toml", "--out", target, *extra))
+        wall = time.perf_counter() - t0
+        assert code == 0, err
+        timings = json.loads((target / "manifest.json").read_text())["timings_seconds"]
+        out[name] = {"files": snapshot(target), "wall": wall, "timings": timings}
+    return out
+
+
+def stage_windows(ref: dict) -> dict[str, tuple[float, float]]:
+    """(start, end) in seconds after the process starts, per stage: imports and reading, modelling,
+    writing. The engine's own timings say how long reading and modelling took; the rest of the wall
+    time before them is the interpreter's start and the imports."""
+    t = ref["timings"]
+    read = t.get("read_and_journeys", 0.0)
+    model = sum(v for k, v in t.items() if k != "read_and_journeys")
+    startup = max(0.0, ref["wall"] - read - model)
+    return {"reading": (0.0, startup + read), "modelling": (startup + read, startup + read + model),
+            "writing": (startup + read + model * 0.8, ref["wall"] * 1.05)}
+
+
+def check_invariants(target: Path, refs: dict) -> str:
+    """The target is absent or one complete reference run; beside it only our own temporary names."""
+    for p in target.parent.iterdir():
+        if p.name != target.name:
+            m = LEFTOVER.match(p.name)
+            assert m and m.group("name") == target.name, f"unexpected {p.name} beside the run directory"
+    if not os.path.lexists(target):
+        return "absent"
+    assert target.is_dir() and not target.is_symlink()
+    files = snapshot(target)
+    for name, ref in refs.items():
+        if files == ref["files"]:
+            return f"complete:{name}"
+    missing = sorted(set(refs["hybrid"]["files"]) - set(files))
+    differ = sorted(n for n in files if all(files.get(n) != r["files"].get(n) for r in refs.values()))
+    raise AssertionError(f"{target} is neither run: missing {missing}, differing {differ}")
+
+
+def kill_harness(export: Path, refs: dict, work: Path, points: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    target = work / "runs" / "2026-10"
+    target.parent.mkdir(parents=True)
+    names = list(VARIANTS)
+    stages = ["reading", "modelling", "writing"]
+    log = []
+    for k in range(points):
+        variant = names[k % 2]
+        stage = stages[k % 3]
+        lo, hi = stage_windows(refs[variant])[stage]
+        delay = rng.uniform(lo, hi)
+        sig = signal.SIGKILL if rng.random() < 0.5 else signal.SIGTERM
+        proc = cli_run("--config", export / "run.toml", "--out", target, "--force", *VARIANTS[variant])
+        time.sleep(delay)
+        proc.send_signal(sig)
+        code, err = finish(proc)
+        assert "Traceback" not in err, err
+        assert code in (0, -sig, 128 + sig), (code, err)
+        leftovers = sorted(p.name for p in target.parent.iterdir() if p.name != target.name
+                           and not p.name.endswith(".lock"))
+        state = check_invariants(target, refs)
+        log.append({"point": k, "variant": variant, "stage": stage, "delay": round(delay, 3), "signal": sig.name,
+                    "exit": code, "target": state, "leftovers": len(leftovers)})
+    # a run to completion cleans up and gives the reference bytes again
+    code, err = finish(cli_run("--config", export / "run.toml", "--out", target, "--force"))
+    assert code == 0, err
+    assert check_invariants(target, refs) == "complete:hybrid"
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name], "leftovers not cleaned"
+    return log
+
+
+def report(log: list[dict]) -> str:
+    by = {}
+    for e in log:
+        key = (e["stage"], e["signal"], "exit 0" if e["exit"] == 0 else "killed", e["target"],
+               "leftover" if e["leftovers"] else "clean")
+        by[key] = by.get(key, 0) + 1
+    return "\n".join(f"  {n:3d} x stage={k[0]} {k[1]} {k[2]} target={k[3]} {k[4]}" for k, n in sorted(by.items()))
+
+
+def test_kill_run_at_seeded_points(export, references, tmp_path, fuzz_long):
+    points = KILL_POINTS_LONG if fuzz_long else KILL_POINTS_DEFAULT
+    log = kill_harness(export, references, tmp_path, points, KILL_SEED)
+    print(f"\nkill harness: {points} points, seed {KILL_SEED}, reference wall "
+          f"{references['hybrid']['wall']:.2f} s\n{report(log)}")
+    assert len(log) == points
+    # the harness must really have interrupted runs, not only watched them finish
+    assert any(e["exit"] != 0 for e in log)
+
+
+# --- atomic_directory killed at exact steps ----------------------------------------------------------
+CHILD = textwrap.dedent("""
+    import json, os, sys, time
+    from pathlib import Path
+    from shapley_attr.io import atomic
+
+    target, step, tag = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    def pause(marker):
+        print(marker, flush=True)
+        time.sleep(120)
+
+    if step.startswith("fallback"):
+        atomic._renameat2 = None
+    if step == "fallback-between-renames":
+        real_rename = os.rename
+        def rename(src, dst):
+            real_rename(src, dst)
+            if str(dst).endswith(".old"):
+                pause("moved aside")
+        os.rename = rename
+    if step in ("after-swap", "fallback-after-swap"):
+        atomic._rmtree = lambda path: pause("swapped")
+    with atomic.atomic_directory(target, force=True) as tmp:
+        for i in range(4):
+            (tmp / f"part{i}.txt").write_text(tag * 4096)
+            if step == "building" and i == 1:
+                pause("building")
+        (tmp / "manifest.json").write_text(json.dumps({"tool": "shapley_attr", "tag": tag}))
+    print("done", flush=True)
+""")
+
+
+def atomic_child(target: Path, step: str, tag: str) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-c", CHILD, str(target), step, tag], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def tag_of(target: Path) -> str | None:
+    """The tag of a complete test directory (all five files present and consistent), None if absent."""
+    if not target.exists():
+        return None
+    tag = json.loads((target / "manifest.json").read_text())["tag"]
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json"] + [f"part{i}.txt" for i in range(4)]
+    assert all((target / f"part{i}.txt").read_text() == tag * 4096 for i in range(4))
+    return tag
+
+
+@pytest.mark.parametrize("step,sig,expected_after_kill,expected_after_cleanup", [
+    ("building", signal.SIGKILL, "A", "A"),
+    ("building", signal.SIGTERM, "A", "A"),
+    ("after-swap", signal.SIGKILL, "B", "B"),
+    ("fallback-between-renames", signal.SIGKILL, None, "A"),  # the earlier run is put back
+    ("fallback-after-swap", signal.SIGKILL, "B", "B"),
+])
+def test_atomic_directory_killed_at_each_step(tmp_path, step, sig, expected_after_kill, expected_after_cleanup):
+    target = tmp_path / "runs" / "2026-10"
+    first = atomic_child(target, "none", "A")
+    assert first.communicate(timeout=60)[0].strip() == "done"
+    proc = atomic_child(target, step, "B")
+    marker = proc.stdout.readline().strip()
+    assert marker in ("building", "swapped", "moved aside"), proc.stderr.read()
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode in (-sig, 128 + sig)
+    assert tag_of(target) == expected_after_kill
+    beside = [p.name for p in target.parent.iterdir() if p.name != target.name]
+    assert all(LEFTOVER.match(n) for n in beside), beside
+    if sig == signal.SIGTERM:  # SIGTERM during the write is turned into a clean exit: nothing left
+        assert [n for n in beside if not n.endswith(".lock")] == []
+    with atomic.run_directory_lock(target):
+        atomic.clean_leftovers(target)
+    assert tag_of(target) == expected_after_cleanup
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    target = tmp_path / "2026-10"
+    proc = atomic_child(target, "building", "A")
+    assert proc.stdout.readline().strip() == "building"
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not target.exists()
+    assert any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    with atomic.atomic_directory(target) as tmp:
+        (tmp / "manifest.json").write_text('{"tool": "shapley_attr"}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_stale_temporary_file_of_a_dead_writer_is_removed(tmp_path):
+    out = tmp_path / "table.csv"
+    dead = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".table.csv.{int(dead.stdout)}-0123abcd.tmp"
+    stale.write_text("half")
+    mine = tmp_path / f".table.csv.{os.getpid()}-0123abcd.tmp"  # a live writer's: kept
+    mine.write_text("in progress")
+    atomic.write_bytes_atomic(out, b"a,b\n")
+    assert out.read_bytes() == b"a,b\n" and not stale.exists() and mine.exists()
+
+
+# --- two runs at once ---------------------------------------------------------------------------------
+def test_second_run_on_a_locked_directory_exits_2(export, tmp_path):
+    target = tmp_path / "runs" / "2026-10"
+    target.parent.mkdir()
+    with atomic.run_directory_lock(target):
+        code, err = finish(cli_run("--config", export / "run.toml", "--out", target))
+    assert code == 2, err
+    assert "another run is writing" in err and str(target) in err and "Traceback" not in err
+    assert not target.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == []  # lock released and removed
+
+
+def test_two_runs_at_once_one_wins(export, references, tmp_path):
+    target = tmp_path / "runs" / "2026-10"
+    procs = [cli_run("--config", export / "run.toml", "--out", target) for _ in range(2)]
+    results = [finish(p) for p in procs]
+    codes = sorted(c for c, _ in results)
+    assert codes == [0, 2], results
+    loser = [e for c, e in results if c == 2][0]
+    assert ("exists" in loser or "another run is writing" in loser) and "Traceback" not in loser
+    assert check_invariants(target, references) == "complete:hybrid"
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_two_forced_runs_at_once_never_mix(export, references, tmp_path):
+    target = tmp_path / "runs" / "2026-10"
+    assert finish(cli_run("--config", export / "run.toml", "--out", target))[0] == 0
+    procs = [cli_run("--config", export / "run.toml", "--out", target, "--force", *VARIANTS[v]) for v in VARIANTS]
+    results = [finish(p) for p in procs]
+    assert all(c in (0, 2) for c, _ in results) and any(c == 0 for c, _ in results), results
+    assert check_invariants(target, references) in ("complete:hybrid", "complete:last")
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+# --- permissions --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_run_directory_permissions_follow_the_umask(export, tmp_path, umask):
+    target = tmp_path / "runs" / "2026-10"
+    proc = cli_run("--config", export / "run.toml", "--out", target, preexec_fn=lambda: os.umask(umask))
+    code, err = finish(proc)
+    assert code == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~umask
+    for p in target.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, p.name
+
+
+def test_atomic_file_permissions_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_bytes_atomic(tmp_path / "a.csv", b"x\n")
+        with atomic.atomic_directory(tmp_path / "d") as tmp:
+            (tmp / "f").write_bytes(b"y")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+# --- --force replaces only an earlier run of this engine (issue 9's contract) -------------------------
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def tree(path: Path) -> dict:
+    return {str(p.relative_to(path)): (p.read_bytes() if p.is_file() else None) for p in sorted(path.rglob("*"))}
+
+
+@pytest.mark.parametrize("kind", ["foreign-dir", "other-tool", "bad-manifest", "file", "symlink-to-run"])
+def test_force_refuses_what_is_not_an_earlier_run(export, references, tmp_path, kind):
+    out = tmp_path / "out"
+    if kind == "foreign-dir":
+        out.mkdir()
+        (out / "thesis.tex").write_text("years of work")
+    elif kind == "other-tool":
+        out.mkdir()
+        (out / "manifest.json").write_text('{"tool": "something_else"}')
+    elif kind == "bad-manifest":
+        out.mkdir()
+        (out / "manifest.json").write_text('{"tool": "shapley_attr"')  # not JSON
+    elif kind == "file":
+        out.write_text("a file")
+    else:
+        real = tmp_path / "real"
+        assert invoke("run", "--config", export / "run.toml", "--out", real).exit_code == 0
+        out.symlink_to(real, target_is_directory=True)
+    before = tree(tmp_path)
+    res = invoke("run", "--config", export / "run.toml", "--out", out, "--force")
+    assert res.exit_code == 2, res.output
+    assert str(out) in res.stderr and "Traceback" not in res.stderr
+    assert tree(tmp_path) == before  # nothing touched, nothing left beside it
+
+
+def test_force_replaces_an_earlier_run(export, references, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("run", "--config", export / "run.toml", "--out", out, "--model", "last").exit_code == 0
+    assert snapshot(out) == references["last"]["files"]
+    res = invoke("run", "--config", export / "run.toml", "--out", out, "--force")
+    assert res.exit_code == 0, res.output
+    assert snapshot(out) == references["hybrid"]["files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_directory_refuses_force_on_a_foreign_directory(tmp_path):
+    """The guard holds in the writer itself too, whatever its caller checked before."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(atomic.RunDirectoryExistsError, match="replaces only an earlier run"):
+        with atomic.atomic_directory(out, force=True) as tmp:
+            (tmp / "manifest.json").write_text("{}")
+    assert tree(tmp_path) == {"out": None, "out/keep.txt": b"mine"}

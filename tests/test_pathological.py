@@ -1,0 +1,217 @@
+"""Pathological sizes (issue 10): bounded memory and a clear answer, or a clear refusal stating the numbers.
+
+The big cases run only with ``--fuzz-long`` (each is a subprocess; its peak RSS and wall seconds are
+printed with ``-s`` and asserted against generous bounds). The small degenerate cases (every row
+rejected, an empty period) run by default.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from shapley_attr.sample import write_sample
+
+PY = sys.executable
+RSS_LIMIT_MB = 12_000  # the machine has 24 GB: a case above half of it is not "bounded"
+RESULTS: list[str] = []
+
+
+def measure(args: list[str], timeout: float = 1800) -> tuple[int, str, float, float]:
+    """Run ``shapley-attr ARGS`` in a child; (exit code, stderr, wall seconds, peak RSS in MB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([PY, "-m", "shapley_attr", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        err = proc.stderr.read()
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"no answer within {timeout} s: {args}")
+            time.sleep(0.05)
+    finally:
+        proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, err, time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+
+def record(name: str, code: int, err: str, seconds: float, rss: float) -> None:
+    last = err.strip().splitlines()[-1][:160] if err.strip() else ""
+    RESULTS.append(f"  {name}: exit {code}, {seconds:.1f} s, peak RSS {rss:.0f} MB  [{last}]")
+    print(RESULTS[-1])
+    assert "Traceback" not in err and "internal error" not in err, err[-3000:]
+    assert code in (0, 2), err[-3000:]
+    assert rss < RSS_LIMIT_MB, f"{name}: peak RSS {rss:.0f} MB"
+    if code == 2:
+        assert re.search(r"\d", err), f"a refusal states the numbers: {err}"
+
+
+T0 = 1_790_000_000_000_000  # 2026-09-22 in µs: the conversions fall in October 2026
+DAY = 86_400_000_000
+
+
+def events_frame(users: np.ndarray, t: np.ndarray, kinds: np.ndarray, channels: np.ndarray, gmv: float = 100.0):
+    """An events table: ``kinds`` 1 = conversion (order id and gmv in EUR), 0 = touch."""
+    n = len(users)
+    conv = kinds == 1
+    return pl.DataFrame({
+        "user_id": users.astype(str) if users.dtype != object else users,
+        "event_time": pl.Series(t, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+        "event_type": np.where(conv, "conversion", "touch"),
+        "channel": np.where(conv, None, channels),
+        "country": np.full(n, "DE"),
+        "order_id": np.where(conv, np.char.add("o", np.arange(n).astype(str)), None),
+        "gmv": np.where(conv, gmv, np.nan),
+        "currency": np.where(conv, "EUR", None),
+    }).with_columns(pl.col("gmv").fill_nan(None))
+
+
+CHANNELS = np.array(["paid_search", "email", "social", "display", "affiliate", "video", "organic", "partner:DE-0042"])
+
+
+@pytest.mark.fuzz_long
+def test_one_user_with_5m_events(tmp_path):
+    n = 5_000_000
+    rng = np.random.default_rng(1)
+    t = T0 + np.sort(rng.integers(0, 30 * DAY, n))
+    kinds = (np.arange(n) % 1000 == 999).astype(np.int8)  # 5000 conversions, 999 touches before each
+    path = tmp_path / "one_user.parquet"
+    events_frame(np.zeros(n, dtype=np.int64), t, kinds, CHANNELS[rng.integers(0, len(CHANNELS), n)]).write_parquet(path)
+    for model in ("shapley", "markov", "time-decay"):
+        record(f"one user, 5M events, {model}", *measure(["attribute", str(path), "--model", model, "-q",
+                                                          "--format", "csv"]))
+
+
+@pytest.mark.fuzz_long
+def test_a_journey_of_100k_touches(tmp_path):
+    n = 100_000
+    rng = np.random.default_rng(2)
+    t = T0 + 8 * DAY + np.arange(n + 1) * 1000
+    kinds = np.zeros(n + 1, dtype=np.int8)
+    kinds[-1] = 1
+    path = tmp_path / "long_journey.parquet"
+    events_frame(np.zeros(n + 1, dtype=np.int64), t, kinds, CHANNELS[rng.integers(0, len(CHANNELS), n + 1)]
+                 ).write_parquet(path)
+    for model in ("shapley", "markov", "position", "time-decay"):
+        args = ["attribute", str(path), "--model", model, "-q", "--format", "csv"]
+        record(f"one journey of 100k touches, {model}", *measure(args))
+    record("one journey of 100k touches, ordered game", *measure(["attribute", str(path), "--model", "shapley",
+                                                                   "--game", "ordered", "-q", "--format", "csv"]))
+
+
+@pytest.mark.fuzz_long
+def test_100k_distinct_channels(tmp_path):
+    k = 100_000
+    rng = np.random.default_rng(3)
+    users = np.repeat(np.arange(2 * k), 2)
+    t = T0 + 10 * DAY + np.tile([0, 1000], 2 * k) + users * 10
+    kinds = np.tile([0, 1], 2 * k).astype(np.int8)
+    labels = np.char.add("ch", np.concatenate([np.arange(k), rng.integers(0, k, k)]).astype(str))
+    channels = np.repeat(labels, 2)
+    path = tmp_path / "channels.parquet"
+    events_frame(users, t, kinds, channels).write_parquet(path)
+    for model in ("shapley", "markov", "linear"):
+        record(f"100k channels, {model}", *measure(["attribute", str(path), "--model", model, "-q", "--format", "csv"]))
+    code, err, s, rss = measure(["attribute", str(path), "--model", "shapley", "--game", "subset-rate", "-q",
+                                 "--format", "csv"])
+    record("100k channels, subset-rate game", code, err, s, rss)
+    assert code == 2 and "100000" in err.replace(",", "").replace("_", "")  # refused, naming the channel count
+
+
+@pytest.mark.fuzz_long
+def test_10m_unique_paths(tmp_path):
+    n = 10_000_000
+    frame = pl.DataFrame({"i": pl.int_range(0, n, eager=True)}).with_columns(
+        pl.concat_str([pl.lit("c") + ((pl.col("i") // 50**d) % 50).cast(pl.Utf8) for d in range(5)], separator=" > ")
+        .alias("path"),
+        (pl.col("i") % 3 == 0).cast(pl.Int64).alias("total_conversions"),
+        ((pl.col("i") % 3 == 0).cast(pl.Float64) * 42.0).alias("total_conversion_value"),
+        (pl.col("i") % 7).cast(pl.Int64).alias("total_null")).drop("i")
+    path = tmp_path / "paths.parquet"
+    frame.write_parquet(path)
+    del frame
+    for model in ("shapley", "markov", "last"):
+        record(f"10M unique paths, {model}", *measure(["attribute", str(path), "--model", model, "-q",
+                                                       "--format", "csv"]))
+
+
+@pytest.mark.fuzz_long
+def test_bootstrap_10000_on_a_large_table(tmp_path):
+    big = tmp_path / "big"
+    write_sample(big, journeys=3_000_000, seed=5)
+    code, err, s, rss = measure(["attribute", str(big / "events.parquet"), "--fx", str(big / "fx.csv"), "--bootstrap",
+                                 "10000", "-q", "--format", "csv"])
+    record("bootstrap 10000 on 3M journeys (9.6M events)", code, err, s, rss)
+    assert code == 2 and "10000" in err
+    mid = tmp_path / "mid"
+    write_sample(mid, journeys=20_000, seed=5)
+    record("bootstrap 10000 on 20k journeys", *measure(["attribute", str(mid / "events.parquet"), "--fx",
+                                                        str(mid / "fx.csv"), "--bootstrap", "10000", "-q",
+                                                        "--format", "csv"], timeout=3600))
+
+
+# --- small degenerate cases (default run) ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("small")
+    write_sample(d, journeys=200, seed=9)
+    return d
+
+
+def test_every_row_rejected(tmp_path, small_export):
+    events = pl.read_parquet(small_export / "events.parquet").with_columns(pl.lit("click").alias("event_type"))
+    bad = tmp_path / "events.parquet"
+    events.write_parquet(bad)
+    rejects, out = tmp_path / "rejects.csv", tmp_path / "credits.csv"
+    code, err, _, _ = measure(["attribute", str(bad), "--rejects", str(rejects), "--out", str(out), "-q"])
+    assert code in (0, 2), err
+    assert "Traceback" not in err and "internal error" not in err
+    if code == 0:
+        assert len(pl.read_csv(rejects)) == len(events)
+    else:
+        assert str(len(events)) in err or "no " in err, err
+        assert not out.exists()
+    run_dir = tmp_path / "run"
+    code, err, _, _ = measure(["run", "--config", str(small_export / "run.toml"), "--events", str(bad), "--out",
+                               str(run_dir)])
+    assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, err
+    if code == 0:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["inputs"]["events"]["rows"]["rejected"] == len(events)
+        assert manifest["inputs"]["events"]["rows"]["accepted"] == 0
+        assert len(pl.read_csv(run_dir / "rejects.csv")) == len(events)
+    else:
+        assert not run_dir.exists()
+
+
+def test_an_empty_period(tmp_path, small_export):
+    run_dir = tmp_path / "run"
+    code, err, _, _ = measure(["run", "--config", str(small_export / "run.toml"), "--period", "2025-01", "--out",
+                               str(run_dir)])
+    assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, err
+    if code == 0:
+        credits = pl.read_csv(run_dir / "attribution.csv", infer_schema=False)
+        assert all(float(v) == 0 for v in credits["gmv"])
+        payouts = pl.read_csv(run_dir / "payouts.csv", infer_schema=False)
+        assert all(float(v) == 0 for v in payouts["compensation"])
+    else:
+        assert "2025-01" in err and not run_dir.exists()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pathological_report():
+    yield
+    if RESULTS:
+        print("\npathological sizes:\n" + "\n".join(RESULTS))
