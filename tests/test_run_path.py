@@ -165,18 +165,19 @@ def test_reconciliation_per_currency_with_conversions_outside_the_run(tmp_path):
     assert rec["rows"] == {"read": 11, "accepted": 9, "rejected": 2}
     by = rec["by_currency"]
     assert sorted(by) == ["?", "CHF", "EUR", "JPY", "SEK"]
-    assert by["CHF"] | {} == {"conversions_read": 1, "gmv_read": "40.5", "conversions_rejected": 0, "gmv_rejected": "0",
-                              "conversions_outside_run": 1, "gmv_outside_run": "40.5", "conversions_in_run": 0,
-                              "gmv_in_run": "0", "balanced": True}
+    assert by["CHF"] == {"conversions_read": 1, "gmv_read": "40.50", "conversions_rejected": 0,
+                         "gmv_rejected": "0.00", "conversions_outside_run": 1, "gmv_outside_run": "40.50",
+                         "conversions_in_run": 0, "gmv_in_run": "0.00", "balanced": True}
     assert by["SEK"]["gmv_outside_run"] == "999.99" and by["SEK"]["conversions_in_run"] == 0
-    assert by["EUR"]["gmv_read"] == "150.25" and by["EUR"]["gmv_rejected"] == "0"
+    assert by["EUR"]["gmv_read"] == "150.25" and by["EUR"]["gmv_rejected"] == "0.00"
+    assert by["JPY"]["gmv_in_run"] == "1200"
     assert by["EUR"]["conversions_read"] == 3 and by["EUR"]["conversions_rejected"] == 1  # 'abc' counts, no value
-    assert by["?"]["conversions_rejected"] == 1 and by["?"]["gmv_rejected"] == "7"
+    assert by["?"]["conversions_rejected"] == 1 and by["?"]["gmv_rejected"] == "7"  # no currency: as needed
     assert all(t["balanced"] for t in by.values())
-    jpy_rate = D("0.00609934")  # the sample's JPY rate on or before 2026-10-07 is checked through the total
-    assert rec["reporting"]["balanced"] and rec["reporting"]["gmv_direct"] > 0
-    assert D(str(rec["reporting"]["gmv_in_run"])) > D("150.25") + 1200 * jpy_rate / 2
-    assert "CHF: GMV read 40.5 = rejected 0 + outside the run 40.5 + in the run 0" in res.stderr
+    jpy_rate = D("0.00618166")  # the sample's JPY rate of 2026-10-07, the conversion's day
+    assert rec["reporting"]["balanced"] and D(rec["reporting"]["gmv_direct"]) == D("1200") * jpy_rate
+    assert D(rec["reporting"]["gmv_in_run"]) == D("150.25") + D("1200") * jpy_rate
+    assert "CHF: GMV read 40.50 = rejected 0.00 + outside the run 40.50 + in the run 0.00" in res.stderr
     payouts = (d / "out" / "payouts.csv").read_text()
     de42 = [ln for ln in payouts.splitlines() if ln.split(",")[1] == "DE-0042"][0].split(",")
     assert D(de42[5]) > 0  # the partner column made the touch partner:DE-0042, which earns credit

@@ -34,17 +34,19 @@ class CurrencyTotals:
                 and self.gmv_read == self.gmv_rejected + self.gmv_outside_run + self.gmv_in_run)
 
     def as_dict(self) -> dict:
-        return {"conversions_read": self.conversions_read, "gmv_read": _text(self.gmv_read),
-                "conversions_rejected": self.conversions_rejected, "gmv_rejected": _text(self.gmv_rejected),
+        c = self.currency
+        return {"conversions_read": self.conversions_read, "gmv_read": _text(self.gmv_read, c),
+                "conversions_rejected": self.conversions_rejected, "gmv_rejected": _text(self.gmv_rejected, c),
                 "conversions_outside_run": self.conversions_outside_run,
-                "gmv_outside_run": _text(self.gmv_outside_run),
-                "conversions_in_run": self.conversions_in_run, "gmv_in_run": _text(self.gmv_in_run),
+                "gmv_outside_run": _text(self.gmv_outside_run, c),
+                "conversions_in_run": self.conversions_in_run, "gmv_in_run": _text(self.gmv_in_run, c),
                 "balanced": self.balanced}
 
     def line(self) -> str:
         state = "balanced" if self.balanced else "NOT BALANCED"
-        return (f"{self.currency}: GMV read {_text(self.gmv_read)} = rejected {_text(self.gmv_rejected)} + outside "
-                f"the run {_text(self.gmv_outside_run)} + in the run {_text(self.gmv_in_run)} "
+        c = self.currency
+        return (f"{c}: GMV read {_text(self.gmv_read, c)} = rejected {_text(self.gmv_rejected, c)} + outside "
+                f"the run {_text(self.gmv_outside_run, c)} + in the run {_text(self.gmv_in_run, c)} "
                 f"({self.conversions_read} = {self.conversions_rejected} + {self.conversions_outside_run} + "
                 f"{self.conversions_in_run} conversions): {state}")
 
@@ -83,9 +85,10 @@ class Reconciliation:
         return {
             "rows": {"read": self.rows_read, "accepted": self.rows_accepted, "rejected": self.rows_rejected},
             "by_currency": {c.currency: c.as_dict() for c in self.by_currency},
-            "reporting": {"currency": self.currency, "gmv_in_run": self.gmv_in_run,
-                          "gmv_attributed": self.gmv_attributed, "gmv_direct": self.gmv_direct,
-                          "difference": self.difference, "balanced": self.balanced},
+            "reporting": {"currency": self.currency, "gmv_in_run": _text(_exact(self.gmv_in_run), self.currency),
+                          "gmv_direct": _text(_exact(self.gmv_direct), self.currency),
+                          "gmv_attributed": self.gmv_attributed, "difference": self.difference,
+                          "balanced": self.balanced},
         }
 
     def lines(self) -> list[str]:
@@ -101,9 +104,22 @@ class Reconciliation:
         return out
 
 
-def _text(amount: Decimal) -> str:
-    """An exact sum as plain decimal text (no exponent), trailing zeros of the 6-digit scale dropped."""
+def _exact(value: float) -> Decimal:
+    """A sum of values in millionths (exact by construction) back as the Decimal it is."""
+    return Decimal(round(value * 1_000_000)) / 1_000_000
+
+
+def _text(amount: Decimal, currency: str | None = None) -> str:
+    """An exact sum as plain decimal text (no exponent): with the currency's minor digits when that is
+    exact (``503.290`` KWD, ``244429`` JPY), else with the digits it needs (at most the 6 of the sums)."""
+    from .finance.money import MINOR_UNITS
+
+    digits = MINOR_UNITS.get(currency or "")
     text = f"{amount:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
+    if digits is not None:
+        needed = len(text.split(".")[1]) if "." in text else 0
+        if needed <= digits:
+            return f"{Decimal(text):.{digits}f}"
     return text or "0"
