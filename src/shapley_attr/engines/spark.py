@@ -1,0 +1,694 @@
+"""The Spark engine: the same read, validation, FX and journey cut as the local engine, on Apache Spark.
+
+What runs where (docs/spark.md has the plan for 1B and 10B events):
+
+- **executors**, all inside ``mapInArrow`` with the project's own code (``engines._spark_tasks``):
+  the dictionary pass (row counts per input partition and the distinct channel labels); validation
+  of every chunk of rows with :func:`io.events.validate_events` (byte-identical reject reasons,
+  values and typed columns), the FX as-of lookup of the run's conversions and the records of the
+  reconciliation; then, after ``repartition`` by the user hash and ``sortWithinPartitions`` by
+  (user, time key ``2·t + is_conversion``, row), the journey cut kernel on whole users (a user's
+  rows carried across Arrow batches) and each chunk's unique paths. Partial path tables are summed
+  by path in Spark with exact integer sums (value in integer millionths as ``decimal(38,0)``), so
+  the table does not depend on partitioning or order.
+- **Spark aggregations**: duplicate order ids (global: the first row wins), per-currency sums as
+  ``decimal(38,6)``, per-country run GMV in millionths, the first conversion without an FX rate.
+- **the driver** receives only small things, as Arrow: the channel dictionary, row counts per
+  partition, the unique-paths table, the aggregates, the duplicate order ids and the rejected rows
+  (``rejects.csv`` is written by the same writer as the local engine's). It builds the
+  :class:`~shapley_attr.frames.PathTable` with :func:`frames.canonical_order`, so the models,
+  payouts and writers get exactly the table the local engine gives them.
+
+Rows are numbered as the local engine numbers them (``__row``, 1-based row of the file): Parquet by
+``_metadata.row_index`` (several files in path order), other sources by the position in the
+partitions of one read (a single CSV file's splits are in file order; a DataFrame handed in must be
+deterministic, e.g. read from files).
+
+Not on Spark: the time-decay model (its per-touch ages keep every journey apart, so the table is not
+bounded by the unique paths) and ``--bootstrap`` over journeys (it resamples every journey's own
+value); both are refused with a message saying what to do instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..errors import InputError, UsageError
+from ..frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels
+from ..reconcile import CurrencyTotals, Reconciliation
+from ..schema import DIRECT
+from . import FxRates, LoadedInput
+from . import _spark_tasks as tasks
+
+MIN_JAVA = 17
+CHUNK_ROWS = 1_000_000
+"""Rows an executor validates or cuts at once (bounds a Python worker's memory to a few hundred MB)."""
+CHUNK_ROWS_CONF = "spark.shapley_attr.chunkRows"
+"""Spark configuration key overriding :data:`CHUNK_ROWS` (tests set it small to carry users across chunks)."""
+LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+}
+"""Settings of a session this engine starts itself on ``local[...]`` (``--spark-conf`` overrides)."""
+SESSION_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.caseSensitive": "true",  # column names as the local engine reads them
+}
+DUPLICATE_REASON = "duplicate order_id: expected unique per conversion (first at row {})"
+"""The reason :func:`io.events.validate_events` gives a duplicate order id (its ``pl.format``)."""
+_NOT_ON_SPARK = {
+    "time-decay": ("the time-decay model is not available on --engine spark: it weights every touch by its own "
+                   "age, so journeys cannot be merged into unique paths and every journey would have to reach "
+                   "the driver. Use --engine local for time-decay (10M events take ~5 s), or another model "
+                   "(position, linear, shapley, markov, hybrid) on Spark"),
+    "bootstrap": ("--bootstrap is not available on --engine spark: it resamples every converting journey's own "
+                  "value, so all of them (not just the unique paths) would have to reach the driver. Run the "
+                  "bootstrap with --engine local, or leave it off on Spark"),
+}
+
+_SESSION_INFO: dict = {}
+"""The session the last :func:`load` ran on (version, master, configuration), for :func:`describe`."""
+
+
+# --- session ------------------------------------------------------------------------------------------
+def _import_pyspark():
+    try:
+        import pyspark
+        from pyspark.sql import SparkSession  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine spark needs PySpark 4 with its SQL extras: pip install 'shapley_attr[spark]'"
+                         ) from None
+    major = int(pyspark.__version__.split(".")[0])
+    if major < 4:
+        raise UsageError(f"--engine spark needs PySpark 4, found {pyspark.__version__}: "
+                         "pip install 'shapley_attr[spark]'")
+    return pyspark
+
+
+def java_version(java: str | None = None) -> int | None:
+    """The major version of the Java Spark would start (``JAVA_HOME``, else ``java`` on the PATH), or
+    None when there is none."""
+    if java is None:
+        home = os.environ.get("JAVA_HOME")
+        java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8" is Java 8
+
+
+def check_java() -> None:
+    """Refuse (exit 2) with what to install when no Java 17+ is there for Spark to start."""
+    found = java_version()
+    if found is None:
+        raise UsageError(f"--engine spark needs Java {MIN_JAVA} or newer and none was found (JAVA_HOME unset and no "
+                         f"java on the PATH): install a JDK, e.g. apt-get install openjdk-{MIN_JAVA}-jre-headless, "
+                         "or set JAVA_HOME")
+    if found < MIN_JAVA:
+        raise UsageError(f"--engine spark needs Java {MIN_JAVA} or newer, found Java {found}: install Java "
+                         f"{MIN_JAVA} (e.g. openjdk-{MIN_JAVA}-jre-headless) and point JAVA_HOME at it")
+
+
+def session(config, source=None):
+    """The SparkSession to run on: the DataFrame's own, the active one (``--spark-conf`` settings are
+    applied to it), or a new one on ``--spark-master`` (default ``local[*]``)."""
+    _import_pyspark()
+    from pyspark.sql import DataFrame, SparkSession
+
+    conf = dict(config.spark_conf)
+    if isinstance(source, DataFrame):
+        spark = source.sparkSession
+        for k, v in conf.items():
+            spark.conf.set(k, v)
+        return spark
+    active = SparkSession.getActiveSession()
+    if active is None:
+        check_java()
+    builder = SparkSession.builder.appName("shapley_attr")
+    master = config.spark_master or ("local[*]" if active is None else None)
+    if master:
+        builder = builder.master(master)
+    if active is None:
+        settings = dict(SESSION_DEFAULTS)
+        if master.startswith("local"):
+            settings.update(LOCAL_DEFAULTS)
+        for k, v in (settings | conf).items():
+            builder = builder.config(k, v)
+    else:
+        for k, v in conf.items():
+            builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def describe(config) -> dict:
+    """The manifest's ``engine`` entry: name, Spark version, master and configuration of the run."""
+    record = {"name": "spark", "spark_version": _SESSION_INFO.get("spark_version"),
+              "master": _SESSION_INFO.get("master", config.spark_master),
+              "conf": dict(sorted(_SESSION_INFO.get("conf", dict(config.spark_conf)).items()))}
+    if record["spark_version"] is None:
+        try:
+            import pyspark
+
+            record["spark_version"] = pyspark.__version__
+        except ImportError:
+            pass
+    return record
+
+
+_RECORDED_CONF = ("spark.sql.shuffle.partitions", "spark.sql.execution.arrow.maxRecordsPerBatch",
+                  "spark.sql.files.maxPartitionBytes", "spark.executor.memory", "spark.driver.memory",
+                  "spark.sql.session.timeZone", CHUNK_ROWS_CONF)
+
+
+def _remember(spark, config) -> None:
+    conf = {}
+    for key in _RECORDED_CONF + tuple(k for k, _ in config.spark_conf):
+        value = spark.conf.get(key, None)
+        if value is not None:
+            conf[key] = value
+    _SESSION_INFO.clear()
+    _SESSION_INFO.update({"spark_version": spark.version, "master": spark.sparkContext.master, "conf": conf})
+
+
+# --- errors -------------------------------------------------------------------------------------------
+class SparkJobFailed(RuntimeError):
+    """A Spark job failed (exit 1): the message is Spark's, without the JVM stack."""
+
+
+def spark_message(exc: BaseException, limit: int = 1500) -> str:
+    """Spark's message without stack frames: its first lines and, for a failure in Python on an
+    executor, the Python exception itself."""
+    text = str(exc)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("at ", "File \""))]
+    head = " ".join(ln.strip() for ln in lines[:3])
+    python = [ln.strip() for ln in lines if re.match(r"^\s*[A-Za-z_.]+(Error|Exception): ", ln)]
+    if python and python[-1] not in head:
+        head += " | " + python[-1]
+    return head[:limit] if head else type(exc).__name__
+
+
+@contextlib.contextmanager
+def spark_errors(name: str):
+    """Spark's failures as the CLI's exit codes: an input that is not there is exit 2, a failed job
+    exit 1 with Spark's message (never a hang: Spark's own failure ends the call)."""
+    from pyspark.errors import AnalysisException, PySparkException
+
+    try:
+        yield
+    except AnalysisException as exc:
+        if getattr(exc, "getCondition", lambda: None)() == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(exc):
+            raise InputError(name, "file not found") from None
+        raise SparkJobFailed(f"Spark could not plan the job on {name}: {spark_message(exc)}") from exc
+    except (PySparkException, _py4j_error()) as exc:
+        raise SparkJobFailed(f"Spark job failed on {name}: {spark_message(exc)}") from exc
+
+
+def _py4j_error():
+    try:
+        from py4j.protocol import Py4JError
+
+        return Py4JError
+    except ImportError:  # pragma: no cover - py4j comes with pyspark
+        return RuntimeError
+
+
+# --- reading ------------------------------------------------------------------------------------------
+def _is_local_path(text: str) -> bool:
+    return "://" not in text or text.startswith("file://")
+
+
+def read_source(spark, source, mapping):
+    """``source`` as a Spark DataFrame with the contract's column names, its display name, and how its
+    rows are numbered: ``"file"`` (Parquet ``_metadata.row_index``, plus per-file offsets when there
+    are several files) or ``"partition"`` (position in the partitions of one read).
+
+    Accepts a Spark DataFrame, a Polars or Arrow table (sent to Spark from the driver: small inputs),
+    a Parquet or CSV file or directory, a Delta table directory (where Delta is installed) or
+    ``table:NAME`` for a table of Spark's catalog.
+    """
+    from pyspark.sql import DataFrame, functions as F
+
+    from ..io.readers import _BY_SUFFIX, check_csv_bytes, guess_delimiter
+
+    mode = "partition"
+    if isinstance(source, DataFrame):
+        df, name = source, "<spark dataframe>"
+    elif isinstance(source, (pl.DataFrame, pl.LazyFrame)) or type(source).__module__.startswith("pyarrow"):
+        frame = source.collect() if isinstance(source, pl.LazyFrame) else source
+        table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+        name = "<dataframe>" if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else "<arrow table>"
+        df = spark.createDataFrame(_spark_compatible(table))
+    elif isinstance(source, str) and source.startswith("table:"):
+        name = source
+        df = spark.table(source[len("table:"):])
+    else:
+        text = os.fspath(source)
+        name = str(source) if not isinstance(source, str) else source
+        local = _is_local_path(text)
+        path = Path(text[len("file://"):] if text.startswith("file://") else text)
+        if local and not path.exists():
+            raise InputError(name, "file not found")
+        if local and path.is_file() and path.stat().st_size == 0:
+            raise InputError(name, "file is empty: expected a header row (CSV) or a table")
+        if local and path.is_dir() and (path / "_delta_log").is_dir():
+            fmt = "delta"
+        else:
+            fmt = mapping.input_format or _BY_SUFFIX.get(path.suffix.lower()) or (
+                _directory_format(path) if local and path.is_dir() else None)
+        if fmt is None:
+            raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet or .csv "
+                                   "(or say --input-format)")
+        if fmt == "arrow":
+            raise InputError(name, "Arrow IPC files are not read by Spark: convert the export to Parquet "
+                                   "(e.g. polars.read_ipc(path).write_parquet(...)), or use --engine local")
+        if fmt == "parquet":
+            if local and path.is_file():
+                _check_parquet_footer(path, name)
+            df = spark.read.parquet(text)
+            df = df.select("*", F.col("_metadata.row_index").alias(tasks.ROW_INDEX),
+                           F.col("_metadata.file_path").alias("__file"))
+            files = [r[0] for r in df.select("__file").distinct().collect()] if not (local and path.is_file()) else []
+            if len(files) > 1:
+                offsets = _file_offsets(spark, df, sorted(files))
+                df = df.join(F.broadcast(offsets), "__file")
+            df = df.drop("__file")
+            mode = "file"
+        elif fmt == "csv":
+            options = {"header": "true", "escape": '"', "quote": '"', "inferSchema": "false", "mode": "PERMISSIVE",
+                       "encoding": "UTF-8"}
+            if local and path.is_file():
+                sep = mapping.delimiter or guess_delimiter(path)
+                check_csv_bytes(path, sep, name)  # the local engine's byte checks and messages
+                options["multiLine"] = "true" if _has_quote(path) else "false"
+            else:
+                sep = mapping.delimiter or ","
+                options["multiLine"] = "false"
+            options["sep"] = sep
+            df = spark.read.options(**options).csv(text)
+        else:  # delta
+            df = spark.read.format("delta").load(text)
+    return _apply_mapping(df, name, mapping), name, mode
+
+
+def _spark_compatible(table):
+    """An Arrow table Spark's ``createDataFrame`` takes: large and view strings as plain strings."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t):
+            t = pa.string()
+        fields.append(pa.field(f.name, t))
+    return table.cast(pa.schema(fields))
+
+
+def _directory_format(path: Path) -> str | None:
+    from ..io.readers import _BY_SUFFIX
+
+    for child in sorted(path.rglob("*")):
+        fmt = _BY_SUFFIX.get(child.suffix.lower())
+        if fmt and not child.name.startswith(("_", ".")):
+            return fmt
+    return None
+
+
+def _check_parquet_footer(path: Path, name: str) -> None:
+    """A Parquet file whose footer cannot be read is bad input (exit 2), as with the local engine."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.ParquetFile(path).metadata
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        raise InputError(name, f"cannot be read as parquet: {str(exc).splitlines()[0] if str(exc) else exc}"
+                         ) from None
+
+
+def _has_quote(path: Path) -> bool:
+    """Whether the file has a quote at all: only then can a value span lines, and Spark must read the
+    file whole (``multiLine``) instead of in splits."""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            if b'"' in chunk:
+                return True
+    return False
+
+
+def _file_offsets(spark, df, files: list[str]):
+    """Rows before each file when the files are read in path order (a small DataFrame to broadcast)."""
+    counts = dict(df.groupBy("__file").count().collect())
+    rows, start = [], 0
+    for f in files:
+        rows.append((f, start))
+        start += int(counts.get(f, 0))
+    return spark.createDataFrame(rows, f"__file string, {tasks.FILE_OFFSET} long")
+
+
+def _apply_mapping(df, name: str, mapping):
+    """``--col NAME=SOURCE`` renames, as :func:`io.readers.scan_input` applies them."""
+    hidden = (tasks.ROW_INDEX, tasks.FILE_OFFSET)
+    columns = [c for c in df.columns if c not in hidden]
+    renames = {}
+    for contract, src in mapping.rename:
+        if src not in columns:
+            raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
+                                   f"columns are: {', '.join(columns)}", column=src)
+        if src != contract:
+            renames[src] = contract
+    if renames:
+        clashing = [c for c in renames.values() if c in columns and c not in renames]
+        if clashing:
+            df = df.drop(*clashing)
+        df = df.withColumnsRenamed(renames)
+    return df
+
+
+def _arrow_schema_of(df):
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema)
+
+
+def _chunk_rows(spark) -> int:
+    return int(spark.conf.get(CHUNK_ROWS_CONF, str(CHUNK_ROWS)))
+
+
+# --- the engine ---------------------------------------------------------------------------------------
+def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
+    """Read, validate and cut ``source`` (default ``config.events``) on Spark into the run's PathTable:
+    the same :class:`LoadedInput` the local engine returns for the same input."""
+    source = config.events if source is None else source
+    if source is None:
+        raise InputError("--events", "no input given: expected an events export or a paths table")
+    spark = session(config, source)
+    _remember(spark, config)
+    shown = source if isinstance(source, str) else getattr(source, "__fspath__", lambda: None)() or "<input>"
+    with spark_errors(str(shown)):
+        df, name, mode = read_source(spark, source, config.mapping)
+        from .local import guess_kind
+
+        columns = [c for c in df.columns if c not in (tasks.ROW_INDEX, tasks.FILE_OFFSET)]
+        kind = config.input_kind or guess_kind(columns)
+        if kind == "paths":
+            return _from_paths(spark, df, name, mode, config)
+        if config.model.model == "time-decay":
+            raise UsageError(_NOT_ON_SPARK["time-decay"])
+        if config.model.bootstrap:
+            raise UsageError(_NOT_ON_SPARK["bootstrap"])
+        return _from_events(spark, df, name, mode, config, fx)
+
+
+def _numbered(spark, df, mode: str):
+    """``df`` with ``__row`` for a paths table (collected whole: it is the unique-paths bound)."""
+    from pyspark.sql import functions as F
+
+    from ..io.readers import ROW
+
+    if mode == "file":
+        offset = F.col(tasks.FILE_OFFSET) if tasks.FILE_OFFSET in df.columns else F.lit(0)
+        return df.withColumn(ROW, offset + F.col(tasks.ROW_INDEX) + 1).drop(tasks.ROW_INDEX, tasks.FILE_OFFSET)
+    counts = _partition_counts(spark, df)
+    starts = _starts(counts)
+    out_ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields) + f", {ROW} long"
+
+    def number(batches):
+        import pyarrow as pa
+
+        start = starts.get(tasks._partition_id(), 0)
+        for b in batches:
+            rows = pa.array(np.arange(start + 1, start + 1 + b.num_rows, dtype=np.int64))
+            start += b.num_rows
+            yield pa.RecordBatch.from_arrays(b.columns + [rows], names=b.schema.names + [ROW])
+
+    return df.mapInArrow(number, out_ddl)
+
+
+def _partition_counts(spark, df) -> dict[int, int]:
+    def count(batches):
+        import pyarrow as pa
+
+        n = sum(b.num_rows for b in batches)
+        yield pa.RecordBatch.from_arrays([pa.array([tasks._partition_id()], pa.int32()), pa.array([n], pa.int64())],
+                                         names=["pid", "n"])
+
+    first = df.columns[:1]
+    return {int(p): int(n) for p, n in df.select(*first).mapInArrow(count, "pid int, n long").collect()}
+
+
+def _starts(counts: dict[int, int]) -> dict[int, int]:
+    starts, total = {}, 0
+    for pid in sorted(counts):
+        starts[pid] = total
+        total += counts[pid]
+    return starts
+
+
+def _from_paths(spark, df, name: str, mode: str, config) -> LoadedInput:
+    """A paths table is already aggregated: it is read by Spark, numbered and collected in row order,
+    then validated and merged by the local engine's own code (``engines.local._from_paths``)."""
+    from ..io.readers import ROW
+    from .local import _from_paths as local_paths
+
+    numbered = _numbered(spark, df, mode)
+    table = numbered.orderBy(ROW).toArrow()
+    frame = pl.from_arrow(table)
+    columns = [ROW] + [c for c in frame.columns if c != ROW]
+    return local_paths(frame.select(columns).lazy(), name, config)
+
+
+def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) -> LoadedInput:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from ..io.events import validate_events
+    from ..journeys import period_bounds
+    from .local import raise_first
+
+    chunk_rows = _chunk_rows(spark)
+    arrow_schema = _arrow_schema_of(df)
+    data_schema = _without(arrow_schema, (tasks.ROW_INDEX, tasks.FILE_OFFSET))
+    # the checks on the columns alone (missing columns, touch and conversion types), on the driver
+    validate_events(pl.from_arrow(data_schema.empty_table()).lazy().with_row_index("__row", offset=1), name,
+                    config.mapping)
+
+    # 1. the dictionary pass: channel labels (global, sorted) and rows per input partition
+    # (only the label columns are read; the expressions are built on the whole schema)
+    dict_cols = [c for c in ("channel", "partner") if c in df.columns] or [F.lit(None).cast("string").alias("_")]
+    found = df.select(*dict_cols).mapInArrow(tasks.dictionary_task(data_schema, config.mapping, chunk_rows),
+                                             tasks.DICTIONARY_DDL).collect()
+    labels = sorted({r["label"] for r in found if r["label"] is not None})
+    counts = {int(r["pid"]): int(r["n"]) for r in found if r["label"] is None}
+    categories = tuple(sorted(set(labels) | {DIRECT}))
+    period = period_bounds(config.period)
+
+    # 2. validation, FX and the reconciliation records, once (persisted: several small jobs read it)
+    fx_rates = [(d, c, r) for (d, c), r in fx.rates.items()] if fx is not None else None
+    task = tasks.validate_task(arrow_schema, config.mapping, name, categories, mode, _starts(counts), fx_rates,
+                               config.reporting_currency, period, getattr(config, "countries", None), chunk_rows)
+    v = df.mapInArrow(task, tasks.V_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _finish(spark, v, name, config, fx, categories, period, raise_first)
+    finally:
+        v.unpersist()
+
+
+def _finish(spark, v, name, config, fx, categories, period, raise_first) -> LoadedInput:
+    from pyspark.sql import functions as F
+
+    kind = F.col("kind")
+    # 3. duplicate order ids over the whole input: among the accepted conversions (and the duplicates a
+    # chunk already rejected) the lowest row wins; every other row of that id is a reject
+    chunk_dups = (v.filter((kind == tasks.KIND_REJECT) & (F.col("column") == "order_id")
+                           & F.col("reason").startswith("duplicate order_id"))
+                  .select("row", F.col("value").alias("order_id")))
+    ids = v.filter(kind == tasks.KIND_CONVERSION).select("row", "order_id")
+    firsts = (ids.unionByName(chunk_dups).groupBy("order_id")
+              .agg(F.min("row").alias("first"), F.count(F.lit(1)).alias("n")).filter(F.col("n") > 1))
+    dups = (ids.unionByName(chunk_dups).join(firsts, "order_id").filter(F.col("row") != F.col("first"))
+            .select("row", "order_id", "first").toArrow())
+    dup_rows = spark.createDataFrame(dups.select(["row"]), "row long") if dups.num_rows else None
+
+    def without_dups(frame):
+        return frame if dup_rows is None else frame.join(F.broadcast(dup_rows), "row", "left_anti")
+
+    # 4. rejects (row checks of every chunk, then the global duplicates), in row order
+    other = v.filter(kind == tasks.KIND_REJECT)
+    if dup_rows is not None:
+        other = other.join(F.broadcast(dup_rows), "row", "left_anti")
+    checked = pl.from_arrow(other.select("row", "column", "value", "reason").toArrow())
+    dup_frame = pl.from_arrow(dups)
+    rejects = pl.concat([
+        checked.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64), "column",
+                       pl.col("value").fill_null(""), "reason"),
+        dup_frame.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64),
+                         pl.lit("order_id").alias("column"), pl.col("order_id").fill_null("").alias("value"),
+                         pl.format(DUPLICATE_REASON, pl.col("first")).alias("reason")),
+    ]).sort("row")
+    if len(rejects) and not config.quarantine:
+        raise_first(rejects)
+
+    # 5. chunk counts, per-currency sums, the run's conversions per country, FX gaps (small aggregates)
+    chunk = v.filter(kind == tasks.KIND_CHUNK).agg(F.sum("row"), F.sum("units")).collect()[0]
+    rows_read, derived = int(chunk[0] or 0), int(chunk[1] or 0)
+    conversions = without_dups(v.filter(kind == tasks.KIND_CONVERSION))
+    run_conv = conversions.filter(F.col("in_run"))
+    missing = run_conv.filter(~F.col("fx_ok"))
+    first_missing = missing.orderBy("row").limit(1).collect()
+    if first_missing:
+        _raise_no_rate(first_missing[0], missing.count(), fx, config.reporting_currency)
+    by_country = (run_conv.groupBy("country")
+                  .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("units").cast("decimal(38,0)")).alias("u"))
+                  .orderBy("country").collect())
+    counted = v.filter(kind == tasks.KIND_COUNTED)
+    if dup_rows is not None:
+        flagged = dup_rows.withColumn("_dup", F.lit(True))
+        counted = counted.join(F.broadcast(flagged), "row", "left").withColumn(
+            "rejected", F.col("rejected") | F.coalesce(F.col("_dup"), F.lit(False)))
+    sums = (counted.groupBy("currency", "rejected").agg(F.count(F.lit(1)).alias("n"), F.sum("money").alias("g"))
+            .collect())
+    conv_sums = (conversions.groupBy("currency", "in_run").agg(F.count(F.lit(1)).alias("n"),
+                                                                F.sum("money").alias("g")).collect())
+    currencies = sorted({r["currency"] for r in conv_sums if r["in_run"]})
+    if fx is None and len(currencies) > 1:
+        raise InputError(name, f"mixed currencies {', '.join(currencies)} in the gmv of the run's conversions: "
+                               "give FX rates (--fx, converting to --reporting-currency) or filter the export to "
+                               "one currency", column="currency")
+    unit = config.reporting_currency if fx is not None else (currencies[0] if currencies else config.mapping.currency)
+
+    # 6. the journey cut per user on the executors, partial path tables summed by path in Spark
+    events = without_dups(v.filter(kind == tasks.KIND_EVENT)).select(
+        "h", "h2", (F.col("t") * 2 + F.col("conv").cast("long")).alias("k"), "row", "t", "conv", "code", "gmv",
+        "scope")
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    lookback_us = int(round(config.journeys.lookback_days * 86400 * 1_000_000))
+    cut = (events.repartition(parts, "h").sortWithinPartitions("h", "h2", "k", "row")
+           .mapInArrow(tasks.cut_task(lookback_us, period, categories.index(DIRECT), _chunk_rows(spark)),
+                       tasks.PARTIAL_DDL))
+    merged = (cut.groupBy("kind", "key")
+              .agg(F.sum("a").alias("a"), F.sum(F.col("b").cast("decimal(38,0)")).alias("b"), F.sum("c").alias("c"))
+              .toArrow())
+    table, stats = _path_table(merged, categories, getattr(config, "countries", None))
+
+    run_units = sum(int(r["u"] or 0) for r in by_country)
+    if stats["conv_in_period"] != sum(int(r["n"]) for r in by_country):
+        raise RuntimeError(f"journey cut counted {stats['conv_in_period']} conversions in the period, "
+                           f"validation {sum(int(r['n']) for r in by_country)}")
+    direct = stats["direct"]
+    from .local import _direct_value
+
+    reconciliation = Reconciliation(
+        source=name, rows_read=rows_read, rows_rejected=len(rejects),
+        by_currency=_by_currency(sums, conv_sums), currency=unit, gmv_in_run=run_units / VALUE_UNITS,
+        gmv_direct=_direct_value(table) if direct else 0.0)
+    country_gmv = {r["country"]: int(r["u"] or 0) / VALUE_UNITS for r in by_country}
+    country_n = {r["country"]: int(r["n"]) for r in by_country}
+    return LoadedInput(name, "events", table, rejects, reconciliation, table.stats, derived, country_gmv, country_n,
+                       has_timestamps=True)
+
+
+def _raise_no_rate(row, n: int, fx: FxRates, reporting: str) -> None:
+    """The local engine's error for a run conversion without an FX rate (finance.contracts.conversion_rates)."""
+    from datetime import datetime, timezone
+
+    from ..errors import ContractError
+
+    day = datetime.fromtimestamp(row["t"] / 1_000_000, tz=timezone.utc).date()
+    raise ContractError(fx.source, f"no FX rate for {row['currency']} on or before {day}: expected a row "
+                                   f"date,currency,rate_to_reporting (needed by events row {row['row']}; "
+                                   f"{n} conversion(s) of the run lack a rate)",
+                        column="rate_to_reporting", value=f"{day} {row['currency']}")
+
+
+def _by_currency(sums, conv_sums) -> tuple[CurrencyTotals, ...]:
+    """:func:`engines.local.by_currency` from Spark's exact ``decimal(38,6)`` sums."""
+    def dec(x) -> Decimal:
+        return Decimal(0) if x is None else Decimal(x)
+
+    zero = (0, Decimal(0))
+    read, rejected, outside, inside = {}, {}, {}, {}
+    for r in sums:
+        n, g = read.get(r["currency"], zero)
+        read[r["currency"]] = (n + int(r["n"]), g + dec(r["g"]))
+        if r["rejected"]:
+            rejected[r["currency"]] = (int(r["n"]), dec(r["g"]))
+    for r in conv_sums:
+        (inside if r["in_run"] else outside)[r["currency"]] = (int(r["n"]), dec(r["g"]))
+    out = []
+    for c in sorted(set(read) | set(rejected) | set(outside) | set(inside)):
+        r, j, o, i = (d.get(c, zero) for d in (read, rejected, outside, inside))
+        out.append(CurrencyTotals(c, r[0], Decimal(r[1]), j[0], Decimal(j[1]), o[0], Decimal(o[1]), i[0],
+                                  Decimal(i[1])))
+    return tuple(out)
+
+
+def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTable, dict]:
+    """The unique paths collected from Spark as a PathTable in canonical order, and the cut's counts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kinds = merged.column("kind").to_numpy()
+    stat_rows = merged.filter(pc.equal(merged.column("kind"), tasks.KIND_STAT))
+    stats = {s: 0 for s in tasks.STATS}
+    for key, b in zip(stat_rows.column("key").to_pylist(), stat_rows.column("b").to_pylist()):
+        stats[key.decode()] = int(b)
+    paths = merged.filter(pc.equal(merged.column("kind"), tasks.KIND_PATH))
+    del kinds
+    keys = paths.column("key").cast(pa.large_binary()).combine_chunks()
+    n = len(keys)
+    bufs = keys.buffers()
+    offs = np.frombuffer(bufs[1], dtype=np.int64)[keys.offset: keys.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    codes = np.ascontiguousarray(data[offs[0]:offs[-1]]).view(np.int32).copy() if n else np.zeros(0, np.int32)
+    offsets = ((offs - offs[0]) // 4).astype(np.int64) if n else np.zeros(1, np.int64)
+    conv = np.asarray(paths.column("a").to_numpy(), dtype=np.float64)
+    units = np.array([int(x) for x in paths.column("b").to_pylist()], dtype=np.int64)
+    nulls = np.asarray(paths.column("c").to_numpy(), dtype=np.float64)
+    table = PathTable(offsets, codes, conv, units / VALUE_UNITS, nulls, categories)
+    table = drop_unused_channels(canonical_order(table))
+    journey_stats = {
+        "events": stats["events"],
+        "users": stats["users"],
+        "touches": stats["touches"],
+        "conversions": stats["conversions"],
+        "conversions_in_period": stats["conv_in_period"],
+        "conversions_before_period": stats["conv_before_period"],
+        "events_after_period": stats["events_after_period"],
+        "journeys": stats["journeys"],
+        "converting_journeys": stats["converting_journeys"],
+        "non_converting_journeys": stats["non_converting_journeys"],
+        "non_converting_tails_outside_period": stats["tails_outside_period"],
+        "touches_dropped_lookback": stats["dropped_lookback"] + stats["tail_touches_dropped"],
+        "direct_conversions": stats["direct"],
+        "unique_paths": table.n_paths,
+        "max_path_length": int(table.lengths.max()) if table.n_paths else 0,
+        "tails": stats["tails"],
+    }
+    if countries is not None:
+        journey_stats["conversions_outside_countries"] = stats["conv_out_of_scope"]
+        journey_stats["touches_closed_outside_countries"] = stats["touches_out_of_scope"]
+    table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
+                      None, journey_stats)
+    return table, stats
+
+
+def _without(schema, names):
+    import pyarrow as pa
+
+    return pa.schema([f for f in schema if f.name not in names])
+
