@@ -239,3 +239,28 @@ def test_user_time_order_same_on_any_thread_count():
     for perm, new_user in results:
         assert perm.tolist() == expected.tolist()
         assert int(new_user.sum()) == len(np.unique(h))
+
+
+def test_paths_are_in_a_content_fixed_order_whatever_the_row_order(tmp_path, monkeypatch):
+    """Shuffled rows, duplicated paths and even colliding keys give the same table, values merged
+    exactly (the canonical order every engine hands to the models)."""
+    import numpy as np
+
+    import shapley_attr.frames as frames
+
+    rows = ["a > b,1,10.5,2", "b,2,3.25,1", "a > b,1,0.25,0", "c > a > b,0,0,4", "b > c,1,7,0", "a,0,0,3"]
+    header = "path,total_conversions,total_conversion_value,total_null\n"
+    (tmp_path / "x.csv").write_text(header + "\n".join(rows) + "\n")
+    (tmp_path / "y.csv").write_text(header + "\n".join(reversed(rows)) + "\n")
+    x, _ = load(tmp_path / "x.csv")
+    y, _ = load(tmp_path / "y.csv")
+    for name in ("offsets", "codes", "conversions", "value", "nulls"):
+        np.testing.assert_array_equal(getattr(x, name), getattr(y, name))
+    assert sorted(x.path_labels()) == ["a", "a > b", "b", "b > c", "c > a > b"]
+    ab = x.path_labels().index("a > b")
+    assert (x.conversions[ab], x.value[ab], x.nulls[ab]) == (2.0, 10.75, 2.0)
+    monkeypatch.setattr(frames, "sequence_keys", lambda t: np.zeros(t.n_paths, dtype=np.uint64))  # all collide
+    z, _ = load(tmp_path / "y.csv")
+    w, _ = load(tmp_path / "x.csv")
+    assert z.path_labels() == w.path_labels() and z.value.tolist() == w.value.tolist()
+    assert sorted(z.path_labels()) == sorted(x.path_labels())

@@ -143,12 +143,13 @@ def merge_identical_paths(table: PathTable, exact_value: bool = False, keep_valu
 
 def take_paths(table: PathTable, rows: np.ndarray) -> PathTable:
     """The paths ``rows`` (int64 indices, in that order) of ``table``, with their touches' ages and
-    their journeys' values when the table keeps them."""
-    from .kernels.sequences import _gather_sequences
-
+    their journeys' values when the table keeps them (vectorised NumPy: no compiled kernel)."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    off, codes = _gather_sequences(table.offsets, table.codes, rows)
-    ages = None if table.ages is None else table.ages[_csr_positions(table.offsets, rows, off)]
+    off = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(table.lengths[rows], out=off[1:])
+    touches = _csr_positions(table.offsets, rows, off)
+    codes = table.codes[touches]
+    ages = None if table.ages is None else table.ages[touches]
     value_offsets = journey_values = None
     if table.value_offsets is not None:
         value_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -164,23 +165,78 @@ def _csr_positions(offsets: np.ndarray, rows: np.ndarray, new_offsets: np.ndarra
                                                                                        dtype=np.int64)
 
 
-def canonical_order(table: PathTable) -> PathTable:
-    """Unique paths in an order fixed by their content alone (by a 64-bit hash of the code sequence,
-    ties — distinct paths with one hash — by the codes): every engine hands the models the same
-    table, so credits and payouts are identical to the last bit, whatever the input row order or
-    partitioning. Paths must be unique (:func:`merge_identical_paths`)."""
-    from .kernels.sequences import _sequence_hashes
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_STEP = np.uint64(0x9E3779B97F4A7C15)
 
+
+def sequence_keys(table: PathTable) -> np.ndarray:
+    """A 64-bit key of every path's code sequence, from its content alone (a polynomial hash over
+    the codes, mixed with the length and a SplitMix64 finaliser; vectorised NumPy, the same on every
+    machine and version). Equal sequences have equal keys; distinct ones collide with chance ~2^-64."""
+    lengths = table.lengths
+    n = len(table.codes)
+    if table.n_paths == 0:
+        return np.zeros(0, dtype=np.uint64)
+    max_len = int(lengths.max()) if len(lengths) else 0
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(max(max_len, 1), _STEP, dtype=np.uint64), dtype=np.uint64)
+        pos = np.arange(n, dtype=np.int64) - np.repeat(table.offsets[:-1], lengths)
+        terms = (table.codes.astype(np.uint64) + np.uint64(1)) * powers[pos]
+        sums = np.zeros(table.n_paths, dtype=np.uint64)
+        nonempty = lengths > 0
+        if n:
+            sums[nonempty] = np.add.reduceat(terms, table.offsets[:-1][nonempty])
+        z = sums ^ (lengths.astype(np.uint64) * _MIX2)
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
+
+
+def canonical_order(table: PathTable, merge: bool = False) -> PathTable:
+    """Paths in an order fixed by their content alone — by :func:`sequence_keys`, ties (distinct
+    paths with one key) by their codes — so every engine, whatever the input's row order or
+    partitioning, hands the models the same table and credits and payouts are identical to the last
+    bit. With ``merge``, identical paths are merged (conversions and nulls summed, values exactly in
+    millionths); without it the paths must already be unique. Vectorised NumPy: no compiled kernel."""
     if table.n_paths < 2 or table.ages is not None:
         return table
-    h = _sequence_hashes(table.offsets, table.codes)
-    order = np.argsort(h, kind="stable")
-    hs = h[order]
-    if np.any(hs[1:] == hs[:-1]):  # a collision: order those paths by their codes (rare, Python)
-        off = table.offsets
-        order = np.array(sorted(range(table.n_paths),
-                                key=lambda p: (int(h[p]), table.codes[off[p]:off[p + 1]].tolist())), dtype=np.int64)
-    return take_paths(table, order.astype(np.int64))
+    keys = sequence_keys(table)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    tied = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+    if len(tied) == 0:
+        return take_paths(table, order)
+    off, codes = table.offsets, table.codes
+
+    def seq(p):
+        return tuple(codes[off[p]:off[p + 1]].tolist())
+
+    # runs of equal keys: identical paths (duplicates) or, with chance ~2^-64, distinct ones
+    starts = np.concatenate([[0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1, [len(order)]])
+    new_order = []
+    for a, b in zip(starts[:-1], starts[1:]):
+        run = order[a:b]
+        new_order.extend(sorted(run.tolist(), key=lambda p: seq(p)) if b - a > 1 else run.tolist())
+    order = np.asarray(new_order, dtype=np.int64)
+    same = np.zeros(len(order), dtype=bool)  # same[i]: path order[i] equals order[i - 1]
+    for i in tied + 1:
+        same[i] = seq(order[i]) == seq(order[i - 1])
+    if same.any() and not merge:
+        raise ValueError("canonical_order: the paths are not unique (merge them first)")
+    if not same.any():
+        return take_paths(table, order)
+    group = np.cumsum(~same) - 1
+    first = order[~same]
+    units = np.rint(table.value[order] * VALUE_UNITS).astype(np.int64)
+    merged = take_paths(table, first)
+    n = len(first)
+    value = np.zeros(n, dtype=np.int64)
+    np.add.at(value, group, units)
+    conv = np.bincount(group, weights=table.conversions[order], minlength=n)
+    nulls = np.bincount(group, weights=table.nulls[order], minlength=n)
+    return PathTable(merged.offsets, merged.codes, conv, value / VALUE_UNITS, nulls, table.channels, None,
+                     dict(table.stats))
 
 
 def drop_unused_channels(table: PathTable) -> PathTable:
@@ -219,18 +275,3 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
         return drop_unused_channels(table), totals
     rest = take_paths(table, np.flatnonzero(~direct))
     return drop_unused_channels(rest), totals
-
-
-def table_from_label_lists(lists, conversions, value, nulls) -> PathTable:
-    """A PathTable from a Polars Series of lists of channel labels (one list per path)."""
-    import polars as pl
-
-    flat = lists.explode()
-    categories = sorted(set(flat.drop_nulls().to_list()))
-    codes = to_array(flat.cast(pl.Enum(categories)).to_physical().cast(pl.Int32), np.int32)
-    lengths = lists.list.len().to_numpy().astype(np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return PathTable(offsets, np.ascontiguousarray(codes, dtype=np.int32),
-                     np.asarray(conversions, dtype=np.float64), np.asarray(value, dtype=np.float64),
-                     np.asarray(nulls, dtype=np.float64), tuple(categories))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import polars as pl
 
 from ..config import ColumnMapping
 from ..errors import InputError
-from ..frames import PathTable, merge_identical_paths, table_from_label_lists
+from ..frames import VALUE_UNITS, PathTable, canonical_order
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
 from .readers import ROW
@@ -35,7 +36,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
 
     ``total_conversion_value`` and ``total_null`` are optional (0 when absent). Identical paths (after
     stripping the blanks around labels) are merged, their values summed exactly
-    (:func:`frames.merge_identical_paths`).
+    and in an order fixed by their text (:func:`_unique_paths`).
     """
     schema = lf.collect_schema()
     missing = [c for c in ("path", "total_conversions") if c not in schema]
@@ -95,10 +96,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
 
     totals = CurrencyTotals(mapping.currency or UNSPECIFIED_CURRENCY, _count(c), dec(g), _count(cr), dec(gr),
                             0, Decimal(0), _count(ci), dec(gi))
-    accepted = frame.filter(pl.col("_reason").is_null())
-    table = merge_identical_paths(table_from_label_lists(
-        accepted["labels"], accepted["total_conversions"].to_numpy(), accepted["total_conversion_value"].to_numpy(),
-        accepted["total_null"].to_numpy()), exact_value=True)
+    table = _unique_paths(frame.filter(pl.col("_reason").is_null()))
     conv = table.conversions
     stats = {
         "paths_rows": int(len(frame)),
@@ -113,6 +111,25 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
     table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                       None, stats)
     return table, rejects, totals
+
+
+def _unique_paths(accepted: pl.DataFrame) -> PathTable:
+    """The accepted rows as a PathTable merged by path (values summed exactly in millionths, like the
+    engines' journeys), in the content-fixed order of :func:`frames.canonical_order`. Polars and
+    NumPy only: a paths input needs no compiled kernel."""
+    labels = accepted.get_column("labels")
+    flat = labels.explode()
+    channels = flat.drop_nulls().unique().sort()
+    codes = flat.cast(pl.Enum(channels.to_list())).to_physical().cast(pl.Int32).to_numpy()
+    lengths = labels.list.len().to_numpy().astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    value = accepted.get_column("total_conversion_value").to_numpy().astype(np.float64)
+    table = PathTable(offsets, np.ascontiguousarray(codes, dtype=np.int32),
+                      accepted.get_column("total_conversions").to_numpy().astype(np.float64),
+                      np.rint(value * VALUE_UNITS) / VALUE_UNITS,
+                      accepted.get_column("total_null").to_numpy().astype(np.float64), tuple(channels.to_list()))
+    return canonical_order(table, merge=True)
 
 
 def _count(x) -> int | float:

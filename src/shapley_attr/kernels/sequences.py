@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import prange
-
 from ._jit import kernel
 from .rng import mix64
 
@@ -80,16 +78,6 @@ def _gather_sequences(offsets, codes, rows):
         for q in range(offsets[r + 1] - a):
             out[off[i] + q] = codes[a + q]
     return off, out
-
-
-@kernel("uint64[::1](int64[::1], int32[::1])", parallel=True)
-def _sequence_hashes(offsets, codes):
-    """The 64-bit content hash of every sequence (as ``_sequence_hash``), in parallel."""
-    n = offsets.shape[0] - 1
-    out = np.empty(n, dtype=np.uint64)
-    for p in prange(n):
-        out[p] = _sequence_hash(codes, offsets[p], offsets[p + 1])
-    return out
 
 
 @kernel("int64[::1](int64[::1], int64[::1], float64[::1])")

@@ -8,20 +8,54 @@ from ..errors import UsageError
 from ..frames import PathTable
 from .base import ModelResult
 
-_RULE = {"first": 0, "last": 1, "linear": 2, "position": 3, "time-decay": 4}
-
-
 def heuristic_credit(table: PathTable, rule: str, params: ModelParams | None = None) -> np.ndarray:
-    """(n_channels, 2) credit in [conversions, gmv] of one heuristic rule over ``table``."""
-    from ..kernels.heuristics import _heuristic_credit
+    """(n_channels, 2) credit in [conversions, gmv] of one heuristic rule over ``table``.
 
+    Vectorised NumPy over the CSR table (a share per touch, summed per channel with ``bincount``, in
+    touch order, so reruns are bit-identical): the rules need no compiled kernel, and a paths input
+    attributed with them never loads Numba (whole-command start-up).
+    """
     params = params or ModelParams(model=rule)
     if rule == "time-decay" and table.ages is None:
         raise UsageError("time-decay needs touch timestamps: give an events export, not a paths table")
-    ages = table.ages if table.ages is not None else np.empty(0, dtype=np.float64)
-    w_first, w_middle, w_last = params.position_weights
-    return _heuristic_credit(table.offsets, table.codes, table.weights(), table.n_channels, _RULE[rule],
-                             w_first, w_middle, w_last, ages, params.half_life_days * 86400.0)
+    lengths = table.lengths
+    weights = table.weights()
+    if rule in ("first", "last"):
+        have = lengths > 0
+        at = table.offsets[:-1][have] if rule == "first" else table.offsets[1:][have] - 1
+        return _per_channel(table.codes[at], weights[have], table.n_channels)
+    per_touch = np.repeat(weights, lengths, axis=0)
+    if rule == "linear":
+        share = 1.0 / np.repeat(lengths, lengths)
+    elif rule == "position":
+        share = _position_shares(lengths, *params.position_weights)
+    else:  # time-decay: 2^(-age/h), normalised per journey
+        decay = np.exp2(-table.ages / (params.half_life_days * 86400.0))
+        totals = np.add.reduceat(decay, table.offsets[:-1][lengths > 0]) if len(decay) else decay
+        per_path = np.zeros(table.n_paths)
+        per_path[lengths > 0] = totals
+        share = decay / np.repeat(per_path, lengths)
+    return _per_channel(table.codes, per_touch * share[:, None], table.n_channels)
+
+
+def _position_shares(lengths: np.ndarray, w_first: float, w_middle: float, w_last: float) -> np.ndarray:
+    """U-shaped share of every touch: w_first, w_middle/(m−2) each, w_last; m = 2 splits first:last in
+    proportion (50/50 by default); m = 1 gives all."""
+    m = np.repeat(lengths, lengths)
+    pos = np.arange(len(m)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    ends = w_first + w_last
+    f = w_first / ends if ends > 0 else 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        middle = np.where(m > 2, w_middle / np.maximum(m - 2, 1), 0.0)
+    share = np.where(pos == 0, w_first, np.where(pos == m - 1, w_last, middle))
+    share = np.where(m == 2, np.where(pos == 0, f, 1.0 - f), share)
+    return np.where(m == 1, 1.0, share)
+
+
+def _per_channel(codes: np.ndarray, weights: np.ndarray, n_channels: int) -> np.ndarray:
+    """Σ of ``weights`` rows (touches, 2) per channel code: an (n_channels, 2) C-contiguous array."""
+    return np.ascontiguousarray(np.stack([np.bincount(codes, weights=weights[:, j], minlength=n_channels)
+                                          for j in range(weights.shape[1])], axis=1))
 
 
 def last_touch_credit(table: PathTable) -> np.ndarray:

@@ -25,16 +25,13 @@ def markov_chain(table: PathTable, order: int):
     """
     import scipy.sparse as sp
 
-    from ..kernels.markov import _kgram_keys, _transitions
-
     base = table.n_channels + 1
     if order * np.log(base) >= np.log(2.0**62):
         raise ValueError(f"order {order} over {table.n_channels} channels does not fit 64-bit state keys")
-    keys = _kgram_keys(table.offsets, table.codes, order, base)
+    keys = kgram_keys(table, order, base)
     uniq, state = np.unique(keys, return_inverse=True)
     n_states = len(uniq)
-    src, dst, w = _transitions(table.offsets, np.ascontiguousarray(state, dtype=np.int64), table.conversions,
-                               table.nulls, n_states)
+    src, dst, w = transitions(table, state.astype(np.int64), n_states)
     n_all = n_states + 3
     counts = sp.coo_matrix((w, (src, dst)), shape=(n_all, n_all)).tocsr()
     counts.sum_duplicates()
@@ -55,6 +52,48 @@ def markov_chain(table: PathTable, order: int):
             k //= base
         members.append(np.array(sorted(set(chans)), dtype=np.int64))
     return q, b, members
+
+
+def kgram_keys(table: PathTable, order: int, base: int) -> np.ndarray:
+    """Key of the state at every touch: the last ``order`` channels (fewer at the path's start),
+    packed as Σ_l (code_{q−l} + 1)·base^l, so that different k-grams get different keys."""
+    codes = table.codes.astype(np.int64) + 1
+    pos = np.arange(len(codes)) - np.repeat(table.offsets[:-1], table.lengths)
+    keys = codes.copy()
+    mult = 1
+    for lag in range(1, order):
+        mult *= base
+        shifted = np.zeros_like(codes)
+        shifted[lag:] = codes[:-lag]
+        keys += np.where(pos >= lag, shifted * mult, 0)
+    return keys
+
+
+def transitions(table: PathTable, state: np.ndarray, n_states: int):
+    """Transitions as (from, to, weight): (start) → s_1 → … → s_m → (conversion)/(null).
+
+    State ids: 0 = (start), 1..n_states = channel states (state + 1), n_states + 1 = (conversion),
+    n_states + 2 = (null). Every inner step weighs the path's journeys (conversions + nulls).
+    """
+    lengths = table.lengths
+    journeys = table.conversions + table.nulls
+    live = (journeys > 0) & (lengths > 0)
+    touch_live = np.repeat(live, lengths)
+    first = np.zeros(len(state), dtype=bool)
+    first[table.offsets[:-1][lengths > 0]] = True
+    ids = state + 1
+    prev = np.empty_like(ids)
+    prev[0:1] = 0
+    prev[1:] = ids[:-1]
+    prev[first] = 0  # each path starts from (start)
+    inner_w = np.repeat(journeys, lengths)
+    last_ids = ids[table.offsets[1:][live] - 1]
+    conv, nulls = table.conversions[live], table.nulls[live]
+    src = np.concatenate([prev[touch_live], last_ids[conv > 0], last_ids[nulls > 0]])
+    dst = np.concatenate([ids[touch_live], np.full(int((conv > 0).sum()), n_states + 1),
+                          np.full(int((nulls > 0).sum()), n_states + 2)])
+    w = np.concatenate([inner_w[touch_live], conv[conv > 0], nulls[nulls > 0]])
+    return src, dst, w
 
 
 def absorption(q, b, removed_states=None) -> float:
