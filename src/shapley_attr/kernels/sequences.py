@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .rng import mix64
+from .mix import mix64
 
 
 @kernel("uint64(int32[::1], int64, int64)")

@@ -30,7 +30,7 @@ def distinct_sets(table: PathTable):
     every path, and per set the conversions K(T) and journeys N(T) = conversions + nulls.
     """
     from ..kernels.sequences import _gather_sequences, _unique_sequences
-    from ..kernels.shapley_local import _distinct_sorted
+    from ..kernels.sets import _distinct_sorted
 
     off, codes = _distinct_sorted(table.offsets, table.codes, table.n_channels)
     path_set, first = _unique_sequences(off, codes)
@@ -65,7 +65,7 @@ def fit(table: PathTable, params: ModelParams) -> ModelResult:
 
 def _fit_count(table: PathTable, params: ModelParams) -> ModelResult:
     """φ_i = Σ_{T∋i} x(T)/|T|: each path's value split equally over its distinct channels."""
-    from ..kernels.shapley_local import _credit_by_shares
+    from ..kernels.credit import _credit_by_shares
 
     set_off, set_codes, path_set, _, _ = distinct_sets(table)
     shares = np.ones(len(set_codes), dtype=np.float64)
@@ -75,7 +75,7 @@ def _fit_count(table: PathTable, params: ModelParams) -> ModelResult:
 
 
 def _fit_ordered(table: PathTable, params: ModelParams) -> ModelResult:
-    from ..kernels.shapley_local import _ordered_credit
+    from ..kernels.ordered import _ordered_credit
 
     max_len = int(table.lengths.max()) if table.n_paths else 0
     credit, by_pos = _ordered_credit(table.offsets, table.codes, table.weights(), table.n_channels, max_len)
@@ -96,19 +96,19 @@ def rate_shares(table: PathTable):
     Only sets with conversions get credit, and only sets with v(T) > 0 contribute to any φ, so φ is
     computed for the converting sets only (the others keep 0: their paths carry no weight).
     """
-    from ..kernels.sequences import _gather_sequences
-    from ..kernels.shapley_local import _rate_shapley
-
     set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(n_of_set > 0, k_of_set / np.where(n_of_set > 0, n_of_set, 1.0), 0.0)
     phi = np.zeros(len(set_codes), dtype=np.float64)
     if table.n_channels <= DENSE_RATE_CHANNELS:
-        from ..kernels.shapley_local import _rate_shapley_dense
+        from ..kernels.rate_dense import _rate_shapley_dense
 
         phi = _rate_shapley_dense(set_masks(set_off, set_codes), set_off, set_codes, np.ascontiguousarray(v),
                                   table.n_channels)
     else:
+        from ..kernels.rate_trie import _rate_shapley
+        from ..kernels.sequences import _gather_sequences
+
         live = np.flatnonzero(v > 0).astype(np.int64)
         if len(live):
             l_off, l_codes = _gather_sequences(set_off, set_codes, live)
@@ -122,7 +122,7 @@ def rate_shares(table: PathTable):
 
 def _fit_rate(table: PathTable, params: ModelParams) -> ModelResult:
     """Per-journey game v(S) = K(S)/N(S) on observed sets; φ clipped at 0, normalised; last-touch fallback."""
-    from ..kernels.shapley_local import _credit_by_shares
+    from ..kernels.credit import _credit_by_shares
 
     set_off, set_codes, path_set, shares, phi = rate_shares(table)
     credit, fallback = _credit_by_shares(table.offsets, table.codes, set_off, set_codes, path_set, shares,
@@ -164,7 +164,7 @@ def _fit_subset_rate(table: PathTable, params: ModelParams) -> ModelResult:
         info["note"] = "no conversions: every credit is 0"
         return ModelResult(table.channels, np.zeros((n, 2)), info=info)
     if method == "exact":
-        from ..kernels.subset_rate import _subset_rate_exact
+        from ..kernels.subset_exact import _subset_rate_exact
 
         phi = _subset_rate_exact(set_masks(set_off, set_codes), k_of_set, n_of_set, n)
         credit = np.outer(phi / v_all, totals)
@@ -194,7 +194,7 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
     (seed, pair index), and are reduced in pair order: results and the stopping point do not depend
     on the number of threads.
     """
-    from ..kernels.subset_rate import _accumulate_strata, _mc_pairs
+    from ..kernels.subset_mc import _accumulate_strata, _mc_pairs
 
     max_pairs = max(params.max_samples // 2, 2)
     seed = np.uint64(params.seed)
