@@ -154,6 +154,12 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
     return rows
 
 
+MAX_AMOUNT = Decimal("1e18")
+"""Beyond any real amount, and far enough below the 34 digits of ``money.CONTEXT`` that products and
+rounding to minor units stay exact (1e308 parsed as a Decimal and multiplied by a rate raised
+InvalidOperation deep in the payouts: an internal error)."""
+
+
 def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=None, hi=None,
              expected: str = "a decimal number") -> Decimal | None:
     try:
@@ -165,6 +171,9 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
         return None
     if (lo is not None and d < lo) or (hi is not None and d > hi):
         issues.append(Issue(src, row, col, text, f"expected {expected}"))
+        return None
+    if abs(d) >= MAX_AMOUNT:
+        issues.append(Issue(src, row, col, text, f"expected {expected} below 10^18 in absolute value"))
         return None
     return d
 

@@ -159,6 +159,9 @@ def _raise_fault(path: Path, name: str, sep: str, code: int, state) -> None:
     elif code == k.UNTERMINATED_QUOTE:
         reason = (f"a quote opened {where} is never closed: expected a closing quote before the end of the file "
                   "(a quote inside a quoted value is written twice)")
+    elif code == k.QUOTE_IN_UNQUOTED:
+        reason = (f"a quote inside a value that does not start with one {where}: expected the whole value in quotes "
+                  'with each inner quote written twice (5" screen as "5"" screen")')
     else:  # TEXT_AFTER_QUOTE
         reason = (f"text after the closing quote of a quoted value {where}: expected {sep!r} or the end of the line "
                   "(a quote inside a quoted value is written twice)")

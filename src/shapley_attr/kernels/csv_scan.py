@@ -5,12 +5,13 @@ UTF-8, when a quote is never closed or when a row has more fields than the heade
 the first such fault in one streaming pass (the file is fed in chunks; ``state`` carries over) and
 says where it is: byte offset, physical line, record (0 = the header) and field.
 
-The CSV rules follow what Polars accepts: a record ends at LF outside quotes (a CR before it is
-dropped); a field that starts with a quote is quoted, a doubled quote inside it is a literal quote and
-its closing quote must be followed by the delimiter, CR, LF or the end of the file; a quote inside an
-unquoted field is kept as text but, as in Polars' line splitter, opens or closes a quoted stretch in
-which delimiters and LFs do not count. UTF-8 is checked strictly (no overlong forms, no surrogates,
-nothing above U+10FFFF); a NUL byte is a fault.
+The CSV rules are RFC 4180's, which is what Polars reads reliably: a record ends at LF outside
+quotes (a CR before it is dropped); a field that starts with a quote is quoted, a doubled quote inside
+it is a literal quote and its closing quote must be followed by the delimiter, CR, LF or the end of
+the file; a quote inside a field that does not start with one is a fault. (Polars' line splitter
+toggles on every quote while its field parser takes such a quote as text, so a file with one fails
+or not depending on how the quotes pair up further on; refusing it gives one clear answer.) UTF-8 is
+checked strictly (no overlong forms, no surrogates, nothing above U+10FFFF); a NUL byte is a fault.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from ._jit import kernel
 
 # state slots
-S_MODE = 0  # 0 field start, 1 unquoted, 2 quoted, 3 quote seen in quoted, 4 quoted stretch in unquoted
+S_MODE = 0  # 0 field start, 1 unquoted, 2 quoted, 3 quote seen in quoted
 S_NEED = 1  # UTF-8 continuation bytes still expected
 S_LO = 2  # allowed range of the next continuation byte
 S_HI = 3
@@ -47,6 +48,7 @@ UNTERMINATED_QUOTE = 3
 TEXT_AFTER_QUOTE = 4
 TOO_MANY_FIELDS = 5
 TRUNCATED_UTF8 = 6
+QUOTE_IN_UNQUOTED = 7
 
 
 def new_state() -> np.ndarray:
@@ -179,7 +181,7 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
             break
         # --- CSV structure (ASCII bytes only from here) ---
         if b == 10:  # LF
-            if mode == 2 or mode == 4:
+            if mode == 2:
                 line += 1
                 continue
             # end of record
@@ -207,10 +209,6 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
             if b == quote:
                 mode = 3
             continue
-        if mode == 4:  # quoted stretch inside an unquoted field
-            if b == quote:
-                mode = 1
-            continue
         if mode == 3:  # just after a quote inside a quoted field
             if b == quote:
                 mode = 2  # a doubled quote
@@ -237,9 +235,13 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
                 break
             continue
         if b == quote:
+            if mode != 0:
+                code = QUOTE_IN_UNQUOTED
+                err_at = at
+                break
             quote_at = at
             quote_line = line
-            mode = 2 if mode == 0 else 4
+            mode = 2
             continue
         if mode == 0 and b != 13:
             mode = 1
@@ -278,7 +280,7 @@ def finish(state: np.ndarray, size: int) -> int:
         state[S_ERR_RECORD] = state[S_RECORD]
         state[S_ERR_FIELD] = state[S_FIELD]
         return TRUNCATED_UTF8
-    if state[S_MODE] in (2, 4):
+    if state[S_MODE] == 2:
         state[S_ERR_AT] = state[S_QUOTE_AT]
         state[S_ERR_LINE] = state[S_QUOTE_LINE]
         state[S_ERR_RECORD] = state[S_RECORD]
