@@ -63,12 +63,11 @@ def hostile_run(tmp_path_factory) -> dict:
     events = pl.read_parquet(d / "events.parquet")
     events = events.with_columns(pl.col("channel").replace(HOSTILE_LABELS))
     events = events.with_columns(pl.col("channel").str.replace("partner:DE-0107", "partner:-DE-0107", literal=True))
-    bad = pl.DataFrame({"user_id": ["=u1", "u2", None, "u3"],
-                        "event_time": events["event_time"][:4],
-                        "event_type": ["touch", "=HYPERLINK(1)", "touch", "conversion"],
-                        "channel": ["", "x", "y", None], "country": ["DE"] * 4, "order_id": [None, None, None, "@o"],
-                        "gmv": [None, None, None, "-5"], "currency": [None, None, None, "EUR"]},
-                       schema=events.schema)
+    hostile_rows = {"user_id": ["=u1", "u2", None, "u3"], "event_time": events["event_time"][:4],
+                    "event_type": ["touch", "=HYPERLINK(1)", "touch", "conversion"], "channel": ["", "x", "y", None],
+                    "country": ["DE"] * 4, "order_id": [None, None, None, "@o"], "gmv": [None, None, None, "-5"],
+                    "currency": [None, None, None, "EUR"], "margin": [None, None, None, "1"]}
+    bad = pl.DataFrame({c: hostile_rows.get(c, [None] * 4) for c in events.columns}, schema=events.schema)
     pl.concat([events, bad]).write_parquet(d / "events.parquet")
     for name in ("partners.csv", "sales.csv"):
         text = (d / name).read_text(encoding="utf-8").replace("DE-0107", "-DE-0107")
