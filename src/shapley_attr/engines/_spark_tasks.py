@@ -13,7 +13,7 @@ Record layouts (Spark DDL strings below):
   channel labels of its rows;
 - the validated stream ``V`` (:func:`validate_task`): one record per accepted event (``KIND_EVENT``),
   per accepted conversion (``KIND_CONVERSION``: order id, country, currency, exact GMV, whether it is
-  in the run, its FX-converted value in integer millionths), per row that is not a touch
+  in the run, its FX-converted value as a float and in integer millionths), per row that is not a touch
   (``KIND_COUNTED``: the per-currency reconciliation), per rejected row (``KIND_REJECT``) and one per
   chunk (``KIND_CHUNK``: rows read and order ids derived);
 - the partial path tables (:func:`cut_task`): per chunk of users, its unique paths (``KIND_PATH``:
@@ -245,7 +245,7 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
         frame(KIND_CONVERSION, len(conversions), row=conversions.get_column(ROW), t=conversions.get_column("t"),
               order_id=conversions.get_column("order_id"), country=conversions.get_column("country"),
               currency=conversions.get_column("currency"), money=conversions.get_column("gmv").cast(MONEY),
-              in_run=in_run, fx_ok=fx_ok, units=units),
+              in_run=in_run, fx_ok=fx_ok, units=units, gmv=np.where(in_run, value, 0.0)),
         frame(KIND_COUNTED, len(events.counted), row=events.counted.get_column(ROW),
               currency=events.counted.get_column("currency"), money=events.counted.get_column("gmv"),
               rejected=events.counted.get_column("rejected")),

@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -147,7 +148,9 @@ def session(config, source=None):
     if active is None:
         settings = dict(SESSION_DEFAULTS)
         if master.startswith("local"):
-            settings.update(LOCAL_DEFAULTS)
+            # the executors' Python is this one (with polars and the kernels), not whatever python3 is first
+            # on the PATH; on a cluster the executors' environment is the deployment's (docs/spark.md)
+            settings.update(LOCAL_DEFAULTS, **{"spark.pyspark.python": sys.executable})
         for k, v in (settings | conf).items():
             builder = builder.config(k, v)
     else:
@@ -527,43 +530,59 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
     def without_dups(frame):
         return frame if dup_rows is None else frame.join(F.broadcast(dup_rows), "row", "left_anti")
 
-    # 4. rejects (row checks of every chunk, then the global duplicates), in row order
+    # 4. everything else the driver needs, in one job over V: the rejected rows; rows read and order ids
+    # derived; per currency, the rows that are not touches (rejected or not) and the conversions in and
+    # outside the run, as exact decimal(38,6) sums; the run's conversions per country; the first
+    # conversion of the run without an FX rate
+    conversions = without_dups(v.filter(kind == tasks.KIND_CONVERSION))
+    run_conv = conversions.filter(F.col("in_run"))
+    counted = v.filter(kind == tasks.KIND_COUNTED)
     other = v.filter(kind == tasks.KIND_REJECT)
     if dup_rows is not None:
         other = other.join(F.broadcast(dup_rows), "row", "left_anti")
-    checked = pl.from_arrow(other.select("row", "column", "value", "reason").toArrow())
-    dup_frame = pl.from_arrow(dups)
+        flagged = dup_rows.withColumn("_dup", F.lit(True))
+        counted = counted.join(F.broadcast(flagged), "row", "left").withColumn(
+            "rejected", F.col("rejected") | F.coalesce(F.col("_dup"), F.lit(False)))
+    n = F.count(F.lit(1)).alias("n")
+    first = F.min(F.struct("row", "currency", "t"))
+    facts = _union([
+        other.select(F.lit("reject").alias("fact"), "row", "column", "value", "reason"),
+        v.filter(kind == tasks.KIND_CHUNK).agg(F.lit("chunk").alias("fact"), F.sum("row").alias("n"),
+                                               F.sum("units").cast("decimal(38,0)").alias("units")),
+        counted.groupBy(F.col("currency").alias("key"), F.col("rejected").alias("flag")).agg(
+            F.lit("counted").alias("fact"), n, F.sum("money").alias("money")),
+        conversions.groupBy(F.col("currency").alias("key"), F.col("in_run").alias("flag")).agg(
+            F.lit("conversions").alias("fact"), n, F.sum("money").alias("money")),
+        # per country as the local engine sums it (float64; its KPIs are ratios rounded to 6 places)
+        run_conv.groupBy(F.col("country").alias("key")).agg(
+            F.lit("country").alias("fact"), n, F.sum(F.col("units").cast("decimal(38,0)")).alias("units"),
+            F.sum("gmv").alias("g")),
+        run_conv.filter(~F.col("fx_ok")).agg(F.lit("no_rate").alias("fact"), n, first["row"].alias("row"),
+                                             first["currency"].alias("key"), first["t"].alias("t")),
+    ])
+    facts = pl.from_arrow(facts.toArrow())
+    checked = facts.filter(pl.col("fact") == "reject")
     rejects = pl.concat([
         checked.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64), "column",
                        pl.col("value").fill_null(""), "reason"),
-        dup_frame.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64),
-                         pl.lit("order_id").alias("column"), pl.col("order_id").fill_null("").alias("value"),
-                         pl.format(DUPLICATE_REASON, pl.col("first")).alias("reason")),
+        pl.from_arrow(dups).select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64),
+                                   pl.lit("order_id").alias("column"), pl.col("order_id").fill_null("").alias("value"),
+                                   pl.format(DUPLICATE_REASON, pl.col("first")).alias("reason")),
     ]).sort("row")
     if len(rejects) and not config.quarantine:
         raise_first(rejects)
 
-    # 5. chunk counts, per-currency sums, the run's conversions per country, FX gaps (small aggregates)
-    chunk = v.filter(kind == tasks.KIND_CHUNK).agg(F.sum("row"), F.sum("units")).collect()[0]
-    rows_read, derived = int(chunk[0] or 0), int(chunk[1] or 0)
-    conversions = without_dups(v.filter(kind == tasks.KIND_CONVERSION))
-    run_conv = conversions.filter(F.col("in_run"))
-    missing = run_conv.filter(~F.col("fx_ok"))
-    first_missing = missing.orderBy("row").limit(1).collect()
-    if first_missing:
-        _raise_no_rate(first_missing[0], missing.count(), fx, config.reporting_currency)
-    by_country = (run_conv.groupBy("country")
-                  .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("units").cast("decimal(38,0)")).alias("u"))
-                  .orderBy("country").collect())
-    counted = v.filter(kind == tasks.KIND_COUNTED)
-    if dup_rows is not None:
-        flagged = dup_rows.withColumn("_dup", F.lit(True))
-        counted = counted.join(F.broadcast(flagged), "row", "left").withColumn(
-            "rejected", F.col("rejected") | F.coalesce(F.col("_dup"), F.lit(False)))
-    sums = (counted.groupBy("currency", "rejected").agg(F.count(F.lit(1)).alias("n"), F.sum("money").alias("g"))
-            .collect())
-    conv_sums = (conversions.groupBy("currency", "in_run").agg(F.count(F.lit(1)).alias("n"),
-                                                                F.sum("money").alias("g")).collect())
+    def rows(fact: str) -> list[dict]:
+        return facts.filter(pl.col("fact") == fact).sort("key", "flag", nulls_last=True).to_dicts()
+
+    chunk = rows("chunk")[0]
+    rows_read, derived = int(chunk["n"] or 0), int(chunk["units"] or 0)
+    no_rate = rows("no_rate")
+    if no_rate and no_rate[0]["n"]:
+        _raise_no_rate(no_rate[0], int(no_rate[0]["n"]), fx)
+    by_country = rows("country")
+    sums = [r | {"rejected": r["flag"], "g": r["money"], "currency": r["key"]} for r in rows("counted")]
+    conv_sums = [r | {"in_run": r["flag"], "g": r["money"], "currency": r["key"]} for r in rows("conversions")]
     currencies = sorted({r["currency"] for r in conv_sums if r["in_run"]})
     if fx is None and len(currencies) > 1:
         raise InputError(name, f"mixed currencies {', '.join(currencies)} in the gmv of the run's conversions: "
@@ -585,7 +604,7 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
               .toArrow())
     table, stats = _path_table(merged, categories, getattr(config, "countries", None))
 
-    run_units = sum(int(r["u"] or 0) for r in by_country)
+    run_units = sum(int(r["units"] or 0) for r in by_country)
     if stats["conv_in_period"] != sum(int(r["n"]) for r in by_country):
         raise RuntimeError(f"journey cut counted {stats['conv_in_period']} conversions in the period, "
                            f"validation {sum(int(r['n']) for r in by_country)}")
@@ -596,23 +615,38 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
         source=name, rows_read=rows_read, rows_rejected=len(rejects),
         by_currency=_by_currency(sums, conv_sums), currency=unit, gmv_in_run=run_units / VALUE_UNITS,
         gmv_direct=_direct_value(table) if direct else 0.0)
-    country_gmv = {r["country"]: int(r["u"] or 0) / VALUE_UNITS for r in by_country}
-    country_n = {r["country"]: int(r["n"]) for r in by_country}
+    country_gmv = {r["key"]: float(r["g"]) for r in by_country}
+    country_n = {r["key"]: int(r["n"]) for r in by_country}
     return LoadedInput(name, "events", table, rejects, reconciliation, table.stats, derived, country_gmv, country_n,
                        has_timestamps=True)
 
 
-def _raise_no_rate(row, n: int, fx: FxRates, reporting: str) -> None:
+def _union(frames):
+    """Small Spark DataFrames with different columns as one (missing columns null): one job collects all."""
+    from pyspark.sql import functions as F
+
+    types = {"fact": "string", "key": "string", "flag": "boolean", "n": "long", "money": "decimal(38,6)",
+             "units": "decimal(38,0)", "g": "double", "row": "long", "t": "long", "column": "string",
+             "value": "string", "reason": "string"}
+    out = None
+    for frame in frames:
+        cols = [(F.col(c) if c in frame.columns else F.lit(None)).cast(t).alias(c) for c, t in types.items()]
+        frame = frame.select(*cols)
+        out = frame if out is None else out.unionByName(frame)
+    return out
+
+
+def _raise_no_rate(row, n: int, fx: FxRates) -> None:
     """The local engine's error for a run conversion without an FX rate (finance.contracts.conversion_rates)."""
     from datetime import datetime, timezone
 
     from ..errors import ContractError
 
-    day = datetime.fromtimestamp(row["t"] / 1_000_000, tz=timezone.utc).date()
-    raise ContractError(fx.source, f"no FX rate for {row['currency']} on or before {day}: expected a row "
+    day = datetime.fromtimestamp(row["t"] // 1_000_000, tz=timezone.utc).date()
+    raise ContractError(fx.source, f"no FX rate for {row['key']} on or before {day}: expected a row "
                                    f"date,currency,rate_to_reporting (needed by events row {row['row']}; "
                                    f"{n} conversion(s) of the run lack a rate)",
-                        column="rate_to_reporting", value=f"{day} {row['currency']}")
+                        column="rate_to_reporting", value=f"{day} {row['key']}")
 
 
 def _by_currency(sums, conv_sums) -> tuple[CurrencyTotals, ...]:

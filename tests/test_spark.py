@@ -1,0 +1,344 @@
+"""The Spark engine (issue 11) against the local engine: the same unique-paths table, credits to 1e-12,
+byte-identical payouts.csv, rejects.csv and kpis.csv, the same errors.
+
+One Spark session in local mode (``local[2]``) for the whole test run. Partitioning is varied per test
+through runtime settings (shuffle partitions, input split size, Arrow batch size and the engine's
+chunk size), so users are carried across batches and chunks and paths merged across partitions.
+Skipped outside CI when PySpark or Java is missing; in CI a missing PySpark is a failure (``.ci/run``
+installs the ``spark`` extra).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from numpy.testing import assert_allclose
+
+import shapley_attr as sa
+from shapley_attr.cli import cli
+from shapley_attr.config import build_config
+from shapley_attr.engines import load
+from shapley_attr.pipeline import read_fx
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHUNK = "spark.shapley_attr.chunkRows"
+
+
+def _require_spark():
+    try:
+        import pyspark  # noqa: F401
+        import pandas  # noqa: F401 - mapInArrow needs it
+    except ImportError:
+        if IN_CI:
+            pytest.fail("pyspark[sql] missing in CI: .ci/run installs the spark extra")
+        pytest.skip("pyspark not installed (pip install -e '.[spark]')")
+    from shapley_attr.engines.spark import java_version
+
+    if (java_version() or 0) < 17:
+        pytest.skip("Java 17+ not found: the Spark engine cannot start here")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    _require_spark()
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("shapley_attr-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.caseSensitive", "true")
+               .config("spark.driver.memory", "1g").config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def partitioning(spark):
+    """Set runtime settings for one test and restore them after it."""
+    touched = {}
+
+    def apply(**conf):
+        for key, value in conf.items():
+            touched.setdefault(key, spark.conf.get(key, None))
+            spark.conf.set(key, str(value))
+
+    yield apply
+    for key, value in touched.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_same_table(a, b):
+    ta, tb = a.table, b.table
+    assert ta.channels == tb.channels
+    for name in ("offsets", "codes", "conversions", "value", "nulls"):
+        np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name), err_msg=name)
+    assert dict(ta.stats) == dict(tb.stats)
+
+
+def assert_same_loaded(a, b):
+    assert_same_table(a, b)
+    assert a.rejects.equals(b.rejects), (a.rejects, b.rejects)
+    assert a.reconciliation == b.reconciliation
+    assert a.order_ids_derived == b.order_ids_derived
+    assert a.country_conversions == b.country_conversions
+    assert a.country_gmv.keys() == b.country_gmv.keys()
+    assert_allclose([b.country_gmv[k] for k in a.country_gmv], list(a.country_gmv.values()), rtol=1e-12)
+
+
+def both(source, fx_path=None, **options):
+    """The LoadedInput of ``source`` on each engine, with the same settings."""
+    fx = read_fx(str(fx_path), "EUR") if fx_path else None
+    local = load(build_config("attribute", options), source, fx)
+    spark = load(build_config("attribute", options | {"engine": "spark"}), source, fx)
+    return local, spark
+
+
+# --- the sample: the monthly run with both engines ------------------------------------------------------
+def test_sample_run_is_byte_identical(spark, tmp_path, partitioning):
+    partitioning(**{CHUNK: 500, "spark.sql.shuffle.partitions": 4})
+    local = invoke("run", "--config", SAMPLES / "run.toml", "--out", tmp_path / "local")
+    assert local.exit_code == 0, local.output
+    remote = invoke("run", "--config", SAMPLES / "run.toml", "--out", tmp_path / "spark", "--engine", "spark",
+                    "--spark-conf", "spark.sql.shuffle.partitions=4")
+    assert remote.exit_code == 0, remote.output
+    for name in ("payouts.csv", "rejects.csv", "kpis.csv", "attribution.csv", "models.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "spark" / name).read_bytes(), name
+    a = pl.read_csv(tmp_path / "local" / "attribution.csv")
+    b = pl.read_csv(tmp_path / "spark" / "attribution.csv")
+    assert_allclose(b["gmv"].to_numpy(), a["gmv"].to_numpy(), rtol=1e-12)
+    import json
+
+    m_local = json.loads((tmp_path / "local" / "manifest.json").read_text())
+    m_spark = json.loads((tmp_path / "spark" / "manifest.json").read_text())
+    assert m_local["engine"] == {"name": "local"}
+    engine = m_spark["engine"]
+    assert engine["name"] == "spark" and engine["spark_version"].startswith("4.")
+    assert engine["master"].startswith("local") and engine["conf"]["spark.sql.shuffle.partitions"] == "4"
+    assert m_spark["run_id"] == m_local["run_id"]
+    assert m_spark["reconciliation"] == m_local["reconciliation"]
+    assert m_spark["journeys"] == m_local["journeys"]
+
+
+@pytest.fixture(scope="module")
+def sample_pair(spark):
+    """The sample's October on both engines (the table every model of the run reads)."""
+    return both(str(SAMPLES / "events.parquet"), SAMPLES / "fx.csv", period="2026-10")
+
+
+@pytest.mark.parametrize("options", [dict(model="shapley", game="rate"), dict(model="markov", order=2),
+                                     dict(model="position"), dict(model="shapley", game="ordered"),
+                                     dict(model="shapley", game="count"), dict(model="last"),
+                                     dict(model="hybrid", game="subset-rate", method="mc", seed=2)])
+def test_sample_credits_equal(sample_pair, options):
+    from shapley_attr.config import ModelParams
+    from shapley_attr.models import fit
+
+    local, remote = sample_pair
+    assert_same_loaded(local, remote)
+    params = ModelParams(**options)
+    a, b = fit(local.table, params), fit(remote.table, params)
+    assert a.channels == b.channels
+    assert_allclose(b.credit, a.credit, rtol=1e-12)
+
+
+def test_api_attribute_on_spark(sample_pair):
+    data, fx = str(SAMPLES / "events.parquet"), str(SAMPLES / "fx.csv")
+    a = sa.attribute(data, fx=fx, period="2026-10", model="markov")
+    b = sa.attribute(data, fx=fx, period="2026-10", model="markov", engine="spark")
+    assert a["channel"].to_list() == b["channel"].to_list()
+    assert_allclose(b["gmv"].to_numpy(), a["gmv"].to_numpy(), rtol=1e-12)
+    assert_allclose(b["conversions"].to_numpy(), a["conversions"].to_numpy(), rtol=1e-12)
+
+
+def test_spark_dataframe_source(spark, sample_pair):
+    """A Spark DataFrame is read where it is (row numbers: its partitions in order)."""
+    path = str(SAMPLES / "events.parquet")
+    remote = sa.load_table(spark.read.parquet(path), fx=str(SAMPLES / "fx.csv"), period="2026-10", engine="spark")
+    assert_same_table(sample_pair[0], remote)
+    assert remote.source == "<spark dataframe>"
+
+
+# --- the real paths file ------------------------------------------------------------------------------
+def test_real_paths_file(spark, real_paths_file):
+    local, remote = both(str(real_paths_file))
+    assert_same_loaded(local, remote)
+    a = sa.attribute(str(real_paths_file), model="shapley", game="rate")
+    b = sa.attribute(str(real_paths_file), model="shapley", game="rate", engine="spark")
+    assert_allclose(b["gmv"].to_numpy(), a["gmv"].to_numpy(), rtol=1e-12)
+    assert_allclose(b["conversions"].to_numpy(), a["conversions"].to_numpy(), rtol=1e-12)
+
+
+# --- bad rows of every kind -----------------------------------------------------------------------------
+def bad_export() -> pl.DataFrame:
+    """Good journeys with a bad row of every kind among them, and duplicate order ids whose first row is
+    in another chunk, another input split and another user."""
+    rows = []
+    for u in range(40):
+        for k in range(3):
+            rows.append((f"u{u:03d}", f"2026-10-{1 + (u + k) % 20:02d}T0{k}:00:00Z", "touch",
+                         ["search", "social", "email", "partner:FR-1"][(u + k) % 4], None, None, None, None))
+        rows.append((f"u{u:03d}", f"2026-10-{2 + u % 20:02d}T09:00:00Z", "conversion", None, f"o{u % 33}",
+                     f"{10 + u}.25", ["EUR", "GBP"][u % 2], "1.5"))
+    bad = [
+        (None, "2026-10-03T00:00:00Z", "touch", "search", None, None, None, None),
+        ("u900", "yesterday", "touch", "search", None, None, None, None),
+        ("u901", "2026-10-03T00:00:00Z", "click", "search", None, None, None, None),
+        ("u902", "2026-10-03T00:00:00Z", "touch", "  ", None, None, None, None),
+        ("u903", "2026-10-03T00:00:00Z", "touch", "(direct)", None, None, None, None),
+        ("u904", "2026-10-03T00:00:00Z", "conversion", None, "x1", "-5", "EUR", None),
+        ("u905", "2026-10-03T00:00:00Z", "conversion", None, "x2", "12.5", "euro", None),
+        ("u906", "2026-10-03T00:00:00Z", "conversion", None, "x3", "12.5", "EUR", "lots"),
+        ("u907", "2026-10-03T00:00:00Z", "conversion", None, None, "7.5", "EUR", None),
+    ]
+    for i, r in enumerate(bad):
+        rows.insert(7 + 17 * i, r)
+    return pl.DataFrame(rows, schema=["user_id", "event_time", "event_type", "channel", "order_id", "gmv", "currency",
+                                      "margin"], orient="row")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_rejects_equal_on_bad_rows_of_every_kind(spark, tmp_path, partitioning, fmt):
+    partitioning(**{CHUNK: 37, "spark.sql.shuffle.partitions": 5, "spark.sql.files.maxPartitionBytes": 2048,
+                    "spark.sql.execution.arrow.maxRecordsPerBatch": 29})
+    frame = bad_export()
+    path = tmp_path / f"events.{fmt}"
+    if fmt == "parquet":
+        frame.write_parquet(path, row_group_size=23)
+    else:
+        frame.write_csv(path)
+    local, remote = both(str(path), SAMPLES / "fx.csv", strict=False)
+    reasons = set(local.rejects["reason"].str.slice(0, 32).to_list())
+    assert len(reasons) >= 9, reasons  # every check and the duplicates
+    assert local.rejects.filter(pl.col("reason").str.starts_with("duplicate")).height >= 7
+    assert_same_loaded(local, remote)
+    # rejects.csv as run writes it: the same bytes
+    from shapley_attr.io.tables import frame_csv
+
+    assert frame_csv(local.rejects) == frame_csv(remote.rejects)
+
+
+def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
+    path = tmp_path / "events.parquet"
+    bad_export().write_parquet(path)
+    local = invoke("attribute", path, "--currency", "EUR")
+    remote = invoke("attribute", path, "--currency", "EUR", "--engine", "spark")
+    assert local.exit_code == remote.exit_code == 2
+    assert f"{path}, row 8, column 'user_id'" in remote.output
+    assert remote.output == local.output
+
+
+def test_missing_fx_rate_is_the_same_error(spark, tmp_path):
+    fx = tmp_path / "fx.csv"
+    fx.write_text("".join(line for line in (SAMPLES / "fx.csv").read_text().splitlines(keepends=True)
+                          if ",JPY," not in line))
+    args = ["attribute", SAMPLES / "events.parquet", "--fx", fx, "--period", "2026-10"]
+    local = invoke(*args)
+    remote = invoke(*args, "--engine", "spark")
+    assert local.exit_code == remote.exit_code == 2
+    assert "no FX rate for JPY" in remote.output
+    assert remote.output == local.output
+
+
+def test_time_decay_and_bootstrap_refused_with_reasons(spark):
+    data = str(SAMPLES / "events.parquet")
+    td = invoke("attribute", data, "--model", "time-decay", "--currency", "EUR", "--engine", "spark")
+    assert td.exit_code == 2 and "time-decay model is not available on --engine spark" in td.output
+    assert "--engine local" in td.output
+    bs = invoke("attribute", data, "--bootstrap", "5", "--engine", "spark")
+    assert bs.exit_code == 2 and "--bootstrap is not available on --engine spark" in bs.output
+
+
+def test_failed_spark_job_is_exit_1_with_sparks_message(spark, tmp_path):
+    """A Parquet file whose footer is sound but whose data pages are not: Spark's job fails."""
+    path = tmp_path / "events.parquet"
+    import pyarrow.parquet as pq
+
+    pl.read_parquet(SAMPLES / "events.parquet").write_parquet(path, compression="zstd")
+    chunk = max((pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(8)),
+                key=lambda c: c.total_compressed_size)
+    data = bytearray(path.read_bytes())
+    start = chunk.data_page_offset + 64  # past the page header: the compressed values themselves
+    for i in range(start, start + chunk.total_compressed_size // 2, 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    assert invoke("attribute", path, "--currency", "EUR").exit_code != 0  # unreadable for the local engine too
+    result = invoke("attribute", path, "--currency", "EUR", "--engine", "spark")
+    assert result.exit_code == 1, result.output
+    assert "internal error: SparkJobFailed: Spark job failed on" in result.output
+    assert str(path) in result.output
+
+
+def test_no_java_is_exit_2_with_what_to_install(tmp_path):
+    """A fresh process without Java: refused before Spark starts (no JVM, no hang)."""
+    pytest.importorskip("pyspark")
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(tmp_path)  # nothing on it: no java
+    proc = subprocess.run([sys.executable, "-m", "shapley_attr", "attribute", str(SAMPLES / "events.parquet"),
+                           "--engine", "spark"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "needs Java 17 or newer" in proc.stderr and "JAVA_HOME" in proc.stderr
+    assert shutil.which("java", path=env["PATH"]) is None
+
+
+# --- property-generated exports, several partitionings ------------------------------------------------
+@st.composite
+def exports(draw):
+    n_users = draw(st.integers(1, 25))
+    rows = []
+    for u in range(n_users):
+        for _ in range(draw(st.integers(1, 12))):
+            day = draw(st.integers(1, 60))
+            second = draw(st.sampled_from([0, 0, 30, 3599]))
+            t = f"2026-{9 + (day > 30):02d}-{(day - 1) % 30 + 1:02d}T{second // 3600:02d}:{second % 3600 // 60:02d}:00Z"
+            if draw(st.integers(0, 4)) == 0:
+                rows.append((f"user-{u}", t, "conversion", None, f"o{draw(st.integers(0, 30))}",
+                             draw(st.sampled_from(["10.5", "0.1", "99999.999999", "3", "-1", "x"])),
+                             draw(st.sampled_from(["EUR", "GBP", "", "eur"]))))
+            else:
+                rows.append((f"user-{u}", t, draw(st.sampled_from(["touch", "touch", "touch", "view"])),
+                             draw(st.sampled_from(["a", "b", "c", "partner:P1", "", "(direct)"])), None, None, None))
+    return pl.DataFrame(rows, schema=["user_id", "event_time", "event_type", "channel", "order_id", "gmv", "currency"],
+                        orient="row")
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # no shrinking: a Spark load is seconds
+@given(frame=exports(), parts=st.sampled_from([1, 2, 7]), chunk=st.sampled_from([3, 50, 1_000_000]),
+       lookback=st.sampled_from([1.0, 30.0]))
+def test_generated_exports_equal_local(spark, tmp_path_factory, partitioning, frame, parts, chunk, lookback):
+    partitioning(**{CHUNK: chunk, "spark.sql.shuffle.partitions": parts, "spark.sql.files.maxPartitionBytes": 1024,
+                    "spark.sql.execution.arrow.maxRecordsPerBatch": 11})
+    path = tmp_path_factory.mktemp("export") / "events.parquet"
+    frame.write_parquet(path, row_group_size=13)
+    from shapley_attr.errors import InputError
+
+    outcomes = []
+    for engine in ("local", "spark"):
+        try:
+            outcomes.append(load(build_config("attribute", dict(strict=False, period="2026-10", lookback_days=lookback,
+                                                                 currency="EUR", engine=engine)), str(path)))
+        except InputError as exc:  # e.g. mixed currencies without FX rates: the same message
+            outcomes.append(str(exc))
+    local, remote = outcomes
+    if isinstance(local, str):
+        assert remote == local
+    else:
+        assert_same_loaded(local, remote)
