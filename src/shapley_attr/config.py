@@ -34,6 +34,8 @@ DEFAULT_MAX_SAMPLES = 200_000
 DEFAULT_ALPHA = 0.5
 DEFAULT_SEED = 0
 MAX_MARKOV_ORDER = 4
+MAX_LOOKBACK_DAYS = 36_500
+"""A century: a longer window is a unit error (and overflows the cut's microsecond arithmetic)."""
 
 
 class ConfigError(ValueError):
@@ -143,8 +145,8 @@ class JourneyParams:
     keep_ages: bool = False  # keep per-touch ages (seconds before conversion) for time-decay
 
     def __post_init__(self) -> None:
-        if not self.lookback_days > 0:
-            raise ConfigError(f"--lookback-days must be > 0, got {self.lookback_days}")
+        if not 0 < self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise ConfigError(f"--lookback-days must be > 0 and <= {MAX_LOOKBACK_DAYS}, got {self.lookback_days}")
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,25 @@ def _check_kind(key: str, value: Any) -> None:
         names = " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "text",
                              tuple: "a list", list: "a list", dict: "a table"}[k] for k in kinds)
         raise ConfigError(f"{key}: expected {names}, got {value!r}")
+
+
+def check_setting(key: str, value: Any) -> None:
+    """The checks of one setting on its own (kind and range), for a source that names it (run.toml):
+    cross-setting rules (``--method mc`` against the game, required inputs) wait for
+    :func:`build_config`, which sees every layer."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(sorted(KEYS))}")
+    _check_kind(key, value)
+    if key in MODEL_KEYS and key != "method":
+        ModelParams(**{key: tuple(value) if key == "position_weights" else value})
+    elif key == "method" and value not in METHODS:
+        raise ConfigError(f"unknown method {value!r}; expected one of {', '.join(METHODS)}")
+    elif key == "lookback_days":
+        JourneyParams(lookback_days=float(value))
+    elif key == "period" and not _is_month(value):
+        raise ConfigError(f"period {value!r}: expected a month as YYYY-MM, e.g. 2026-10")
+    elif key == "engine" and value not in ENGINES:
+        raise ConfigError(f"unknown engine {value!r}; expected one of {', '.join(ENGINES)}")
 
 
 def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:

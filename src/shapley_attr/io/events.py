@@ -6,6 +6,7 @@ Float64); rejected rows become ``rejects.csv`` records (``source, row, column, v
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -135,9 +136,10 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     checks, exprs = _checks(schema, mapping)
     checks = binary_checks + checks
     channel = exprs["channel"]
-    labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != "")
-                                                    & (pl.col("c") != DIRECT))
-              .unique().collect().get_column("c").to_list())
+    with decoding(source):  # the first pass that decodes the data pages
+        labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != "")
+                                                        & (pl.col("c") != DIRECT))
+                  .unique().collect().get_column("c").to_list())
     channels = sorted(labels)
     is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
     flags = [cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)]
@@ -169,7 +171,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
     kept, convs, flagged_parts, counted_parts = [], [], [], []
-    with current().bar(None, f"reading {source}", unit="row") as bar:
+    with current().bar(None, f"reading {source}", unit="row") as bar, decoding(source):
         for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
             bar.update(len(batch))
             bad = batch.get_column("_bad")
@@ -247,6 +249,29 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
                            counted, order_ids_derived, "margin" in schema, user_ids)
 
 
+@contextlib.contextmanager
+def decoding(source: str):
+    """Failures of the file's bytes while they are decoded (a corrupt Parquet or Arrow page, bad
+    compression: Polars' ComputeError, an OS error, Arrow's errors, a panic of the reader) become an
+    InputError naming the file (exit 2). Errors of the engine's own expressions (InvalidOperationError,
+    SchemaError, ...) pass through: they are faults of the engine (exit 1), never blamed on the input."""
+    try:
+        yield
+    except pl.exceptions.ComputeError as exc:
+        raise InputError(source, f"cannot be read (corrupt or truncated data?): {_first_line(exc)}") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {_first_line(exc)}") from None
+    except BaseException as exc:
+        if type(exc).__module__.startswith("pyarrow") or type(exc).__name__ == "PanicException":
+            raise InputError(source, f"cannot be read (the reader failed: {_first_line(exc)})") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _text_columns(lf: pl.LazyFrame, schema, source: str):
     """Contract columns as types the checks can read. Binary columns (Parquet/Arrow bytes) are decoded
     as UTF-8 where valid; a row whose bytes are not UTF-8 is a reject naming the column (its value
@@ -261,6 +286,11 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
         if dtype.is_nested():
             raise InputError(source, f"column {name!r} holds {dtype}: expected text, a number or a timestamp",
                              column=name)
+        if name == "event_time" and (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_numeric()):
+            continue
+        if dtype != pl.Binary and not _castable(dtype, pl.Utf8):
+            raise InputError(source, f"column {name!r} holds {dtype}, which cannot be read as text or a number",
+                             column=name)
         if dtype == pl.Binary:
             raw = f"_bytes_{name}"
             lf = lf.with_columns(pl.col(name).alias(raw), pl.col(name).map_batches(_utf8_or_null, return_dtype=pl.Utf8)
@@ -269,6 +299,18 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
                            "not UTF-8 text: expected text encoded as UTF-8"))
             lf = lf.with_columns(pl.col(raw).bin.encode("hex").alias(f"_hex_{name}"))
     return lf, lf.collect_schema(), checks
+
+
+_A_VALUE = {pl.Duration: 1, pl.Time: 0, pl.Boolean: True}
+
+
+def _castable(dtype, target) -> bool:
+    """Whether Polars can cast a column of ``dtype`` to ``target`` at all (e.g. a duration to text: no)."""
+    try:  # one real value: casting a null or an empty column succeeds whatever the types
+        pl.Series([None, _A_VALUE.get(type(dtype), 0)], dtype=dtype, strict=False).cast(target)
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+        return False
+    return True
 
 
 def _utf8_or_null(values: pl.Series) -> pl.Series:
@@ -357,6 +399,8 @@ def _number(name: str, schema) -> tuple[pl.Expr, pl.Expr]:
     """A numeric column as Float64 (text is trimmed and parsed; null where it is not a number) and as text."""
     if name not in schema:
         return pl.lit(None, dtype=pl.Float64), pl.lit(None, dtype=pl.Utf8)
-    if schema[name] == pl.Utf8:
-        return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False), pl.col(name)
+    dtype = schema[name]
+    if dtype == pl.Utf8 or isinstance(dtype, (pl.Categorical, pl.Enum)) or not dtype.is_numeric():
+        text = pl.col(name).cast(pl.Utf8)
+        return text.str.strip_chars().cast(pl.Float64, strict=False), text
     return pl.col(name).cast(pl.Float64, strict=False), pl.col(name).cast(pl.Utf8)

@@ -14,6 +14,8 @@ from ..schema import DIRECT
 from .readers import ROW
 
 UNSPECIFIED_CURRENCY = "?"
+MAX_NUMBER = 1e15
+"""Largest count or value of a paths row: beyond, a unit or parsing error (and sums lose exactness)."""
 """Reconciliation key of a paths table's value when no --currency names its unit."""
 
 _NUMERIC = ("total_conversions", "total_conversion_value", "total_null")
@@ -55,14 +57,14 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
     ).collect()
 
     def bad_number(c: str) -> pl.Expr:
-        return pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0)
+        return pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) | (pl.col(c) > MAX_NUMBER)
 
     checks = [
         (pl.col("_path_text").is_null() | (pl.col("_path_text").str.strip_chars() == ""), "path", "_path_text",
          f"empty path: expected channels joined by {sep!r}"),
         (pl.col("labels").list.eval((pl.element() == "").any()).list.first(), "path", "_path_text",
          f"empty channel in path: expected non-empty labels joined by {sep!r}"),
-        *[(bad_number(c), c, f"_{c}_text", "expected a finite number >= 0") for c in _NUMERIC],
+        *[(bad_number(c), c, f"_{c}_text", f"expected a finite number >= 0 and <= {MAX_NUMBER:.0e}") for c in _NUMERIC],
         (pl.col("labels").list.contains(DIRECT) & (pl.col("labels").list.len() > 1), "path", "_path_text",
          f"{DIRECT} is reserved for conversions without a touch: expected it alone on its path"),
         ((pl.col("total_conversions") == 0) & (pl.col("total_conversion_value") > 0), "total_conversion_value",
@@ -82,10 +84,13 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
         pl.col("_value").fill_null("").alias("value"), pl.col("_reason").alias("reason"),
     ).sort("row")
     money = pl.Decimal(38, 6)
-    finite = pl.col("total_conversion_value").is_finite().fill_null(False)
-    finite_value = pl.when(finite).then(pl.col("total_conversion_value")).otherwise(0.0).cast(money)
-    finite_conv = (pl.when(pl.col("total_conversions").is_finite().fill_null(False))
-                   .then(pl.col("total_conversions")).otherwise(0.0))
+
+    def summable(c: str) -> pl.Expr:  # a cell out of range is a reject and adds nothing to the sums
+        ok = pl.col(c).is_finite().fill_null(False) & (pl.col(c).abs() <= MAX_NUMBER)
+        return pl.when(ok).then(pl.col(c)).otherwise(0.0)
+
+    finite_value = summable("total_conversion_value").cast(money)
+    finite_conv = summable("total_conversions")
     bad = pl.col("_reason").is_not_null()
     sums = frame.select(finite_conv.sum().alias("c"), finite_value.sum().alias("g"),
                         finite_conv.filter(bad).sum().alias("cr"), finite_value.filter(bad).sum().alias("gr"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from ..config import FILE_KEYS, KEYS
+from ..config import FILE_KEYS, KEYS, ConfigError, check_setting
 from ..errors import InputError
 
 PATH_KEYS = FILE_KEYS + ("out", "rejects")
@@ -56,6 +56,11 @@ def read_run_toml(path: str | Path) -> dict:
                 raise InputError(name, f"expected a table of text values for {key!r}", column=key)
         elif isinstance(value, dict):
             raise InputError(name, f"expected a value, not a table, for {key!r}", column=key)
+    for key, value in data.items():
+        try:
+            check_setting(key, value)
+        except ConfigError as exc:
+            raise InputError(name, str(exc), column=key) from None
     base = path.resolve().parent
     for key in PATH_KEYS:
         if key in data:
