@@ -347,6 +347,133 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
     return rows
 
 
+# --- Spark: the same attribution on --engine spark (local[2]) against the local engine -------------------
+SPARK_CONF = {"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "8"}
+
+
+def _tree_rss_kib(root: int) -> dict[int, tuple[str, int]]:
+    """Current RSS (KiB) and command name of ``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as fh:
+                names[int(entry)] = fh.read().strip()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                rss = next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), 0)
+        except OSError:
+            rss = 0
+        out[pid] = (names.get(pid, "?"), rss)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def measure_tree(cmd: list[str], timeout: float = 1800.0) -> dict:
+    """Wall seconds and peak RSS (MiB) of a command and its children, polled every 50 ms: the Python
+    driver's own peak, the JVM's (Spark's driver; in local mode its executors too) and the peak of the
+    whole tree (Python workers included)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        peak_driver = peak_jvm = peak_tree = 0
+        status = None
+        while status is None:
+            tree = _tree_rss_kib(proc.pid)
+            peak_driver = max(peak_driver, _vm_hwm_kib(proc.pid))
+            peak_jvm = max([peak_jvm] + [rss for name, rss in tree.values() if name == "java"])
+            peak_tree = max(peak_tree, sum(rss for _, rss in tree.values()))
+            pid, st, _ = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                status = st
+                break
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                return {"wall_s": None, "status": "timeout", "stderr": ""}
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    return {"wall_s": wall, "driver_rss_mib": peak_driver / 1024, "jvm_rss_mib": peak_jvm / 1024,
+            "tree_rss_mib": peak_tree / 1024, "status": "ok" if code == 0 else f"exit {code}", "stderr": text[-3000:]}
+
+
+def _shuffle_bytes(event_dir: Path) -> tuple[int, int]:
+    """Shuffle bytes written and read, summed over the tasks of Spark's event log(s) in ``event_dir``."""
+    written = read = 0
+    for log in (p for p in event_dir.rglob("*") if p.is_file()):  # Spark 4 writes a directory per application
+        with open(log, errors="replace") as fh:
+            for line in fh:
+                if '"SparkListenerTaskEnd"' not in line:
+                    continue
+                metrics = json.loads(line).get("Task Metrics") or {}
+                written += int(metrics.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0))
+                rm = metrics.get("Shuffle Read Metrics", {})
+                read += int(rm.get("Remote Bytes Read", 0)) + int(rm.get("Local Bytes Read", 0))
+    return written, read
+
+
+def spark_table(sizes: list[int], workdir: Path) -> list[dict]:
+    """``attribute`` (Shapley rate game, FX) on each export with the local engine and with
+    ``--engine spark --spark-master local[2]``: wall, peak RSS (driver, JVM, whole tree), Spark's
+    shuffle bytes, the unique paths collected to the driver, and whether the credits are equal
+    (1e-12 relative). Each command runs twice; the second run is reported (warm caches)."""
+    import shutil
+
+    import polars as pl
+
+    rows = []
+    exe = [sys.executable, "-m", "shapley_attr"]
+    for n, d in events_files(sizes, workdir).items():
+        events = d / "events.parquet"
+        rows_n = __import__("pyarrow.parquet", fromlist=["x"]).ParquetFile(events).metadata.num_rows
+        base = exe + ["attribute", str(events), "--fx", str(d / "fx.csv"), "--model", "shapley", "--game", "rate"]
+        out = {}
+        for engine in ("local", "spark"):
+            credits = workdir / f"credits_{engine}_{n}.csv"
+            cmd = base + ["--out", str(credits), "--engine", engine]
+            log_dir = workdir / f"spark_events_{n}"
+            if engine == "spark":
+                conf = SPARK_CONF | {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{log_dir}",
+                                     "spark.eventLog.compress": "false"}
+                cmd += ["--spark-master", "local[2]"] + [a for k, v in conf.items() for a in ("--spark-conf", f"{k}={v}")]
+            for attempt in range(2):
+                shutil.rmtree(log_dir, ignore_errors=True)
+                log_dir.mkdir(parents=True)
+                m = measure_tree(cmd)
+            paths = next((int(w.split("=")[1]) for ln in m.get("stderr", "").splitlines() for w in ln.split()
+                          if w.startswith("paths=")), None)
+            row = {"engine": engine, "events": rows_n, "wall_s": m["wall_s"], "driver_rss_mib": m.get("driver_rss_mib"),
+                   "jvm_rss_mib": m.get("jvm_rss_mib") if engine == "spark" else "",
+                   "tree_rss_mib": m.get("tree_rss_mib"), "unique_paths_to_driver": paths, "status": m["status"]}
+            if engine == "spark" and m["status"] == "ok":
+                row["shuffle_write_mib"], row["shuffle_read_mib"] = (b / 2**20 for b in _shuffle_bytes(log_dir))
+            if m["status"] != "ok":
+                row["error"] = m.get("stderr", "")[-500:]
+            out[engine] = credits
+            rows.append(row)
+        if all(r["status"] == "ok" for r in rows[-2:]):
+            a, b = pl.read_csv(out["local"]), pl.read_csv(out["spark"])
+            rel = np.abs(b["gmv"].to_numpy() - a["gmv"].to_numpy()) / np.maximum(np.abs(a["gmv"].to_numpy()), 1e-300)
+            rows[-1]["credits_equal_1e-12"] = bool(a["channel"].to_list() == b["channel"].to_list()
+                                                   and float(rel.max()) <= 1e-12)
+    return rows
+
+
 def markdown(rows: list[dict], cols: list[str]) -> str:
     def fmt(v):
         if isinstance(v, float):
@@ -363,7 +490,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes; under two minutes")
     ap.add_argument("--full", action="store_true", help="also 50M events")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/shapley_attr_bench"))
-    ap.add_argument("--skip", nargs="*", default=[], choices=["scale", "startup", "kernels", "mc", "peers"])
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["scale", "startup", "kernels", "mc", "peers", "spark"])
     ap.add_argument("--peer-timeout", type=float, default=None,
                     help="seconds before an engine's run counts as a timeout (300; 30 with --quick)")
     args = ap.parse_args()
@@ -399,12 +527,24 @@ def main() -> None:
               "err_same_def", "reference", "truth_tv", "status"]) + "\n")
         print("err_same_def: largest |credit - reference| over channels, relative to the total conversions X.\n"
               "truth_tv: total-variation distance between credit shares and the generator's incremental shares.\n")
+    if "spark" not in args.skip:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            print("## Spark\n\n(skipped: pip install -e '.[spark]')\n")
+        else:
+            sizes = [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
+            report["spark"] = spark_table(sizes, args.workdir)
+            print("## Spark: `attribute --engine spark --spark-master local[2]` against the local engine\n\n"
+                  + markdown(report["spark"], ["engine", "events", "wall_s", "driver_rss_mib", "jvm_rss_mib",
+                                               "tree_rss_mib", "shuffle_write_mib", "shuffle_read_mib",
+                                               "unique_paths_to_driver", "credits_equal_1e-12", "status"]) + "\n")
     # sections not run this time are kept from the previous report (each section records its date)
     latest = RESULTS / "latest.json"
     merged = json.loads(latest.read_text()) if latest.exists() and args.skip else {}
     for key, value in report.items():
         merged[key] = value
-    for key in ("startup", "kernels", "mc", "scale", "peers"):
+    for key in ("startup", "kernels", "mc", "scale", "peers", "spark"):
         if key in report:
             merged.setdefault("section_dates", {})[key] = report["date"]
     latest.write_text(json.dumps(merged, indent=1, default=str) + "\n")

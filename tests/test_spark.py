@@ -132,9 +132,8 @@ def test_sample_run_is_byte_identical(spark, tmp_path, partitioning):
     engine = m_spark["engine"]
     assert engine["name"] == "spark" and engine["spark_version"].startswith("4.")
     assert engine["master"].startswith("local") and engine["conf"]["spark.sql.shuffle.partitions"] == "4"
-    assert m_spark["run_id"] == m_local["run_id"]
-    assert m_spark["reconciliation"] == m_local["reconciliation"]
-    assert m_spark["journeys"] == m_local["journeys"]
+    # everything else in the manifest (run id, reconciliation, journeys, order margins, totals) is equal
+    assert [k for k in m_local if m_local[k] != m_spark.get(k)] == ["engine", "timings_seconds"]
 
 
 @pytest.fixture(scope="module")

@@ -29,11 +29,10 @@ KIND_PATH, KIND_STAT = 0, 1
 
 DICTIONARY_DDL = "pid int, n long, label string"
 V_DDL = ("kind byte, row long, h long, h2 long, t long, conv boolean, code int, gmv double, scope boolean, "
-         "order_id string, "
+         "margin double, margin_money decimal(38,6), order_id string, "
          "country string, currency string, money decimal(38,6), in_run boolean, fx_ok boolean, units long, "
          "rejected boolean, column string, value string, reason string")
-EVENT_DDL = "h long, h2 long, k long, row long, t long, conv boolean, code int, gmv double, scope boolean"
-PARTIAL_DDL = "kind byte, key binary, a long, b long, c long"
+PARTIAL_DDL = "kind byte, key binary, a long, b long, c long, d long"
 
 STATS = ("events", "users", "touches", "conversions", "journeys", "converting_journeys", "non_converting_journeys",
          "dropped_lookback", "direct", "conv_in_period", "conv_before_period", "events_after_period", "tails",
@@ -120,7 +119,7 @@ def dictionary_task(arrow_schema, mapping, chunk_rows: int):
 # --- validation, FX and the reconciliation records ----------------------------------------------------
 def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...], row_mode: str,
                   partition_offsets: dict[int, int], fx_rates, reporting: str, period: tuple[int, int],
-                  countries: tuple[str, ...] | None, chunk_rows: int):
+                  countries: tuple[str, ...] | None, margin_rates: dict[str, float] | None, chunk_rows: int):
     """Validate each chunk of a partition with :func:`io.events.validate_events` and emit ``V``.
 
     ``row_mode`` "file": rows are numbered ``__file_offset + __row_index + 1`` (Parquet); "partition":
@@ -130,7 +129,9 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
     values in their currency. ``categories`` is the global sorted channel dictionary with
     ``(direct)``: event codes index it. With ``countries`` (the pilot scope), a conversion of another
     country is outside the run: it still closes its journey (``scope`` false on its event record) but
-    is neither attributed nor converted.
+    is neither attributed nor converted. With ``margin_rates`` (the period's last-day rate per currency,
+    NaN where there is none) each conversion's margin is carried in the reporting currency (the
+    order margins of PROGRAMME.md, as ``finance.programme.order_margins`` converts them).
     """
     out_schema = _arrow_schema(V_DDL)
 
@@ -154,7 +155,7 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
                 frame = frame.with_columns(pl.int_range(start + 1, start + 1 + len(frame), dtype=pl.Int64).alias(ROW))
                 start += len(frame)
             events = validate_events(frame.lazy(), source, mapping)
-            out = _validated_records(events, index, rates, reporting, period, countries)
+            out = _validated_records(events, index, rates, reporting, period, countries, margin_rates)
             yield from out.to_arrow().cast(out_schema).to_batches()
 
     return run
@@ -186,7 +187,7 @@ def conversion_rates_or_null(rates, reporting: str, conversions):
 
 
 def _validated_records(events, index: dict[str, int], rates, reporting: str, period: tuple[int, int],
-                       countries: tuple[str, ...] | None):
+                       countries: tuple[str, ...] | None, margin_rates: dict[str, float] | None):
     """One chunk's ``ValidatedEvents`` as ``V`` records (a Polars frame in the column order of V_DDL)."""
     import polars as pl
 
@@ -197,8 +198,8 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
     accepted, conversions = events.accepted, events.conversions
     p_start, p_end = period
     t = conversions.get_column("t").to_numpy()
-    scope = np.ones(len(conversions), dtype=np.bool_) if countries is None else (
-        conversions.get_column("country").is_in(list(countries)).to_numpy())
+    scope = np.ones(len(conversions), dtype=np.bool_) if not countries else (  # engines.local.in_countries
+        conversions.get_column("country").str.to_uppercase().is_in(list(countries)).fill_null(False).to_numpy())
     in_run = (t >= p_start) & (t < p_end) & scope
     event_scope = np.ones(len(accepted), dtype=np.bool_)
     event_scope[conversions.get_column("_i").to_numpy()] = scope
@@ -215,13 +216,20 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
     value = np.where(in_run & fx_ok, value, raw)
     gmv[position] = value
     units = np.where(in_run & fx_ok, np.rint(value * VALUE_UNITS), 0).astype(np.int64)
+    margin_raw = conversions.get_column("margin").cast(pl.Float64)
+    event_margin = np.zeros(len(accepted), dtype=np.float64)
+    if margin_rates is not None and len(conversions):
+        factor = conversions.get_column("currency").replace_strict(margin_rates, default=np.nan,
+                                                                   return_dtype=pl.Float64).to_numpy()
+        event_margin[position] = np.where(in_run, margin_raw.to_numpy() * factor, 0.0)
 
     lookup = np.array([index[c] for c in events.channels], dtype=np.int32) if events.channels else (
         np.zeros(1, np.int32))
     code = accepted.get_column("code").to_numpy()
     code = np.where(code >= 0, lookup[np.maximum(code, 0)], -1).astype(np.int32)
     typed = {"kind": pl.Int8, "row": pl.Int64, "h": pl.Int64, "h2": pl.Int64, "t": pl.Int64, "conv": pl.Boolean,
-             "code": pl.Int32, "gmv": pl.Float64, "scope": pl.Boolean, "order_id": pl.Utf8, "country": pl.Utf8, "currency": pl.Utf8,
+             "code": pl.Int32, "gmv": pl.Float64, "scope": pl.Boolean, "margin": pl.Float64,
+             "margin_money": MONEY, "order_id": pl.Utf8, "country": pl.Utf8, "currency": pl.Utf8,
              "money": MONEY, "in_run": pl.Boolean, "fx_ok": pl.Boolean, "units": pl.Int64, "rejected": pl.Boolean,
              "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
 
@@ -241,11 +249,12 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
         frame(KIND_EVENT, len(accepted), row=accepted.get_column(ROW),
               h=accepted.get_column("_h").reinterpret(signed=True), h2=accepted.get_column("_h2").reinterpret(signed=True),
               t=accepted.get_column("t"), conv=accepted.get_column("is_conversion"), code=code, gmv=gmv,
-              scope=event_scope),
+              scope=event_scope, margin=event_margin),
         frame(KIND_CONVERSION, len(conversions), row=conversions.get_column(ROW), t=conversions.get_column("t"),
               order_id=conversions.get_column("order_id"), country=conversions.get_column("country"),
               currency=conversions.get_column("currency"), money=conversions.get_column("gmv").cast(MONEY),
-              in_run=in_run, fx_ok=fx_ok, units=units, gmv=np.where(in_run, value, 0.0)),
+              in_run=in_run, fx_ok=fx_ok, units=units, gmv=np.where(in_run, value, 0.0),
+              margin_money=margin_raw.cast(MONEY)),
         frame(KIND_COUNTED, len(events.counted), row=events.counted.get_column(ROW),
               currency=events.counted.get_column("currency"), money=events.counted.get_column("gmv"),
               rejected=events.counted.get_column("rejected")),
@@ -259,19 +268,20 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
 
 
 # --- the journey cut ---------------------------------------------------------------------------------
-def cut_task(lookback_us: int, period: tuple[int, int], direct_code: int, chunk_rows: int):
+def cut_task(lookback_us: int, period: tuple[int, int], direct_code: int, chunk_rows: int, margins: bool):
     """Cut the events of a partition, sorted by (h, h2, 2·t + is_conversion, row), into journeys with
     :func:`kernels.cut._cut_journeys`, and emit each chunk's unique paths with exact integer sums.
 
     A user is the pair of 64-bit hashes (h, h2). Rows arrive in Arrow batches of any size; a chunk is
     cut only up to its last user boundary, the last user's rows are carried into the next chunk, so
-    no user is ever split."""
+    no user is ever split. With ``margins``, each path also sums its converting journeys' margins
+    (``d``, integer millionths): the margin table of ``journeys.cut_journeys``."""
     out_schema = _arrow_schema(PARTIAL_DDL)
 
     def run(batches):
         import pyarrow as pa
 
-        names = ("h", "h2", "t", "conv", "code", "gmv", "scope")
+        names = ("h", "h2", "t", "conv", "code", "gmv", "scope", "margin")
         carry = None
         stats = np.zeros(len(STATS), dtype=np.int64)
         for table in _chunks(batches, chunk_rows):
@@ -285,22 +295,24 @@ def cut_task(lookback_us: int, period: tuple[int, int], direct_code: int, chunk_
                 continue
             end = int(boundary[-1]) + 1
             carry = {c: cols[c][end:] for c in names}
-            batch = _cut_chunk({c: cols[c][:end] for c in names}, lookback_us, period, direct_code, stats)
+            batch = _cut_chunk({c: cols[c][:end] for c in names}, lookback_us, period, direct_code, stats, margins)
             if batch is not None:
                 yield batch.cast(out_schema)
         if carry is not None and len(carry["h"]):
-            batch = _cut_chunk(carry, lookback_us, period, direct_code, stats)
+            batch = _cut_chunk(carry, lookback_us, period, direct_code, stats, margins)
             if batch is not None:
                 yield batch.cast(out_schema)
         yield pa.RecordBatch.from_arrays(
             [pa.array(np.full(len(STATS), KIND_STAT, dtype=np.int8)),
              pa.array([s.encode() for s in STATS], pa.binary()), pa.array(np.zeros(len(STATS), np.int64)),
-             pa.array(stats), pa.array(np.zeros(len(STATS), np.int64))], schema=out_schema)
+             pa.array(stats), pa.array(np.zeros(len(STATS), np.int64)), pa.array(np.zeros(len(STATS), np.int64))],
+            schema=out_schema)
 
     return run
 
 
-def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_code: int, stats: np.ndarray):
+def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_code: int, stats: np.ndarray,
+               margins: bool):
     """The unique paths of whole users' events (sorted), as a ``KIND_PATH`` batch; counts into ``stats``."""
     import pyarrow as pa
 
@@ -318,9 +330,9 @@ def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_cod
     scope = _owned(cols["scope"], np.bool_)
     if scope.all():
         scope = np.empty(0, dtype=np.bool_)  # the kernel's "every conversion in scope"
-    off, codes, _, conv, val, nul, _, st = _cut_journeys(
+    off, codes, _, conv, val, nul, source, st = _cut_journeys(
         new_user, _owned(cols["t"], np.int64), is_conv, _owned(cols["code"], np.int32), _owned(cols["gmv"], np.float64),
-        scope, np.int64(lookback_us), np.int64(period[0]), np.int64(period[1]), np.int32(direct_code), False, False)
+        scope, np.int64(lookback_us), np.int64(period[0]), np.int64(period[1]), np.int32(direct_code), False, margins)
     n_conv = int(is_conv.sum())
     counts = {"events": n, "users": int(new_user.sum()), "touches": n - n_conv, "conversions": n_conv,
               "journeys": len(conv), "converting_journeys": int(conv.sum()),
@@ -340,11 +352,18 @@ def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_cod
     m = len(first)
     conversions = np.bincount(inverse, weights=conv, minlength=m).astype(np.int64)
     nulls = np.bincount(inverse, weights=nul, minlength=m).astype(np.int64)
+    margin_units = np.zeros(m, dtype=np.int64)
+    if margins:  # each converting journey's margin, from its conversion's event (as journeys.cut_journeys)
+        margin_j = np.zeros(len(conv), dtype=np.float64)
+        converting = source >= 0
+        margin_j[converting] = np.asarray(cols["margin"], dtype=np.float64)[source[converting]]
+        margin_units = _sum_units_by_id(inverse, first, margin_j)
     p_off, p_codes = _gather_sequences(off, codes, first)
     keys = pa.Array.from_buffers(pa.binary(), m, [None, pa.py_buffer((p_off * 4).astype(np.int32)),
                                                   pa.py_buffer(np.ascontiguousarray(p_codes).tobytes())])
     return pa.RecordBatch.from_arrays([pa.array(np.full(m, KIND_PATH, dtype=np.int8)), keys, pa.array(conversions),
-                                       pa.array(units), pa.array(nulls)], names=PARTIAL_DDL_NAMES)
+                                       pa.array(units), pa.array(nulls), pa.array(margin_units)],
+                                      names=PARTIAL_DDL_NAMES)
 
 
 def _owned(array, dtype) -> np.ndarray:

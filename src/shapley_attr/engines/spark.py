@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import InputError, UsageError
-from ..frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels
+from ..frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, take_paths
 from ..reconcile import CurrencyTotals, Reconciliation
 from ..schema import DIRECT
 from . import FxRates, LoadedInput
@@ -56,6 +56,7 @@ CHUNK_ROWS_CONF = "spark.shapley_attr.chunkRows"
 """Spark configuration key overriding :data:`CHUNK_ROWS` (tests set it small to carry users across chunks)."""
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # the CLI's stderr is the run summary, not progress bars
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
 }
@@ -156,7 +157,10 @@ def session(config, source=None):
     else:
         for k, v in conf.items():
             builder = builder.config(k, v)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    if active is None:
+        spark.sparkContext.setLogLevel(conf.get("spark.log.level", "ERROR"))  # Spark's warnings are not the run's
+    return spark
 
 
 def describe(config) -> dict:
@@ -164,6 +168,8 @@ def describe(config) -> dict:
     record = {"name": "spark", "spark_version": _SESSION_INFO.get("spark_version"),
               "master": _SESSION_INFO.get("master", config.spark_master),
               "conf": dict(sorted(_SESSION_INFO.get("conf", dict(config.spark_conf)).items()))}
+    if "stages_s" in _SESSION_INFO:
+        record["stages_s"] = dict(_SESSION_INFO["stages_s"])
     if record["spark_version"] is None:
         try:
             import pyspark
@@ -187,6 +193,18 @@ def _remember(spark, config) -> None:
             conf[key] = value
     _SESSION_INFO.clear()
     _SESSION_INFO.update({"spark_version": spark.version, "master": spark.sparkContext.master, "conf": conf})
+
+
+@contextlib.contextmanager
+def _step(name: str):
+    """Seconds of one stage of the last load (the manifest's engine entry: where a Spark run spends its time)."""
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        _SESSION_INFO.setdefault("stages_s", {})[name] = round(time.perf_counter() - t0, 3)
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -493,8 +511,9 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
     # 1. the dictionary pass: channel labels (global, sorted) and rows per input partition
     # (only the label columns are read; the expressions are built on the whole schema)
     dict_cols = [c for c in ("channel", "partner") if c in df.columns] or [F.lit(None).cast("string").alias("_")]
-    found = df.select(*dict_cols).mapInArrow(tasks.dictionary_task(data_schema, config.mapping, chunk_rows),
-                                             tasks.DICTIONARY_DDL).collect()
+    with _step("dictionary"):
+        found = df.select(*dict_cols).mapInArrow(tasks.dictionary_task(data_schema, config.mapping, chunk_rows),
+                                                 tasks.DICTIONARY_DDL).collect()
     labels = sorted({r["label"] for r in found if r["label"] is not None})
     counts = {int(r["pid"]): int(r["n"]) for r in found if r["label"] is None}
     categories = tuple(sorted(set(labels) | {DIRECT}))
@@ -502,16 +521,60 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
 
     # 2. validation, FX and the reconciliation records, once (persisted: several small jobs read it)
     fx_rates = [(d, c, r) for (d, c), r in fx.rates.items()] if fx is not None else None
+    margin_rates = _margin_rates(config, fx) if _wants_margins(config, data_schema.names) else None
     task = tasks.validate_task(arrow_schema, config.mapping, name, categories, mode, _starts(counts), fx_rates,
-                               config.reporting_currency, period, getattr(config, "countries", None), chunk_rows)
+                               config.reporting_currency, period, getattr(config, "countries", None), margin_rates,
+                               chunk_rows)
     v = df.mapInArrow(task, tasks.V_DDL).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return _finish(spark, v, name, config, fx, categories, period, raise_first)
+        return _finish(spark, v, name, config, fx, categories, period, raise_first, margin_rates is not None)
     finally:
         v.unpersist()
 
 
-def _finish(spark, v, name, config, fx, categories, period, raise_first) -> LoadedInput:
+def _wants_margins(config, columns) -> bool:
+    """Whether the run carries order margins (as ``engines.local._order_margins`` decides)."""
+    return "margin" in columns and getattr(config, "command", "attribute") != "attribute" and bool(config.period)
+
+
+def _last_day(config):
+    from ..finance.contracts import period_days
+
+    return period_days(config.period)[1]
+
+
+def _margin_rates(config, fx: FxRates | None) -> dict[str, float]:
+    """The period's last-day rate of every currency that has one (executors convert margins with it)."""
+    from ..errors import ContractError
+    from ..finance.contracts import rate_on
+
+    rates = {} if fx is None else fx.rates
+    out = {config.reporting_currency: 1.0}
+    for c in sorted({c for _, c in rates}):
+        try:
+            out[c] = float(rate_on(rates, c, _last_day(config), config.reporting_currency, "fx"))
+        except ContractError:
+            pass
+    return out
+
+
+def _order_margins(margin_rows, run_currencies, config, fx: FxRates | None, table):
+    """``finance.programme.OrderMargins`` from Spark's sums, as ``order_margins`` makes it locally."""
+    from ..finance.contracts import rate_on
+    from ..finance.programme import OrderMargins
+
+    missing = sum(int(r["n"] or 0) for r in margin_rows)
+    by_currency = {r["key"]: Decimal(r["money"]) for r in margin_rows if r["money"] is not None}
+    if missing:
+        return OrderMargins(None, by_currency, {}, missing)
+    fx_rates = {} if fx is None else fx.rates
+    source = "fx" if fx is None else fx.source
+    rates = {c: rate_on(fx_rates, c, _last_day(config), config.reporting_currency, source) for c in run_currencies}
+    gross = sum((by_currency.get(c, Decimal(0)) * r for c, r in rates.items()), Decimal(0))
+    return OrderMargins(gross, by_currency, rates, 0, table)
+
+
+def _finish(spark, v, name, config, fx, categories, period, raise_first, margins: bool) -> LoadedInput:
     from pyspark.sql import functions as F
 
     kind = F.col("kind")
@@ -520,11 +583,12 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
     chunk_dups = (v.filter((kind == tasks.KIND_REJECT) & (F.col("column") == "order_id")
                            & F.col("reason").startswith("duplicate order_id"))
                   .select("row", F.col("value").alias("order_id")))
-    ids = v.filter(kind == tasks.KIND_CONVERSION).select("row", "order_id")
-    firsts = (ids.unionByName(chunk_dups).groupBy("order_id")
-              .agg(F.min("row").alias("first"), F.count(F.lit(1)).alias("n")).filter(F.col("n") > 1))
-    dups = (ids.unionByName(chunk_dups).join(firsts, "order_id").filter(F.col("row") != F.col("first"))
-            .select("row", "order_id", "first").toArrow())
+    from pyspark.sql import Window
+
+    ids = v.filter(kind == tasks.KIND_CONVERSION).select("row", "order_id").unionByName(chunk_dups)
+    with _step("validate_and_duplicates"):  # the first job over V: it is computed and persisted here
+        dups = (ids.withColumn("first", F.min("row").over(Window.partitionBy("order_id")))  # one shuffle
+                .filter(F.col("row") != F.col("first")).select("row", "order_id", "first").toArrow())
     dup_rows = spark.createDataFrame(dups.select(["row"]), "row long") if dups.num_rows else None
 
     def without_dups(frame):
@@ -559,8 +623,13 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
             F.sum("gmv").alias("g")),
         run_conv.filter(~F.col("fx_ok")).agg(F.lit("no_rate").alias("fact"), n, first["row"].alias("row"),
                                              first["currency"].alias("key"), first["t"].alias("t")),
+        # order margins of the run per currency (exact) and how many are missing
+        run_conv.groupBy(F.col("currency").alias("key")).agg(
+            F.lit("margins").alias("fact"), F.sum(F.col("margin_money").isNull().cast("long")).alias("n"),
+            F.sum("margin_money").alias("money")),
     ])
-    facts = pl.from_arrow(facts.toArrow())
+    with _step("facts"):
+        facts = pl.from_arrow(facts.toArrow())
     checked = facts.filter(pl.col("fact") == "reject")
     rejects = pl.concat([
         checked.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64), "column",
@@ -592,17 +661,25 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
 
     # 6. the journey cut per user on the executors, partial path tables summed by path in Spark
     events = without_dups(v.filter(kind == tasks.KIND_EVENT)).select(
-        "h", "h2", (F.col("t") * 2 + F.col("conv").cast("long")).alias("k"), "row", "t", "conv", "code", "gmv",
-        "scope")
+        "h", "h2", "row", "t", "conv", "code", "gmv", "scope", "margin")
     parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
     lookback_us = int(round(config.journeys.lookback_days * 86400 * 1_000_000))
-    cut = (events.repartition(parts, "h").sortWithinPartitions("h", "h2", "k", "row")
-           .mapInArrow(tasks.cut_task(lookback_us, period, categories.index(DIRECT), _chunk_rows(spark)),
+    # the time key (a touch before a conversion at the same instant) is computed by the sort, not shuffled
+    time_key = F.col("t") * 2 + F.col("conv").cast("long")
+    cut = (events.repartition(parts, "h").sortWithinPartitions("h", "h2", time_key, "row")
+           .mapInArrow(tasks.cut_task(lookback_us, period, categories.index(DIRECT), _chunk_rows(spark), margins),
                        tasks.PARTIAL_DDL))
-    merged = (cut.groupBy("kind", "key")
-              .agg(F.sum("a").alias("a"), F.sum(F.col("b").cast("decimal(38,0)")).alias("b"), F.sum("c").alias("c"))
-              .toArrow())
-    table, stats = _path_table(merged, categories, getattr(config, "countries", None))
+    with _step("journeys"):
+        merged = (cut.groupBy("kind", "key")
+                  .agg(F.sum("a").alias("a"), F.sum(F.col("b").cast("decimal(38,0)")).alias("b"),
+                       F.sum("c").alias("c"), F.sum(F.col("d").cast("decimal(38,0)")).alias("d"))
+                  .toArrow())
+    with _step("driver_table"):
+        table, stats, margin_table = _path_table(merged, categories, getattr(config, "countries", None))
+    order_margins = None
+    if margins:
+        order_margins = _order_margins(rows("margins"), currencies, config, fx,
+                                       margin_table if margins else None)
 
     run_units = sum(int(r["units"] or 0) for r in by_country)
     if stats["conv_in_period"] != sum(int(r["n"]) for r in by_country):
@@ -617,8 +694,9 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first) -> Load
         gmv_direct=_direct_value(table) if direct else 0.0)
     country_gmv = {r["key"]: float(r["g"]) for r in by_country}
     country_n = {r["key"]: int(r["n"]) for r in by_country}
+    extra = {"margins": order_margins} if margins else {}
     return LoadedInput(name, "events", table, rejects, reconciliation, table.stats, derived, country_gmv, country_n,
-                       has_timestamps=True)
+                       has_timestamps=True, **extra)
 
 
 def _union(frames):
@@ -671,8 +749,9 @@ def _by_currency(sums, conv_sums) -> tuple[CurrencyTotals, ...]:
     return tuple(out)
 
 
-def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTable, dict]:
-    """The unique paths collected from Spark as a PathTable in canonical order, and the cut's counts."""
+def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTable, dict, PathTable]:
+    """The unique paths collected from Spark as a PathTable in canonical order, the cut's counts, and the
+    same paths valued at their journeys' margins (the margin table; zeros when margins are not carried)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -693,8 +772,13 @@ def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTab
     conv = np.asarray(paths.column("a").to_numpy(), dtype=np.float64)
     units = np.array([int(x) for x in paths.column("b").to_pylist()], dtype=np.int64)
     nulls = np.asarray(paths.column("c").to_numpy(), dtype=np.float64)
+    margin_units = np.array([int(x) for x in paths.column("d").to_pylist()], dtype=np.int64)
     table = PathTable(offsets, codes, conv, units / VALUE_UNITS, nulls, categories)
-    table = drop_unused_channels(canonical_order(table))
+    order = canonical_order(PathTable(offsets, codes, conv, np.arange(n, dtype=np.float64), nulls, categories))
+    rows = order.value.astype(np.int64)  # the canonical order as row indices (the same for both tables)
+    margin_table = drop_unused_channels(take_paths(PathTable(offsets, codes, conv, margin_units / VALUE_UNITS, nulls,
+                                                             categories), rows))
+    table = drop_unused_channels(take_paths(table, rows))
     journey_stats = {
         "events": stats["events"],
         "users": stats["users"],
@@ -718,7 +802,7 @@ def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTab
         journey_stats["touches_closed_outside_countries"] = stats["touches_out_of_scope"]
     table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                       None, journey_stats)
-    return table, stats
+    return table, stats, margin_table
 
 
 def _without(schema, names):
