@@ -18,7 +18,8 @@ from shapley_attr.cli import cli
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "sample_run"
-COMPARED = ("attribution.csv", "models.csv", "payouts.csv", "kpis.csv", "rejects.csv", "manifest.json")
+COMPARED = ("attribution.csv", "models.csv", "payouts.csv", "kpis.csv", "rejects.csv", "manifest.json",
+            "map_compliance.csv")
 UPDATE = os.environ.get("SHAPLEY_ATTR_UPDATE_GOLDEN") == "1"
 
 

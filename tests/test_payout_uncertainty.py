@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from shapley_attr.cli import cli
 from shapley_attr.finance.money import quantum
-from shapley_attr.schema import PAYOUT_COLUMNS
+from shapley_attr.schema import PAYOUT_COLUMNS, PAYOUT_MAP_COLUMNS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -31,13 +31,14 @@ def run(tmp_path: Path, *args):
 
 def test_exact_credits_have_no_interval_and_no_warning(tmp_path):
     res, rows, manifest = run(tmp_path)
-    assert list(rows[0]) == list(PAYOUT_COLUMNS)
+    assert list(rows[0]) == list(PAYOUT_COLUMNS) + list(PAYOUT_MAP_COLUMNS)  # the sample has MAP inputs
     assert manifest["payouts"]["payout_noise"] == [] and "warning:" not in res.stderr
 
 
 def test_monte_carlo_credits_carry_intervals_and_warn_about_noise(tmp_path):
     res, rows, manifest = run(tmp_path, "--game", "subset-rate", "--method", "mc", "--tolerance", "0.01")
-    assert list(rows[0]) == list(PAYOUT_COLUMNS) + ["attributed_gmv_low", "attributed_gmv_high"]
+    assert list(rows[0]) == list(PAYOUT_COLUMNS) + list(PAYOUT_MAP_COLUMNS) + ["attributed_gmv_low",
+                                                                               "attributed_gmv_high"]
     for r in rows:
         assert D(r["attributed_gmv_low"]) <= D(r["attributed_gmv"]) <= D(r["attributed_gmv_high"]), r
         assert D(r["attributed_gmv_low"]) < D(r["attributed_gmv_high"]), r

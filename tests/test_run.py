@@ -43,14 +43,15 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
     assert res.exit_code == 0, res.output
     out = d / "runs" / "2026-10"
     assert sorted(p.name for p in out.iterdir()) == ["attribution.csv", "attribution.parquet", "kpis.csv",
-                                                     "manifest.json", "models.csv", "payouts.csv", "rejects.csv",
-                                                     "report.html"]
+                                                     "manifest.json", "map_compliance.csv", "models.csv",
+                                                     "payouts.csv", "rejects.csv", "report.html"]
     raw = (out / "payouts.csv").read_bytes()
     assert b"\r\n" not in raw and raw.endswith(b"\n")
     rows = read_payouts(out / "payouts.csv")
     assert list(rows[0]) == ["period", "partner_id", "partner_name", "country", "currency", "attributed_gmv", "gamma",
                              "compensation", "referral_gmv", "beta", "referral_commission", "sales", "sales_target",
-                             "rho", "rebate", "coop", "total_payable", "below_min_profit", "run_id"]
+                             "rho", "rebate", "coop", "total_payable", "below_min_profit", "run_id",
+                             "map_compliance", "privileges_withheld"]  # the sample has MAP inputs (PROGRAMME.md)
     assert [r["partner_id"] for r in rows] == sorted(r["partner_id"] for r in rows)
     partners = {r["partner_id"]: r for r in csv.DictReader(open(d / "partners.csv", encoding="utf-8"))}
     for r in rows:
@@ -66,7 +67,8 @@ def test_run_writes_contract_outputs_and_reruns_identically(sample_dir, tmp_path
         mode = partners[r["partner_id"]]["rounding"]
         assert D(r["compensation"]) == quantize(D(r["gamma"]) * max(D(r["attributed_gmv"]), D(0)), ccy, mode)
         assert D(r["referral_commission"]) == quantize(D(r["beta"]) * D(r["referral_gmv"]), ccy, mode)
-        assert D(r["rebate"]) == quantize(D(r["rho"]) * max(D(r["sales"]) - D(r["sales_target"]), D(0)), ccy, mode)
+        rebate = quantize(D(r["rho"]) * max(D(r["sales"]) - D(r["sales_target"]), D(0)), ccy, mode)
+        assert D(r["rebate"]) == (D(0) if r["privileges_withheld"] == "true" else rebate)
         assert r["below_min_profit"] in ("true", "false")
     hostile = [r for r in rows if r["partner_id"] == "FR-0099"][0]
     assert hostile["partner_name"].startswith("'=")

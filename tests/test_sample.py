@@ -26,7 +26,8 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 def test_events_follow_the_contract(tmp_path):
     write_sample(tmp_path, journeys=3000, seed=2)
     ev = pl.read_parquet(tmp_path / "events.parquet")
-    assert ev.columns == ["user_id", "event_time", "event_type", "channel", "country", "order_id", "gmv", "currency"]
+    assert ev.columns == ["user_id", "event_time", "event_type", "channel", "country", "order_id", "gmv", "currency",
+                          "margin"]
     assert set(ev["event_type"].unique()) == {"touch", "conversion"}
     conv = ev.filter(pl.col("event_type") == "conversion")
     assert conv["order_id"].n_unique() == len(conv) and conv["channel"].null_count() == len(conv)

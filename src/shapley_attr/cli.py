@@ -180,7 +180,7 @@ def settings(config_path, options: dict) -> list[dict]:
 
     layers = [read_run_toml(config_path)] if config_path is not None else []
     cli_values = {k: v for k, v in options.items() if v is not None and v != ()}
-    for key in ("events", "partners", "sales", "fx", "coop", "out", "rejects"):
+    for key in ("events", "partners", "sales", "fx", "coop", "spend", "map", "prices", "out", "rejects"):
         if cli_values.get(key) is not None:
             cli_values[key] = str(cli_values[key])
     return layers + [cli_values]
@@ -323,6 +323,16 @@ def run_options(fn):
         click.option("--sales", type=click.Path(dir_okay=False), default=None, help="Partner sales CSV."),
         click.option("--fx", type=click.Path(dir_okay=False), default=None, help="FX rates CSV."),
         click.option("--coop", type=click.Path(dir_okay=False), default=None, help="Co-op budgets CSV."),
+        click.option("--spend", type=click.Path(dir_okay=False), default=None,
+                     help="Spend per channel CSV (period,channel,currency,spend): ROAS and CPA [none]."),
+        click.option("--map", type=click.Path(dir_okay=False), default=None,
+                     help="Minimum advertised prices CSV (sku,country,currency,map_price,valid_from,valid_to) [none]."),
+        click.option("--prices", type=click.Path(dir_okay=False), default=None,
+                     help="Partners' observed prices CSV (date,partner_id,sku,price,currency), with --map [none]."),
+        click.option("--map-policy", type=click.Choice(["flag", "withhold"]), default=None,
+                     help="A partner below its map_min_compliance: flag it, or withhold its rebate and co-op [flag]."),
+        click.option("--countries", default=None, metavar="CC,CC",
+                     help="Pilot scope: attribute conversions of these countries only, e.g. DE,FR,PL [all]."),
         click.option("--reporting-currency", default=None, help="Currency of GMV credits [EUR]."),
         click.option("--strict", is_flag=True, default=None,
                      help="Fail on the first bad event row instead of quarantining it to rejects.csv."),
@@ -383,6 +393,31 @@ def validate(config_path, **options) -> None:
     from .pipeline import validate as validate_run
 
     validate_run(build_config("validate", *settings(config_path, options)), echo=echo_err)
+
+
+# --- scenarios (PROGRAMME.md) --------------------------------------------------------------------
+@cli.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--gamma", required=True, metavar="SPEC",
+              help="γ for every partner: a list 0.03,0.05 or a range start:stop:step like 0.02:0.12:0.01 (stop included).")
+@click.option("--beta", default=None, metavar="SPEC", help="β for every partner, as --gamma [each contract's own].")
+@click.option("--rho", default=None, metavar="SPEC", help="ρ for every partner, as --gamma [each contract's own].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for scenarios.csv and gamma_min.csv [RUN_DIR/scenarios].")
+@handle_errors
+def scenarios(run_dir, gamma, beta, rho, out) -> None:
+    """What-if payouts of a finished run, and the smallest γ that keeps each partner in.
+
+    Reads RUN_DIR (no new attribution) and the partners, sales and FX files its manifest names,
+    whose SHA-256 must still match; recomputes every payout line with the given rates applied to
+    every partner (rounded as run rounds) and writes scenarios.csv (per scenario and currency) and
+    gamma_min.csv (the smallest γ on a 0.0001 grid meeting gross_margin + total_payable >= min_profit).
+    """
+    from .scenarios import run_scenarios
+
+    written = run_scenarios(run_dir, gamma, beta, rho, out)
+    for path in written:
+        click.echo(str(path), err=True)
 
 
 # --- report (owned with shapley_attr.report) ----------------------------------------------------

@@ -173,11 +173,13 @@ MODEL_KEYS = tuple(f.name for f in fields(ModelParams))
 MAPPING_KEYS = ("columns", "touch_types", "conversion_types", "currency", "delimiter", "sep", "input_format",
                 "input_kind")
 JOURNEY_KEYS = ("lookback_days", "period")
-FILE_KEYS = ("events", "partners", "sales", "fx", "coop")
-"""Inputs named by path (relative to run.toml in the file)."""
+FILE_KEYS = ("events", "partners", "sales", "fx", "coop", "spend", "map", "prices")
+"""Inputs named by path (relative to run.toml in the file); the last three are optional (PROGRAMME.md)."""
+PROGRAMME_KEYS = ("map_policy", "countries")
+MAP_POLICIES = ("flag", "withhold")
 RUN_KEYS = ("reporting_currency", "out", "force", "strict", "rejects", "engine", "spark_master", "spark_conf",
             "noise_free_payouts")
-KEYS = MODEL_KEYS + MAPPING_KEYS + JOURNEY_KEYS + FILE_KEYS + RUN_KEYS
+KEYS = MODEL_KEYS + MAPPING_KEYS + JOURNEY_KEYS + FILE_KEYS + RUN_KEYS + PROGRAMME_KEYS
 """Every setting, one vocabulary for CLI options (``--max-samples``), run.toml keys and API keywords."""
 
 COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -209,6 +211,11 @@ class RunConfig:
     sales: str | None = None
     fx: str | None = None
     coop: str | None = None
+    spend: str | None = None  # PROGRAMME.md inputs, each optional
+    map: str | None = None
+    prices: str | None = None
+    map_policy: str = "flag"  # flag | withhold: what a partner below its map_min_compliance gets
+    countries: tuple[str, ...] | None = None  # pilot scope: conversions of these countries only
     reporting_currency: str = DEFAULT_REPORTING_CURRENCY
     out: str | None = None
     force: bool = False
@@ -226,6 +233,16 @@ class RunConfig:
             raise ConfigError(f"unknown command {self.command!r}")
         if self.engine not in ENGINES:
             raise ConfigError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
+        if self.map_policy not in MAP_POLICIES:
+            raise ConfigError(f"--map-policy {self.map_policy!r}: expected one of {', '.join(MAP_POLICIES)}")
+        if self.countries is not None:
+            bad = [c for c in self.countries if not (len(c) == 2 and c.isascii() and c.isalpha() and c.isupper())]
+            if bad or not self.countries:
+                raise ConfigError(f"--countries {','.join(self.countries)!r}: expected ISO 3166-1 alpha-2 codes "
+                                  "separated by commas, like DE,FR,PL")
+        if bool(self.map) != bool(self.prices):
+            raise ConfigError("MAP compliance needs both --map (map.csv) and --prices (prices.csv); got only "
+                              + ("--map" if self.map else "--prices"))
         if self.input_kind not in (None, "events", "paths"):
             raise ConfigError(f"unknown input kind {self.input_kind!r}; expected events or paths")
         code = self.reporting_currency
@@ -263,7 +280,9 @@ class RunConfig:
                 "journeys": {"lookback_days": self.journeys.lookback_days, "period": self.period},
                 "mapping": self.mapping.as_dict(), "input_kind": self.input_kind,
                 "reporting_currency": self.reporting_currency, "quarantine": self.quarantine,
-                "noise_free_payouts": self.noise_free_payouts}
+                "noise_free_payouts": self.noise_free_payouts,
+                "programme": {"map_policy": self.map_policy,
+                              "countries": None if self.countries is None else list(self.countries)}}
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
@@ -272,7 +291,8 @@ _KINDS: dict[str, tuple[type, ...]] = {
     **{k: (bool,) for k in ("force", "strict", "collapse_repeats", "noise_free_payouts")},
     **{k: (str,) for k in ("model", "game", "method", "value", "period", "currency", "delimiter", "sep",
                            "input_format", "input_kind", "reporting_currency", "engine", "spark_master", "out",
-                           "rejects") + FILE_KEYS},
+                           "rejects", "map_policy") + FILE_KEYS},
+    "countries": (str, tuple, list),
     **{k: (tuple, list, dict) for k in ("columns", "spark_conf")},
     **{k: (str, tuple, list) for k in ("touch_types", "conversion_types")},
     "position_weights": (tuple, list),
@@ -353,12 +373,22 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         strict=None if merged.get("strict") is None else bool(merged["strict"]),
         engine=merged.get("engine", "local"), spark_master=merged.get("spark_master"),
         spark_conf=tuple((str(k), str(v)) for k, v in spark_conf),
-        noise_free_payouts=bool(merged.get("noise_free_payouts", False)))
+        noise_free_payouts=bool(merged.get("noise_free_payouts", False)),
+        map_policy=merged.get("map_policy", "flag"), countries=_countries(merged.get("countries")))
 
 
 def _is_month(text: str) -> bool:
     return (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
             and 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1)
+
+
+def _countries(value) -> tuple[str, ...] | None:
+    """``--countries DE,FR,PL`` or run.toml ``countries = ["DE", "FR", "PL"]``: sorted, unique, upper case."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    codes = sorted({item.strip().upper() for item in items if item.strip()})
+    return tuple(codes) if codes else ()
 
 
 def _strings(value, default: tuple[str, ...]) -> tuple[str, ...]:

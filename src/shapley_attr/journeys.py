@@ -48,7 +48,16 @@ def period_bounds(period: str | None) -> tuple[int, int]:
     return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
 
 
-def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams()) -> PathTable:
+def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams(),
+                   in_scope: np.ndarray | None = None) -> PathTable:
+    """Cut validated events into journeys and aggregate identical journeys into a PathTable
+    (:func:`cut_journeys` without order margins)."""
+    return cut_journeys(events, gmv, params, in_scope)[0]
+
+
+def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams(),
+                 in_scope: np.ndarray | None = None, margin: np.ndarray | None = None
+                 ) -> tuple[PathTable, PathTable | None]:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
     ``gmv`` is the order value of every accepted event (``events.accepted`` order) in the unit of the
@@ -57,10 +66,16 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
     ``(direct)``, which the models credit directly (``models.fit``). ``events.user_ids()`` is called
     only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
     touch keeps its age in seconds (time-decay).
+
+    ``in_scope`` (bool, one per accepted event; None = all) marks the conversions the run attributes
+    among those of the period: one outside the pilot countries closes its user's journey but is not
+    emitted (PROGRAMME.md "Pilot scope"). With ``margin`` (one per accepted event, the order margin in
+    the unit of the credits), the second table holds the same paths in the same order valued at their
+    journeys' margins instead of their GMV: what the model's shares distribute as attributed margin.
     """
-    from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_DIRECT, STAT_DROPPED_LOOKBACK,
-                              STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED, STAT_TAILS,
-                              STAT_TAILS_OUTSIDE_PERIOD, _cut_journeys)
+    from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_CONV_OUT_OF_SCOPE, STAT_DIRECT,
+                              STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
+                              STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE, _cut_journeys)
     from .kernels.ordering import _gather_events
 
     df = events.accepted
@@ -75,13 +90,26 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
     perm, new_user = _user_time_order(df, events.user_ids, t_in, conv_in)
     t, is_conv, code, gmv = _gather_events(perm, t_in, conv_in, _column(df, "code", np.int32), remap,
                                            np.ascontiguousarray(gmv, dtype=np.float64))
-    del t_in, conv_in, perm
+    scope = np.empty(0, dtype=np.bool_) if in_scope is None else np.ascontiguousarray(in_scope, dtype=np.bool_)[perm]
+    del t_in, conv_in
+    if margin is None:
+        del perm
     p_start, p_end = period_bounds(params.period)
     lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
-    off, codes, ages, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us,
-                                                          p_start, p_end, np.int32(direct_code), params.keep_ages)
+    off, codes, ages, conv, val, nul, source, st = _cut_journeys(
+        new_user, t, is_conv, code, gmv, scope, lookback_us, p_start, p_end, np.int32(direct_code), params.keep_ages,
+        margin is not None)
     n_conv = int(is_conv.sum())
     del t, is_conv, code, gmv  # the gathered events are not needed past the cut
+    del scope
+    margin_table = None
+    if margin is not None:  # each converting journey's margin, from its conversion's accepted row
+        margin_j = np.zeros(len(conv), dtype=np.float64)
+        converting = source >= 0
+        margin_j[converting] = np.asarray(margin, dtype=np.float64)[perm[source[converting]]]
+        del perm, source
+        margin_table = _paths_of(PathTable(off, codes, conv, margin_j, nul, tuple(categories),
+                                           ages if params.keep_ages else None), params.keep_ages)
     table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
     if params.keep_ages:  # journeys stay apart; their values in the same millionths as merged paths
         val = np.rint(val * VALUE_UNITS) / VALUE_UNITS
@@ -109,8 +137,23 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
         "max_path_length": int(table.lengths.max()) if table.n_paths else 0,
         "tails": int(st[STAT_TAILS]),
     }
-    return PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
-                     table.ages, stats, table.value_offsets, table.journey_values)
+    if in_scope is not None:
+        stats["conversions_outside_countries"] = int(st[STAT_CONV_OUT_OF_SCOPE])
+        stats["touches_closed_outside_countries"] = int(st[STAT_TOUCHES_OUT_OF_SCOPE])
+    table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
+                      table.ages, stats, table.value_offsets, table.journey_values)
+    return table, margin_table
+
+
+def _paths_of(journeys: PathTable, keep_ages: bool) -> PathTable:
+    """Journeys as the run's paths (merged in exact millionths, canonical order, unused channels
+    dropped), without the bootstrap's per-journey values: the margin table. The paths and their order
+    depend on the codes alone, so they are those of the GMV table built from the same journeys."""
+    if keep_ages:
+        value = np.rint(journeys.value * VALUE_UNITS) / VALUE_UNITS
+        return drop_unused_channels(PathTable(journeys.offsets, journeys.codes, journeys.conversions, value,
+                                              journeys.nulls, journeys.channels, journeys.ages))
+    return drop_unused_channels(canonical_order(merge_identical_paths(journeys, exact_value=True)))
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:

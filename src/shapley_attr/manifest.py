@@ -40,6 +40,8 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
     inputs = {k: dict(v) for k, v in prep.digests.items()}
     for name, rows in fin.rows.items():
         inputs[name]["rows"] = dict(rows)
+    for name, rows in (prep.programme.rows if prep.programme is not None else {}).items():
+        inputs[name]["rows"] = dict(rows)
     rec = attribution.reconciliation
     inputs["events"]["rows"] = {"read": rec.rows_read, "accepted": rec.rows_accepted, "rejected": rec.rows_rejected}
     params = config.model
@@ -68,13 +70,49 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
             "coop": [{"scope": b.scope, "currency": b.currency, "budget": format_amount(b.budget, b.currency),
                       "spent": format_amount(b.spent, b.currency),
                       "carried_over": format_amount(b.carried_over, b.currency),
-                      "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations}}
+                      "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations},
+                      "basis": b.basis_text}
                      for b in payouts.coop],
             "payout_noise": list(payout_noise or []),
         },
+        "programme": programme_record(prep, attribution, payouts),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         "outputs": outputs,
     }
+
+
+def programme_record(prep, attribution, payouts) -> dict:
+    """PROGRAMME.md's figures that are not in a file of their own: the order margins (what ``scenarios``
+    needs for Π), spend per channel, the MAP policy's outcome and worst violations, the pilot scope."""
+    from .finance.money import format_amount
+
+    config, reporting = attribution.config, attribution.config.reporting_currency
+    extra = prep.programme
+    margins = attribution.loaded.margins
+    record: dict = {"margins": None if margins is None else margins.as_dict(reporting),
+                    "spend": None, "map": None, "countries": None if config.countries is None else list(config.countries),
+                    "outside_pilot": None}
+    if extra is None:
+        return record
+    if extra.spend is not None:
+        record["spend"] = {"reporting": {ch: format_amount(v, reporting)
+                                         for ch, v in extra.spend.items()},
+                           "by_currency": {ch: {c: f"{a:f}" for c, a in sorted(v.items())}
+                                           for ch, v in extra.spend_by_currency.items()}}
+    if extra.has_map:
+        record["map"] = {"policy": config.map_policy,
+                         "below_minimum": [ln.partner.partner_id for ln in payouts.lines if ln.below_map_minimum],
+                         "privileges_withheld": [ln.partner.partner_id for ln in payouts.lines
+                                                 if ln.privileges_withheld],
+                         "worst_violations": extra.worst_violations(5)}
+    if config.countries:
+        record["outside_pilot"] = {"partners": list(extra.outside_partners),
+                                   "coop": [{"scope": b.scope, "currency": b.currency,
+                                             "budget": format_amount(b.budget, b.currency), "row": b.row}
+                                            for b in extra.outside_budgets],
+                                   "conversions_of_the_period": int(attribution.loaded.journeys.get(
+                                       "conversions_outside_countries", 0))}
+    return record
 
 
 def engine_record(config) -> dict:

@@ -124,6 +124,7 @@ class Prepared:
     digests: dict
     loaded: LoadedInput
     seconds: float
+    programme: object = None  # finance.programme_inputs.ProgrammeInputs (spend, MAP, pilot scope)
 
     def last_day_rate(self, currency: str):
         """rate_to_reporting of ``currency`` on the period's last day (Decimal): what payouts convert with."""
@@ -142,16 +143,36 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     prog = progress or current()
     t0 = time.perf_counter()
     paths = {k: Path(getattr(config, k)) for k in ("events", "partners", "sales", "fx", "coop")}
+    paths |= {k: Path(getattr(config, k)) for k in ("spend", "map", "prices") if getattr(config, k)}
     with active(prog):
         with prog.stage("finance inputs"):
             finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
                                    config.reporting_currency)
             fx = FxRates(finance.fx, str(paths["fx"]))
+            programme = read_programme_inputs(config, finance, paths["partners"])
+            finance = programme.finance
         with prog.stage("read, validate and cut journeys"):
             loaded = load(config, str(paths["events"]), fx)
         with prog.stage("input digests"):
             digests = {k: file_digest(p) for k, p in paths.items()}
-    return Prepared(config, finance, fx, digests, loaded, time.perf_counter() - t0)
+    return Prepared(config, finance, fx, digests, loaded, time.perf_counter() - t0, programme.inputs)
+
+
+@dataclass(frozen=True, eq=False)
+class _ScopedProgramme:
+    finance: object
+    inputs: object
+
+
+def read_programme_inputs(config: RunConfig, finance, partners_path: Path) -> _ScopedProgramme:
+    """PROGRAMME.md's inputs: the finance inputs scoped to the pilot countries (partners and budgets of
+    other countries are not paid) and spend, MAP and price observations checked against them."""
+    from .finance.programme_inputs import read_programme, scope_to_countries
+
+    scoped, out_partners, out_budgets = scope_to_countries(finance, config.countries)
+    inputs = read_programme(config, scoped, partners_path)
+    inputs.outside_partners, inputs.outside_budgets = out_partners, out_budgets
+    return _ScopedProgramme(scoped, inputs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +207,7 @@ def compare_models(attribution: Attribution) -> list[tuple[ModelParams, ModelRes
 
 def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = None) -> RunOutcome:
     """The monthly batch: events + partners + sales + FX + co-op budgets → one run directory."""
-    from .finance.kpis import compute_kpis
+    from .finance.kpis import compute_kpis, programme_kpis
     from .finance.uncertainty import noise_records, noise_warnings
     from .io import tables
     from .io.run_directory import check_target, write_run_directory
@@ -205,6 +226,9 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
         comparison = compare_models(attribution)
         rid = make_run_id(prep.digests, config.parameters())
         kpi_rows = compute_kpis(config.period, payouts.lines, attribution.loaded.country_gmv, prep.last_day_rate)
+        kpi_rows += programme_kpis(config.period, config.reporting_currency, prep.programme.spend, attribution.result,
+                                   attribution.loaded.table, attribution.loaded.margins, config.model, payouts.lines,
+                                   prep.last_day_rate)
     with prog.stage("write"):
         frame = tables.attribution_frame(attribution.result, config.model, config.period)
         positions = tables.positions_frame(attribution.result, config.model, config.period)
@@ -215,10 +239,12 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
             "payouts.csv": tables.payouts_csv(payouts, config.period, rid, None if intervals is None else
                                               {pid: (i.low, i.high) for pid, i in intervals.items()}),
             "kpis.csv": tables.kpis_csv(kpi_rows),
-            "rejects.csv": tables.frame_csv(attribution.loaded.rejects),
+            "rejects.csv": tables.frame_csv(all_rejects(prep, attribution.loaded.rejects)),
         }
         if positions is not None:
             files["positions.csv"] = tables.frame_csv(positions)
+        if prep.programme.has_map:
+            files["map_compliance.csv"] = tables.map_compliance_csv(prep.programme.compliance)
         manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json", "report.html"],
                                   prog.timings, noise)
         files["manifest.json"] = to_json(manifest)
@@ -228,6 +254,18 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
     for line in noise_warnings(noise, hint) + run_summary(config, rid, out, attribution, payouts):
         echo(line)
     return RunOutcome(out, rid, manifest, attribution, payouts)
+
+
+def all_rejects(prep: Prepared, event_rejects):
+    """rejects.csv: the events' rejects, then the price observations PROGRAMME.md rejects."""
+    import polars as pl
+
+    issues = prep.programme.price_rejects if prep.programme is not None else []
+    if not issues:
+        return event_rejects
+    extra = pl.DataFrame([(i.source, i.row, i.column, i.value, i.reason) for i in issues],
+                         schema=event_rejects.schema, orient="row")
+    return pl.concat([event_rejects, extra])
 
 
 def _build_report(run_dir: Path) -> None:
@@ -247,8 +285,11 @@ def settle_payouts(prep: Prepared, attribution: Attribution):
     credit_gmv = dict(zip(result.channels, result.credit[:, 1].tolist()))
     last = last_touch_credit(table) if table.n_paths else None
     referral = dict(zip(table.channels, last[:, 1].tolist())) if last is not None else {}
+    extra = prep.programme
+    compliance = ({pid: c.ratio for pid, c in extra.compliance.items()} if extra is not None and extra.has_map
+                  else None)
     payouts = compute_payouts(fin.partners, credit_gmv, referral, fin.sales, fin.fx, fin.coop, config.period,
-                              config.reporting_currency, prep.fx.source)
+                              config.reporting_currency, prep.fx.source, compliance, config.map_policy)
     boot = result.extra.get("bootstrap")
     intervals = payout_intervals(payouts.lines, result.channels, result.extra.get("gmv_std_error"),
                                  None if boot is None else boot["draws"], prep.last_day_rate)
@@ -292,6 +333,10 @@ def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution
                          f"{b.currency}")
     for note in payouts.notes:
         lines.append(f"note: {note}")
+    below_map = [ln.partner.partner_id for ln in payouts.lines if ln.below_map_minimum]
+    if payouts.map_policy is not None:
+        lines.append(f"below MAP minimum ({payouts.map_policy}): {', '.join(below_map) if below_map else 'none'}"
+                     + ("; rebate and co-op withheld" if below_map and payouts.map_policy == "withhold" else ""))
     rejected = attribution.loaded.reconciliation.rows_rejected
     if rejected:
         lines.append(f"rejected event rows: {rejected} (see rejects.csv)")
@@ -308,8 +353,17 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
     fin, loaded = prep.finance, prep.loaded
     echo(f"contracts: {len(fin.partners)} partner(s) in force for {config.period}"
          + (f"; not in force: {', '.join(fin.not_in_force)}" if fin.not_in_force else ""))
-    for name, rows in fin.rows.items():
+    for name, rows in (fin.rows | prep.programme.rows).items():
         echo(f"{name}: rows read {rows['read']} = accepted {rows['accepted']} + rejected {rows['rejected']}")
+    for issue in prep.programme.price_rejects[:50]:
+        echo("  would reject: " + issue.message())
+    if prep.programme.outside_partners:
+        echo(f"pilot {','.join(config.countries)}: partners of other countries not paid: "
+             f"{', '.join(prep.programme.outside_partners)}")
+    margins = loaded.margins
+    if margins is not None and not margins.complete:
+        echo(f"margins: {margins.missing} conversion(s) of the run have no margin: programme profit and attributed "
+             "margins would not be reported")
     for line in loaded.reconciliation.lines():
         echo(line)
     for r in loaded.rejects.head(50).iter_rows(named=True):
@@ -318,5 +372,6 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
         echo(f"  ... and {len(loaded.rejects) - 50} more")
     if loaded.order_ids_derived:
         echo(f"order_id would be derived for {loaded.order_ids_derived} conversion(s): {DERIVED_ORDER_ID_RULE}")
-    echo("ok: run would succeed" + (" (with the rejects above quarantined)" if len(loaded.rejects) else ""))
+    echo("ok: run would succeed" + (" (with the rejects above quarantined)"
+                                    if len(loaded.rejects) or prep.programme.price_rejects else ""))
     return prep

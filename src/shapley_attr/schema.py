@@ -24,6 +24,14 @@ PARTNER_REQUIRED = ("partner_id", "partner_name", "country", "currency", "gamma"
 SALES_COLUMNS = ("partner_id", "period", "sales", "gross_margin")
 FX_COLUMNS = ("date", "currency", "rate_to_reporting")
 COOP_COLUMNS = ("period", "scope", "currency", "budget")
+PARTNER_OPTIONAL = ("map_min_compliance",)
+"""Contract columns of PROGRAMME.md, read when present (empty = no requirement)."""
+COOP_OPTIONAL = ("basis",)
+"""coop.csv: ``basis`` (PROGRAMME.md "Co-op by KPI"; empty = attributed_gmv)."""
+COOP_BASIS_KPIS = ("attributed_gmv", "sell_through", "map_compliance")
+SPEND_COLUMNS = ("period", "channel", "currency", "spend")
+MAP_COLUMNS = ("sku", "country", "currency", "map_price", "valid_from", "valid_to")
+PRICE_COLUMNS = ("date", "partner_id", "sku", "price", "currency")
 
 # --- outputs -----------------------------------------------------------------------------------
 CREDIT_COLUMNS = ("channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high")
@@ -38,5 +46,13 @@ PAYOUT_COLUMNS = ("period", "partner_id", "partner_name", "country", "currency",
                   "compensation", "referral_gmv", "beta", "referral_commission", "sales", "sales_target", "rho",
                   "rebate", "coop", "total_payable", "below_min_profit", "run_id")
 PAYOUT_INTERVAL_COLUMNS = ("attributed_gmv_low", "attributed_gmv_high")
+PAYOUT_MAP_COLUMNS = ("map_compliance", "privileges_withheld")
+"""Appended to payouts.csv when the run has MAP inputs (before the interval columns, which come last)."""
 KPI_COLUMNS = ("period", "kpi", "scope", "value")
+MAP_COMPLIANCE_COLUMNS = ("partner_id", "map_observations", "map_violations", "map_compliance")
+SCENARIO_COLUMNS = ("gamma", "beta", "rho", "currency", "total_payable", "partners_below_min_profit",
+                    "total_payable_reporting")
+SCENARIO_MARGIN_COLUMNS = ("d2c_margin_after_payouts", "programme_profit")
+"""Appended to scenarios.csv when the run had order margins."""
+GAMMA_MIN_COLUMNS = ("partner_id", "currency", "gamma_min", "reason")
 REJECT_COLUMNS = ("source", "row", "column", "value", "reason")

@@ -46,6 +46,7 @@ class LoadedInput:
     country_gmv: Mapping[str, float] = field(default_factory=dict)
     country_conversions: Mapping[str, int] = field(default_factory=dict)
     has_timestamps: bool = False
+    margins: object = None  # finance.programme.OrderMargins: the run's order margins (events with margins, run)
 
 
 def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:

@@ -1,16 +1,17 @@
 """The local engine: this machine, Polars scans and the compiled journey kernels (the default)."""
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from dataclasses import replace
 from decimal import Decimal
 
 from ..errors import InputError, Issue, UsageError
 from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..io.paths import read_paths_table
 from ..io.readers import scan_input
-from ..frames import canonical_order
-from ..journeys import build_journeys, period_bounds
+from ..journeys import cut_journeys, period_bounds
 from ..reconcile import CurrencyTotals, Reconciliation
 from . import FxRates, LoadedInput
 
@@ -46,10 +47,19 @@ def raise_first(rejects: pl.DataFrame) -> None:
 
 
 def in_run_mask(conversions: pl.DataFrame, config) -> pl.Series:
-    """The conversions the run attributes: those whose ``event_time`` falls in the period."""
+    """The conversions the run attributes: those whose ``event_time`` falls in the period and, for a
+    pilot (``countries``), whose ``country`` is one of the pilot's (compared in upper case)."""
     start, end = period_bounds(config.period)
     t = conversions.get_column("t")
-    return (t >= start) & (t < end)
+    mask = (t >= start) & (t < end)
+    countries = getattr(config, "countries", None)
+    if countries:
+        mask = mask & in_countries(conversions, countries)
+    return mask
+
+
+def in_countries(conversions: pl.DataFrame, countries) -> pl.Series:
+    return conversions.get_column("country").str.to_uppercase().is_in(list(countries)).fill_null(False)
 
 
 def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> LoadedInput:
@@ -72,7 +82,15 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
                                             "conversions: give FX rates (--fx, converting to --reporting-currency) "
                                             "or filter the export to one currency", column="currency")
         unit = currencies[0] if currencies else config.mapping.currency
-    table = build_journeys(events, gmv, config.journeys)
+    in_scope = None
+    if getattr(config, "countries", None):  # the pilot's: other countries' conversions close journeys, unattributed
+        in_scope = np.ones(len(events.accepted), dtype=np.bool_)
+        in_scope[conversions.filter(~in_countries(conversions, config.countries)).get_column("_i").to_numpy()] = False
+    margins, margin = _order_margins(events, run_conv, position, config, fx)
+    table, margin_table = cut_journeys(events, gmv, config.journeys, in_scope, margin)
+    del margin
+    if margins is not None and margin_table is not None:
+        margins = replace(margins, table=margin_table)
     run_gmv = gmv[position]
     by_country = (pl.DataFrame({"country": run_conv.get_column("country"), "gmv": run_gmv})
                   .group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country"))
@@ -88,7 +106,28 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
                        events.order_ids_derived,
                        dict(zip(by_country["country"].to_list(), by_country["gmv"].to_list())),
                        dict(zip(by_country["country"].to_list(), by_country["n"].to_list())),
-                       has_timestamps=True)
+                       has_timestamps=True, margins=margins)
+
+
+def _order_margins(events: ValidatedEvents, run_conv: pl.DataFrame, position, config, fx: FxRates | None):
+    """The run's order margins (``run`` and ``validate`` of an export with a margin column): exact sums
+    and, when every conversion of the run has one, each margin in the reporting currency at the
+    period's last-day rate, placed on its accepted event (what the cut carries into the margin table)."""
+    if not events.has_margin or getattr(config, "command", "attribute") == "attribute" or not config.period:
+        return None, None
+    from ..finance.contracts import period_days, rate_on
+    from ..finance.programme import order_margins
+
+    last_day = period_days(config.period)[1]
+    rates = {} if fx is None else fx.rates
+    source = "fx" if fx is None else fx.source
+    margins, per_conv = order_margins(run_conv, lambda ccy: rate_on(rates, ccy, last_day, config.reporting_currency,
+                                                                    source))
+    if per_conv is None:
+        return margins, None
+    margin = np.zeros(len(events.accepted), dtype=np.float64)
+    margin[position] = per_conv
+    return margins, margin
 
 
 def exact_sum(values) -> float:
@@ -132,8 +171,7 @@ def _direct_value(table) -> float:
 def _from_paths(lf: pl.LazyFrame, name: str, config) -> LoadedInput:
     if config.model.model == "time-decay":
         raise UsageError("time-decay needs touch timestamps: give an events export, not a paths table")
-    table, rejects, totals = read_paths_table(lf, name, config.mapping)
-    table = canonical_order(table)
+    table, rejects, totals = read_paths_table(lf, name, config.mapping)  # merged, in a content-fixed order
     if len(rejects) and not config.quarantine:
         raise_first(rejects)
     reconciliation = Reconciliation(source=name, rows_read=int(table.stats["paths_rows"]),

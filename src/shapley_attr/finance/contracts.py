@@ -48,16 +48,24 @@ class Partner:
     valid_from: date | None
     valid_to: date | None
     row: int
+    map_min_compliance: Decimal | None = None  # PROGRAMME.md: 0-1, None = no requirement
+
+
+DEFAULT_COOP_BASIS = (("attributed_gmv", Decimal(1)),)
 
 
 @dataclass(frozen=True)
 class CoopBudget:
-    """One row of coop.csv for the period: a budget shared among the eligible partners of ``scope``."""
+    """One row of coop.csv for the period: a budget shared among the eligible partners of ``scope``.
+
+    ``basis`` is the KPI blend that weighs the partners (PROGRAMME.md "Co-op by KPI"): (kpi, weight)
+    pairs with weights >= 0 summing to 1; attributed GMV alone by default."""
 
     scope: str  # a country code or "*"
     currency: str
     budget: Decimal
     row: int
+    basis: tuple[tuple[str, Decimal], ...] = DEFAULT_COOP_BASIS
 
 
 @dataclass
@@ -232,12 +240,16 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
         if vf and vt and vf > vt:
             issues.append(Issue(src, row, "valid_to", rec["valid_to"], f"expected a date on or after valid_from {vf}"))
         chans = tuple(c.strip() for c in (rec.get("channels") or PARTNER_PREFIX + pid).split(";") if c.strip())
+        map_min = None
+        if rec.get("map_min_compliance", ""):
+            map_min = _decimal(rec["map_min_compliance"], src, row, "map_min_compliance", issues, Decimal(0),
+                               Decimal(1), "a number between 0 and 1 (or an empty cell: no requirement)")
         if len(issues) > before:
             n_bad += 1
             continue
         versions.setdefault(pid, []).append(Partner(pid, rec["partner_name"], country, ccy, chans, rates["gamma"],
                                                     rates["beta"], rates["rho"], target, min_profit,
-                                                    elig in _TRUE, rounding, vf, vt, row))
+                                                    elig in _TRUE, rounding, vf, vt, row, map_min))
     first, last = period_days(period)
     chosen, not_in_force = [], []
     for pid, vs in sorted(versions.items()):
@@ -336,12 +348,49 @@ def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[CoopBu
             issues.append(Issue(src, row, "scope", scope, "expected a country code like DE or *"))
         c = _currency(rec["currency"], src, row, issues)
         b = _decimal(rec["budget"], src, row, "budget", issues, Decimal(0), None, "a budget >= 0")
+        basis = coop_basis(rec.get("basis", ""), src, row, issues)
         if len(issues) > before:
             n_bad += 1
             continue
         if rec["period"] == period:
-            out.append(CoopBudget(scope, c, b, row))
+            out.append(CoopBudget(scope, c, b, row, basis))
     return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+
+
+def coop_basis(text: str, src: str, row: int, issues: list[Issue]) -> tuple[tuple[str, Decimal], ...]:
+    """coop.csv ``basis``: a KPI (``attributed_gmv``, ``sell_through``, ``map_compliance``) or a blend
+    ``attributed_gmv:0.6;sell_through:0.4`` (each KPI once, weights >= 0 summing to exactly 1).
+    Empty: attributed GMV alone."""
+    from ..schema import COOP_BASIS_KPIS
+
+    text = text.strip()
+    if not text:
+        return DEFAULT_COOP_BASIS
+    expected = (f"a KPI ({', '.join(COOP_BASIS_KPIS)}) or a blend like attributed_gmv:0.6;sell_through:0.4 "
+                "(weights >= 0 summing to 1)")
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    out: list[tuple[str, Decimal]] = []
+    for part in parts:
+        kpi, colon, weight = part.partition(":")
+        kpi = kpi.strip()
+        if kpi not in COOP_BASIS_KPIS or any(k == kpi for k, _ in out):
+            issues.append(Issue(src, row, "basis", text, f"expected {expected}"))
+            return DEFAULT_COOP_BASIS
+        if not colon:
+            if len(parts) > 1:
+                issues.append(Issue(src, row, "basis", text, f"expected {expected}: every KPI of a blend needs a weight"))
+                return DEFAULT_COOP_BASIS
+            w = Decimal(1)
+        else:
+            w = _decimal(weight.strip(), src, row, "basis", issues, Decimal(0), Decimal(1), expected)
+            if w is None:
+                return DEFAULT_COOP_BASIS
+        out.append((kpi, w))
+    if sum((w for _, w in out), Decimal(0)) != 1:
+        issues.append(Issue(src, row, "basis", text, f"expected {expected}: the weights sum to "
+                                                     f"{sum((w for _, w in out), Decimal(0))}"))
+        return DEFAULT_COOP_BASIS
+    return tuple(out)
 
 
 def rate_on(fx: dict[tuple[date, str], Decimal], currency: str, day: date, reporting: str, source: str) -> Decimal:

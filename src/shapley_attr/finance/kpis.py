@@ -7,6 +7,10 @@
 - ``payout_cost_share`` per partner and for the programme (scope ``*``): total payable over attributed GMV,
   both in the reporting currency — what the programme pays per unit of D2C GMV partners helped create.
 Ratios are Decimal, rounded half-even to 6 places.
+
+With PROGRAMME.md's inputs (:func:`programme_kpis`): per channel ``spend``, ``roas``, ``cpa``,
+``attributed_margin`` and each under last touch (``roas_last_touch``, …), amounts in the reporting
+currency; and of scope ``*`` ``programme_profit`` (Π), ``d2c_profit`` (Π_D2C), ``partners_profit`` (Σ Π_Ri).
 """
 from __future__ import annotations
 
@@ -47,4 +51,30 @@ def compute_kpis(period: str, lines, country_gmv: dict[str, float], fx_rate) -> 
         paid_total += paid
         attr_total += attr
     rows.append([period, "payout_cost_share", "*", _ratio(paid_total, attr_total)])
+    return rows
+
+
+def programme_kpis(period: str, reporting: str, spend, result, table, margins, params, lines, fx_rate
+                   ) -> list[list[str]]:
+    """PROGRAMME.md's kpis.csv rows, each only when its input was given: per channel ``spend, roas, cpa,
+    attributed_margin`` and the same under last touch (with spend.csv and/or order margins), then
+    ``programme_profit, d2c_profit, partners_profit`` of scope ``*`` (with order margins).
+
+    ``result`` and ``table`` are the run's model result and PathTable (GMV in R), ``margins`` the
+    engine's ``OrderMargins`` (None without a margin column), ``params`` the model as fitted."""
+    from ..models.heuristics import last_touch_credit
+    from .programme import ChannelCredits, channel_kpi_rows, margin_credits, profit_kpi_rows, programme_profit
+
+    with_margin = margins is not None and margins.complete
+    if spend is None and not with_margin:
+        return []
+    last = last_touch_credit(table) if table.n_paths else None
+    margin_model, margin_last = margin_credits(margins.table, params) if with_margin else (None, None)
+    model = ChannelCredits(dict(zip(result.channels, result.credit[:, 0].tolist())),
+                           dict(zip(result.channels, result.credit[:, 1].tolist())), margin_model)
+    last_touch = ChannelCredits({} if last is None else dict(zip(table.channels, last[:, 0].tolist())),
+                                {} if last is None else dict(zip(table.channels, last[:, 1].tolist())), margin_last)
+    rows = channel_kpi_rows(period, reporting, spend, model, last_touch)
+    if with_margin:
+        rows += profit_kpi_rows(period, reporting, programme_profit(margins.gross_margin, lines, fx_rate))
     return rows

@@ -13,13 +13,22 @@ the reporting currency (floored at 0; ties by partner_id), so each budget's allo
 exactly; an allocation in another currency than the partner's is converted (budget → reporting →
 partner, at the period's last-day rates) and rounded once. A budget with no eligible credit is
 carried over, not spent.
+
+PROGRAMME.md adds two rules. Co-op ``basis``: a budget may weigh its eligible partners by a blend of
+KPIs (attributed GMV, sell-through, MAP compliance; ``programme.coop_weights``) instead of attributed
+GMV alone; the split stays largest remainder in minor units. MAP: a partner observed below its
+contract's ``map_min_compliance`` is flagged; under ``map_policy = withhold`` its rebate and co-op are
+0 for the period (compensation and referral commission are still paid) and it is no longer eligible
+for co-op, so its share goes to the other eligible partners of the budget's scope.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
+from typing import Mapping
 
-from .contracts import CoopBudget, Partner, rate_on
+from .contracts import DEFAULT_COOP_BASIS, CoopBudget, Partner, rate_on
 from .money import CONTEXT, from_minor, largest_remainder, quantize, to_decimal, to_minor
 
 
@@ -37,6 +46,9 @@ class PayoutLine:
     rebate: Decimal
     coop: Decimal = Decimal(0)
     has_sales: bool = True
+    map_compliance: Fraction | None = None  # 1 − violations/observations, exact; None when not observed
+    below_map_minimum: bool = False
+    privileges_withheld: bool = False  # map_policy = withhold: no rebate, no co-op this period
 
     @property
     def total_payable(self) -> Decimal:
@@ -57,6 +69,14 @@ class CoopAllocation:
     budget: Decimal
     row: int
     allocations: tuple[tuple[str, Decimal], ...] = ()  # (partner_id, amount), sorted by partner_id
+    basis: tuple[tuple[str, Decimal], ...] = DEFAULT_COOP_BASIS
+
+    @property
+    def basis_text(self) -> str:
+        """The basis as coop.csv writes it: ``attributed_gmv``, or a blend ``kpi:weight;…``."""
+        if len(self.basis) == 1 and self.basis[0][1] == 1:
+            return self.basis[0][0]
+        return ";".join(f"{k}:{w}" for k, w in self.basis)
 
     @property
     def spent(self) -> Decimal:
@@ -72,6 +92,7 @@ class PayoutResult:
     lines: list[PayoutLine]
     coop: list[CoopAllocation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    map_policy: str | None = None  # flag | withhold when the run has MAP inputs, else None
 
     def totals_by_currency(self) -> dict[str, dict[str, Decimal]]:
         """Per partner currency, each payout column summed (the manifest's and stderr's totals)."""
@@ -93,13 +114,17 @@ def _convert(amount_reporting: Decimal, rate: Decimal) -> Decimal:
 
 def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], referral_gmv: dict[str, float],
                     sales: dict[str, tuple[Decimal, Decimal]], fx: dict, coop: list[CoopBudget], period: str,
-                    reporting: str, fx_source: str = "fx") -> PayoutResult:
+                    reporting: str, fx_source: str = "fx", map_compliance: Mapping[str, Fraction | None] | None = None,
+                    map_policy: str = "flag") -> PayoutResult:
     """Payout lines for ``partners`` (the versions in force), sorted by partner_id.
 
     ``credit_gmv`` and ``referral_gmv`` map channel labels to GMV credits in the reporting currency
     (the chosen model's and last touch's). Every currency needs an FX rate on the period's last day.
+    ``map_compliance`` (partner_id → exact compliance, None when not observed; None when the run has
+    no MAP inputs) and ``map_policy`` apply PROGRAMME.md's MAP rule.
     """
     from .contracts import period_days
+    from .programme import below_map_minimum, coop_weights
 
     last_day = period_days(period)[1]
     lines: list[PayoutLine] = []
@@ -119,19 +144,26 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
             s, margin, has_sales = Decimal(0), Decimal(0), False
             notes.append(f"no sales row for partner {p.partner_id} in {period}: sales and gross margin taken as 0")
         rebate = quantize(p.rho * max(s - p.sales_target, Decimal(0)), p.currency, p.rounding)
+        compliance = None if map_compliance is None else map_compliance.get(p.partner_id)
+        below = map_compliance is not None and below_map_minimum(compliance, p.map_min_compliance)
+        withheld = below and map_policy == "withhold"
+        if withheld:
+            rebate = Decimal(0)
         lines.append(PayoutLine(p, attributed, attr_rep, compensation, referral, commission, s, margin, rebate,
-                                has_sales=has_sales))
+                                has_sales=has_sales, map_compliance=compliance, below_map_minimum=below,
+                                privileges_withheld=withheld))
     allocations = []
     for budget in sorted(coop, key=lambda b: (b.scope, b.currency, b.row)):
-        eligible = [ln for ln in lines if ln.partner.coop_eligible and ln.attributed_gmv_reporting > 0
+        in_scope = [ln for ln in lines if ln.partner.coop_eligible and not ln.privileges_withheld
                     and (budget.scope == "*" or ln.partner.country == budget.scope)]
+        weighed = [(ln, w) for ln, w in zip(in_scope, coop_weights(budget.basis, in_scope)) if w > 0]
+        eligible = [ln for ln, _ in weighed]
         amount = quantize(budget.budget, budget.currency, "half-even")
         units = to_minor(amount, budget.currency)
         if not eligible or units == 0:
-            allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row))
+            allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row, (), budget.basis))
             continue
-        shares = largest_remainder(units, [ln.attributed_gmv_reporting for ln in eligible],
-                                   [ln.partner.partner_id for ln in eligible])
+        shares = largest_remainder(units, [w for _, w in weighed], [ln.partner.partner_id for ln in eligible])
         b_rate = rate_on(fx, budget.currency, last_day, reporting, fx_source)
         parts = []
         for ln, u in zip(eligible, shares):
@@ -143,5 +175,5 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
                 p_rate = rate_on(fx, ln.partner.currency, last_day, reporting, fx_source)
                 ln.coop += quantize(CONTEXT.divide(part * b_rate, p_rate), ln.partner.currency, ln.partner.rounding)
         allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row,
-                                          tuple(sorted(parts))))
-    return PayoutResult(lines, allocations, notes)
+                                          tuple(sorted(parts)), budget.basis))
+    return PayoutResult(lines, allocations, notes, None if map_compliance is None else map_policy)

@@ -10,8 +10,8 @@ import polars as pl
 
 from ..config import ModelParams
 from ..models.base import ModelResult
-from ..schema import (ATTRIBUTION_COLUMNS, BOOTSTRAP_COLUMNS, CREDIT_COLUMNS, KPI_COLUMNS, MODELS_COLUMNS,
-                      PAYOUT_COLUMNS, PAYOUT_INTERVAL_COLUMNS, POSITION_COLUMNS)
+from ..schema import (ATTRIBUTION_COLUMNS, BOOTSTRAP_COLUMNS, CREDIT_COLUMNS, KPI_COLUMNS, MAP_COMPLIANCE_COLUMNS,
+                      MODELS_COLUMNS, PAYOUT_COLUMNS, PAYOUT_INTERVAL_COLUMNS, PAYOUT_MAP_COLUMNS, POSITION_COLUMNS)
 from .finance_csv import csv_bytes
 
 TEXT_COLUMNS = {"period", "model", "game", "channel", "partner_id", "partner_name", "country", "currency", "run_id",
@@ -94,10 +94,15 @@ def frame_csv(frame: pl.DataFrame) -> bytes:
 def payouts_csv(payouts, period: str, run_id: str, intervals=None) -> bytes:
     """``payouts.csv`` (DATA.md): decimal text with exactly the currency's minor digits, sorted by
     partner_id. ``intervals`` maps partner_id to (low, high) attributed GMV (Decimal, partner's
-    currency): the two interval columns are then appended."""
+    currency): the two interval columns are then appended. With MAP inputs (``payouts.map_policy`` set)
+    ``map_compliance, privileges_withheld`` (PROGRAMME.md) come right after DATA.md's columns, before
+    the interval columns, which always come last."""
     from ..finance.money import format_amount
+    from ..finance.programme import ratio_text
 
-    header = PAYOUT_COLUMNS + (PAYOUT_INTERVAL_COLUMNS if intervals is not None else ())
+    with_map = getattr(payouts, "map_policy", None) is not None
+    header = (PAYOUT_COLUMNS + (PAYOUT_MAP_COLUMNS if with_map else ())
+              + (PAYOUT_INTERVAL_COLUMNS if intervals is not None else ()))
     rows = []
     for ln in payouts.lines:
         p, c = ln.partner, ln.partner.currency
@@ -106,6 +111,8 @@ def payouts_csv(payouts, period: str, run_id: str, intervals=None) -> bytes:
                format_amount(ln.referral_commission, c), format_amount(ln.sales, c),
                format_amount(p.sales_target, c), str(p.rho), format_amount(ln.rebate, c), format_amount(ln.coop, c),
                format_amount(ln.total_payable, c), "true" if ln.below_min_profit else "false", run_id]
+        if with_map:
+            row += [ratio_text(ln.map_compliance), "true" if ln.privileges_withheld else "false"]
         if intervals is not None:
             low, high = intervals[p.partner_id]
             row += [format_amount(low, c), format_amount(high, c)]
@@ -153,3 +160,9 @@ def encode_credits(frame: pl.DataFrame, fmt: str, config) -> bytes:
 
 def kpis_csv(rows: list[list[str]]) -> bytes:
     return csv_bytes(KPI_COLUMNS, rows, {"period", "kpi", "scope"})
+
+
+def map_compliance_csv(compliance) -> bytes:
+    """``map_compliance.csv`` (PROGRAMME.md): one row per paid partner, sorted by partner_id; the
+    compliance with six decimals, empty when the partner was not observed."""
+    return csv_bytes(MAP_COMPLIANCE_COLUMNS, [c.row() for _, c in sorted(compliance.items())], {"partner_id"})

@@ -14,23 +14,30 @@ STAT_EVENTS_AFTER_PERIOD = 4
 STAT_TAILS = 5
 STAT_TAILS_OUTSIDE_PERIOD = 6
 STAT_TAIL_TOUCHES_DROPPED = 7
-N_STATS = 8
+STAT_CONV_OUT_OF_SCOPE = 8
+STAT_TOUCHES_OUT_OF_SCOPE = 9
+N_STATS = 10
 
 
-@kernel("Tuple((int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1]))"
-        "(boolean[::1], int64[::1], boolean[::1], int32[::1], float64[::1], int64, int64, int64, int32, boolean)")
-def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, period_end, direct_code, keep_ages):
+@kernel("Tuple((int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], "
+        "int64[::1]))(boolean[::1], int64[::1], boolean[::1], int32[::1], float64[::1], boolean[::1], int64, int64, "
+        "int64, int32, boolean, boolean)")
+def _cut_journeys(new_user, t, is_conv, code, gmv, in_scope, lookback_us, period_start, period_end, direct_code,
+                  keep_ages, keep_source):
     """Cut events sorted by (user, time, touch-before-conversion, input order) into journeys.
 
     A conversion closes the user's touches since the previous conversion that are at most
     ``lookback_us`` older than it (a touch exactly at the boundary counts); with none, the journey is
     ``direct_code``. Only conversions in [period_start, period_end) are emitted; earlier ones still
-    close (reset) the journey. Events at or after period_end are ignored. The touches after a user's
-    last conversion form one non-converting journey, windowed by the lookback before its last touch,
-    emitted when that last touch is in the period.
-    Returns (offsets, codes, ages_seconds, conversions, value, nulls, stats); ages are filled only
-    with ``keep_ages`` (else empty), and buffers are sized by the most journeys there can be (one per
-    conversion and one tail per user), not by the number of events.
+    close (reset) the journey. Events at or after period_end are ignored. A conversion of the period
+    whose ``in_scope`` flag is false (outside the pilot countries; an empty ``in_scope`` means every
+    conversion is in scope) closes its journey like any other but is not emitted. The touches after a
+    user's last conversion form one non-converting journey, windowed by the lookback before its last
+    touch, emitted when that last touch is in the period.
+    Returns (offsets, codes, ages_seconds, conversions, value, nulls, source, stats); ages are filled
+    only with ``keep_ages`` and ``source`` (the event index of each journey's conversion, -1 for a
+    non-converting journey) only with ``keep_source`` (else both are empty). Buffers are sized by the
+    most journeys there can be (one per conversion and one tail per user), not by the number of events.
     """
     n = t.shape[0]
     cap_j = 1
@@ -42,6 +49,8 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, pe
     conv = np.zeros(cap_j, dtype=np.float64)
     val = np.zeros(cap_j, dtype=np.float64)
     nul = np.zeros(cap_j, dtype=np.float64)
+    src = np.full(cap_j if keep_source else 0, -1, dtype=np.int64)
+    all_in_scope = in_scope.shape[0] == 0
     stats = np.zeros(N_STATS, dtype=np.int64)
     nj = 0
     nc = 0
@@ -62,7 +71,10 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, pe
                 while s < k and t[s] < lo:
                     s += 1
                 stats[STAT_DROPPED_LOOKBACK] += s - start
-                if t[k] >= period_start:
+                if t[k] >= period_start and not (all_in_scope or in_scope[k]):
+                    stats[STAT_CONV_OUT_OF_SCOPE] += 1
+                    stats[STAT_TOUCHES_OUT_OF_SCOPE] += k - s
+                elif t[k] >= period_start:
                     stats[STAT_CONV_IN_PERIOD] += 1
                     if s == k:
                         out_codes[nc] = direct_code
@@ -78,6 +90,8 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, pe
                             nc += 1
                     conv[nj] = 1.0
                     val[nj] = gmv[k]
+                    if keep_source:
+                        src[nj] = k
                     nj += 1
                     off[nj] = nc
                 else:
@@ -106,4 +120,4 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, lookback_us, period_start, pe
                 stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
         i = b
     return (off[: nj + 1].copy(), out_codes[:nc].copy(), out_ages[: nc if keep_ages else 0].copy(), conv[:nj].copy(),
-            val[:nj].copy(), nul[:nj].copy(), stats)
+            val[:nj].copy(), nul[:nj].copy(), src[: nj if keep_source else 0].copy(), stats)

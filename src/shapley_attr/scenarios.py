@@ -1,0 +1,128 @@
+"""``shapley-attr scenarios RUN_DIR``: what-if payouts of a finished run (PROGRAMME.md, "Scenarios").
+
+Nothing is attributed again. The payout lines come from the run's ``payouts.csv`` (attributed and
+referral GMV, sales, co-op, withheld privileges: the figures every line is computed from); the
+contract terms a line needs beyond them (``min_profit``, rounding), the partners' gross margins and
+the last-day FX rates come from the partners, sales and FX files that the run's ``manifest.json``
+names, and only when their SHA-256 still matches the manifest's: a scenario never mixes a run with
+files edited since. The run's own order margin (for Π) is read from the manifest.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .errors import ContractError, InputError, Issue, UsageError
+
+NEEDED_INPUTS = ("partners", "sales", "fx")
+
+
+def run_scenarios(run_dir, gamma: str, beta: str | None = None, rho: str | None = None, out=None) -> list[Path]:
+    """Write ``scenarios.csv`` and ``gamma_min.csv`` for the run in ``run_dir`` into ``out`` (default
+    ``run_dir/scenarios``); returns their paths."""
+    from .finance.programme import MAX_SCENARIOS, Scenario, gamma_min, parse_rate_spec, scenario_rows
+    from .io.atomic import write_bytes_atomic
+    from .io.finance_csv import csv_bytes
+    from .schema import GAMMA_MIN_COLUMNS, SCENARIO_COLUMNS, SCENARIO_MARGIN_COLUMNS
+
+    try:
+        gammas = parse_rate_spec(gamma, "gamma")
+        betas = parse_rate_spec(beta, "beta") if beta is not None else (None,)
+        rhos = parse_rate_spec(rho, "rho") if rho is not None else (None,)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if len(gammas) * len(betas) * len(rhos) > MAX_SCENARIOS:
+        raise UsageError(f"{len(gammas)} × {len(betas)} × {len(rhos)} scenarios: at most {MAX_SCENARIOS}; "
+                         "use coarser ranges")
+    run = load_run(Path(run_dir))
+    grid = [Scenario(g, b, r) for g, b, r in itertools.product(gammas, betas, rhos)]
+    header = SCENARIO_COLUMNS + (SCENARIO_MARGIN_COLUMNS if run.d2c_gross_margin is not None else ())
+    scenarios_csv = csv_bytes(header, scenario_rows(run.lines, grid, run.reporting, run.d2c_gross_margin),
+                              {"currency"})
+    gamma_csv = csv_bytes(GAMMA_MIN_COLUMNS, [gamma_min(ln).row() for ln in run.lines], {"partner_id", "currency"})
+    out = Path(out) if out is not None else Path(run_dir) / "scenarios"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_bytes_atomic(out / "scenarios.csv", scenarios_csv),
+            write_bytes_atomic(out / "gamma_min.csv", gamma_csv)]
+
+
+class RunForScenarios:
+    def __init__(self, lines, reporting: str, d2c_gross_margin: Decimal | None) -> None:
+        self.lines = lines
+        self.reporting = reporting
+        self.d2c_gross_margin = d2c_gross_margin
+
+
+def load_run(run_dir: Path) -> RunForScenarios:
+    """The payout lines of a run directory with their contract terms, gross margins and rates."""
+    from .finance.contracts import partner_ids_in, period_days, raise_issues, rate_on, read_fx, read_partners, read_sales
+    from .finance.programme import ScenarioLine
+    from .io.finance_csv import safe_text
+    from .manifest import file_digest
+
+    manifest_path = run_dir / "manifest.json"
+    if not run_dir.is_dir():
+        raise InputError(str(run_dir), "not a run directory (expected a directory written by shapley-attr run)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(manifest_path), "missing: expected the manifest.json of a run directory") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(str(manifest_path), f"not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("tool") != "shapley_attr":
+        raise InputError(str(manifest_path), 'not a manifest of shapley_attr (expected "tool": "shapley_attr")')
+    try:
+        period, reporting, inputs = manifest["period"], manifest["reporting_currency"], manifest["inputs"]
+        paths = {k: Path(inputs[k]["path"]) for k in NEEDED_INPUTS}
+        digests = {k: inputs[k]["sha256"] for k in NEEDED_INPUTS}
+    except (KeyError, TypeError) as exc:
+        raise InputError(str(manifest_path), f"missing key {exc}: expected period, reporting_currency and inputs "
+                                             f"{', '.join(NEEDED_INPUTS)} with path and sha256") from None
+    for name, path in paths.items():
+        if not path.is_file():
+            raise InputError(str(path), f"the run's {name} input (named by {manifest_path}) is missing: scenarios "
+                                        "recompute payouts from the run's own inputs")
+        sha = file_digest(path)["sha256"]
+        if sha != digests[name]:
+            raise InputError(str(path), f"the run's {name} input changed since the run (SHA-256 {sha[:16]}…, the "
+                                        f"manifest says {digests[name][:16]}…): rerun the period, or restore the file")
+    issues: list[Issue] = []
+    partners, _, _ = read_partners(paths["partners"], period, issues)
+    sales, _ = read_sales(paths["sales"], period, partner_ids_in(paths["partners"]), issues)
+    fx, _ = read_fx(paths["fx"], issues)
+    raise_issues(issues)
+    by_id = {safe_text(p.partner_id): p for p in partners}
+    last_day = period_days(period)[1]
+    payouts_path = run_dir / "payouts.csv"
+    try:
+        text = payouts_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(str(payouts_path), "missing: expected the payouts.csv of the run") from None
+    lines = []
+    for i, rec in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=1):
+        pid = rec.get("partner_id", "")
+        if pid not in by_id:
+            raise ContractError(str(paths["partners"]), f"partner {pid} of {payouts_path} (row {i}) has no contract in "
+                                                        f"force for {period}", column="partner_id", value=pid)
+        p = by_id[pid]
+        try:
+            amounts = {k: Decimal(rec[k]) for k in ("attributed_gmv", "referral_gmv", "sales", "sales_target", "coop",
+                                                     "gamma", "beta", "rho", "referral_commission", "rebate")}
+        except (KeyError, InvalidOperation, TypeError) as exc:
+            raise InputError(str(payouts_path), f"cannot read the payout line: {exc}", row=i) from None
+        gross_margin = sales.get(p.partner_id, (Decimal(0), Decimal(0)))[1]
+        lines.append(ScenarioLine(p.partner_id, p.currency, p.rounding, amounts["attributed_gmv"],
+                                  amounts["referral_gmv"], amounts["sales"], amounts["sales_target"], amounts["coop"],
+                                  amounts["gamma"], amounts["beta"], amounts["rho"], amounts["referral_commission"],
+                                  amounts["rebate"], gross_margin, p.min_profit,
+                                  rec.get("privileges_withheld") == "true",
+                                  rate_on(fx, p.currency, last_day, reporting, str(paths["fx"]))))
+    margins = (manifest.get("programme") or {}).get("margins") or {}
+    d2c = margins.get("d2c_gross_margin") if margins.get("reported") else None
+    return RunForScenarios(lines, reporting, None if d2c is None else Decimal(d2c))
