@@ -277,6 +277,33 @@ def test_events_random_bytes(tmp_path, fuzz_long):
          fuzz_long, default=15)
 
 
+def test_csv_check_admits_only_what_polars_reads(tmp_path, fuzz_long):
+    """The byte check of CSV inputs (io.readers.check_csv_bytes) against Polars itself: whatever the
+    check lets through, Polars reads without an error (it may refuse more: a quote inside an unquoted
+    value that happens to pair up)."""
+    from shapley_attr.errors import InputError
+    from shapley_attr.io.readers import check_csv_bytes
+
+    alphabet = st.sampled_from([b"a", b"b", b",", b",", b'"', b'""', b"\n", b"\r\n", b"\r", b" ", b"\xc3\xa9",
+                                b"\xff", b"\xe2\x82", b"\x00", b"\t"])
+    body = st.lists(alphabet, max_size=40).map(b"".join)
+    path = tmp_path / "t.csv"
+
+    def check(data: bytes) -> Outcome:
+        path.write_bytes(b"a,b,c\n" + data)
+        try:
+            check_csv_bytes(path, ",")
+            admitted = True
+        except InputError:
+            admitted = False
+        if admitted:
+            frame = pl.read_csv(path, infer_schema=False)  # must not raise
+            assert frame.columns == ["a", "b", "c"]
+        return Outcome(0 if admitted else 2, "")  # reported as exits: 0 admitted, 2 refused
+
+    fuzz("csv_check_vs_polars", body, check, fuzz_long, default=200, long=20000)
+
+
 # --- events: Parquet and Arrow -------------------------------------------------------------------------------
 DTYPES = ["str", "str", "str", "int", "float", "bool", "date", "datetime", "datetime_utc", "datetime_berlin",
           "duration", "list", "null", "categorical", "decimal", "binary", "struct"]

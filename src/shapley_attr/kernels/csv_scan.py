@@ -20,7 +20,7 @@ import numpy as np
 from ._jit import kernel
 
 # state slots
-S_MODE = 0  # 0 field start, 1 unquoted, 2 quoted, 3 quote seen in quoted
+S_MODE = 0  # 0 field start, 1 unquoted, 2 quoted, 3 quote seen in quoted, 5 CR after a closing quote
 S_NEED = 1  # UTF-8 continuation bytes still expected
 S_LO = 2  # allowed range of the next continuation byte
 S_HI = 3
@@ -97,7 +97,7 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
     n = buf.shape[0]
     i = 0
     while i < n:
-        if need == 0 and mode != 3:
+        if need == 0 and mode != 3 and mode != 5:
             # plain text: the same in every state but "just after a closing quote"
             j = i
             while j < n and cls[buf[j]] == _PLAIN:
@@ -170,7 +170,7 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
             nonempty = 1
             if mode == 0:
                 mode = 1
-            elif mode == 3:
+            elif mode == 3 or mode == 5:
                 code = TEXT_AFTER_QUOTE
                 err_at = at
                 break
@@ -209,6 +209,10 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
             if b == quote:
                 mode = 3
             continue
+        if mode == 5:  # a CR after a closing quote, then not LF
+            code = TEXT_AFTER_QUOTE
+            err_at = at
+            break
         if mode == 3:  # just after a quote inside a quoted field
             if b == quote:
                 mode = 2  # a doubled quote
@@ -220,7 +224,7 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
                     err_at = at
                     break
             elif b == 13:
-                mode = 1  # CR before the record's LF
+                mode = 5  # CR: only the record's LF (or the end of the file) may follow
             else:
                 code = TEXT_AFTER_QUOTE
                 err_at = at
