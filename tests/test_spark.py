@@ -265,11 +265,12 @@ def test_time_decay_and_bootstrap_refused_with_reasons(spark):
     assert bs.exit_code == 2 and "--bootstrap is not available on --engine spark" in bs.output
 
 
-def test_failed_spark_job_is_exit_1_with_sparks_message(spark, tmp_path):
-    """A Parquet file whose footer is sound but whose data pages are not: Spark's job fails."""
-    path = tmp_path / "events.parquet"
+def test_corrupt_page_is_exit_2_naming_the_file(spark, tmp_path):
+    """A Parquet file whose footer is sound but whose data pages are not: Spark's read fails, and that is
+    bad input (exit 2 naming the file), as with the local engine."""
     import pyarrow.parquet as pq
 
+    path = tmp_path / "events.parquet"
     pl.read_parquet(SAMPLES / "events.parquet").write_parquet(path, compression="zstd")
     chunk = max((pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(8)),
                 key=lambda c: c.total_compressed_size)
@@ -278,11 +279,28 @@ def test_failed_spark_job_is_exit_1_with_sparks_message(spark, tmp_path):
     for i in range(start, start + chunk.total_compressed_size // 2, 7):
         data[i] ^= 0x5A
     path.write_bytes(bytes(data))
-    assert invoke("attribute", path, "--currency", "EUR").exit_code != 0  # unreadable for the local engine too
-    result = invoke("attribute", path, "--currency", "EUR", "--engine", "spark")
+    local = invoke("attribute", path, "--currency", "EUR")
+    remote = invoke("attribute", path, "--currency", "EUR", "--engine", "spark")
+    assert local.exit_code == remote.exit_code == 2, remote.output
+    assert f"error: {path}: cannot be read" in remote.output
+
+
+def test_failed_spark_job_is_exit_1_with_sparks_message(spark, monkeypatch):
+    """A task that fails on an executor fails the job: exit 1 with the failure, not a hang."""
+    from shapley_attr.engines import _spark_tasks
+
+    def failing_cut(*args, **kwargs):
+        def run(batches):
+            raise RuntimeError("the executor ran out of luck")
+            yield  # a generator, as mapInArrow expects
+
+        return run
+
+    monkeypatch.setattr(_spark_tasks, "cut_task", failing_cut)
+    result = invoke("attribute", SAMPLES / "events.parquet", "--fx", SAMPLES / "fx.csv", "--engine", "spark")
     assert result.exit_code == 1, result.output
     assert "internal error: SparkJobFailed: Spark job failed on" in result.output
-    assert str(path) in result.output
+    assert "RuntimeError: the executor ran out of luck" in result.output
 
 
 def test_no_java_is_exit_2_with_what_to_install(tmp_path):

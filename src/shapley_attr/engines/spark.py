@@ -226,8 +226,9 @@ def spark_message(exc: BaseException, limit: int = 1500) -> str:
 
 @contextlib.contextmanager
 def spark_errors(name: str):
-    """Spark's failures as the CLI's exit codes: an input that is not there is exit 2, a failed job
-    exit 1 with Spark's message (never a hang: Spark's own failure ends the call)."""
+    """Spark's failures as the CLI's exit codes: an input that is not there or whose bytes cannot be
+    decoded is exit 2 (as with the local engine), any other failed job exit 1 with Spark's message
+    (Spark's own failure ends the call)."""
     from pyspark.errors import AnalysisException, PySparkException
 
     try:
@@ -237,6 +238,9 @@ def spark_errors(name: str):
             raise InputError(name, "file not found") from None
         raise SparkJobFailed(f"Spark could not plan the job on {name}: {spark_message(exc)}") from exc
     except (PySparkException, _py4j_error()) as exc:
+        if "FAILED_READ_FILE" in str(exc):  # the file's bytes, as the local engine's decoding(): bad input
+            raise InputError(name, f"cannot be read (corrupt or truncated data?): {spark_message(exc, 600)}"
+                             ) from None
         raise SparkJobFailed(f"Spark job failed on {name}: {spark_message(exc)}") from exc
 
 
@@ -533,8 +537,10 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
 
 
 def _wants_margins(config, columns) -> bool:
-    """Whether the run carries order margins (as ``engines.local._order_margins`` decides)."""
-    return "margin" in columns and getattr(config, "command", "attribute") != "attribute" and bool(config.period)
+    """Whether the run carries order margins (as ``engines.local._order_margins`` decides; only where
+    the LoadedInput has them)."""
+    return ("margin" in columns and getattr(config, "command", "attribute") != "attribute" and bool(config.period)
+            and "margins" in LoadedInput.__dataclass_fields__)
 
 
 def _last_day(config):
