@@ -20,8 +20,8 @@ run. A corpus case that fails because of a known defect in a file this suite doe
 fixed). The fuzzers tolerate exactly those known defects (:data:`KNOWN_DEFECTS`, each tied to a
 corpus case) and fail on anything else.
 
-Programme inputs (PROGRAMME.md: ``spend``, ``map``, ``prices``) do not exist yet: see
-:data:`PROGRAMME_READERS`, the hook where their fuzzers are added.
+Programme inputs (PROGRAMME.md: ``spend``, ``map``, ``prices``) are fuzzed through
+:data:`PROGRAMME_READERS`, the hook where further inputs are added.
 """
 from __future__ import annotations
 
@@ -480,7 +480,7 @@ TOML_KEYS = ["events", "partners", "sales", "fx", "coop", "period", "reporting_c
              "method", "order", "alpha", "value", "seed", "tolerance", "max_samples", "bootstrap", "lookback_days",
              "input_format", "delimiter", "currency", "touch_types", "conversion_types", "strict", "force",
              "collapse_repeats", "half_life_days", "position_weights", "engine", "unknown_key", "columns", "sep",
-             "input_kind"]
+             "input_kind", "spend", "map", "prices", "map_policy", "countries"]
 
 
 TOML_PLAUSIBLE = {  # values that may well be meant: the run must succeed, or say what is wrong
@@ -491,6 +491,8 @@ TOML_PLAUSIBLE = {  # values that may well be meant: the run must succeed, or sa
     "columns": ['{ user_id = "user_id" }', '{ user_id = "nope" }', '{ gmv = "user_id" }'],
     "position_weights": ["[0.4, 0.2, 0.4]", "[0.5, 0.5]"], "half_life_days": ["7", "-1"],
     "reporting_currency": ['"GBP"', '"JPY"'], "period": ['"2026-09"', '"1900-01"', '"2200-12"'],
+    "map_policy": ['"flag"', '"withhold"', '"WITHHOLD"'], "countries": ['["DE", "FR"]', '["de"]', '["XX"]', '"DE"'],
+    "spend": ['"spend.csv"', '"missing.csv"'],
 }
 
 
@@ -529,22 +531,32 @@ def test_run_toml(tmp_path, finance_sample, fuzz_long):
     fuzz("run_toml", toml_files(finance_sample), check, fuzz_long, default=30, long=1000)
 
 
-# --- the hook for the programme inputs of PROGRAMME.md ----------------------------------------------------------
+# --- the programme inputs of PROGRAMME.md (spend, MAP prices, observed prices) -------------------------------
 PROGRAMME_READERS: dict[str, tuple[str, ...]] = {
-    # HOOK (issue 10): when `run`/`validate` read the programme inputs, add each here as
-    #   "spend.csv": ("period", "channel", "currency", "spend"),
-    #   "map.csv": ("sku", "country", "currency", "map_price", "valid_from", "valid_to"),
-    #   "prices.csv": ("date", "partner_id", "sku", "price", "currency"),
-    # with its run.toml key, and test_programme_inputs fuzzes it like the finance inputs above.
+    # the hook of issue 10: a new input of `run`/`validate` is added here (file name: its columns) and to
+    # FINANCE_POOLS (hostile values per column); test_programme_inputs then fuzzes it like the inputs above
+    "spend.csv": ("period", "channel", "currency", "spend"),
+    "map.csv": ("sku", "country", "currency", "map_price", "valid_from", "valid_to"),
+    "prices.csv": ("date", "partner_id", "sku", "price", "currency"),
 }
+FINANCE_POOLS.update({
+    "spend": AMOUNTS, "map_price": AMOUNTS, "price": AMOUNTS,
+    "channel": ["paid_search", "", "=x", "a > b", "partner:DE-0042", LONG_FIELD],
+    "sku": ["TV-55-OLED", "", "=SKU", "tv-55-oled", LONG_FIELD],
+    "map_min_compliance": ["0.9", "", "1.5", "-0.1", "NaN", "x"],
+    "basis": ["attributed_gmv", "", "sell_through:0.5;attributed_gmv:0.5", "x:1", "attributed_gmv:0.6;sell_through:0.6",
+              "map_compliance", "attributed_gmv:-1;sell_through:2"],
+})
 
 
-@pytest.mark.parametrize("name", sorted(PROGRAMME_READERS) or [pytest.param("spend.csv", marks=pytest.mark.skip(
-    reason="programme inputs (spend, map, prices) are not read yet: add them to PROGRAMME_READERS"))])
+@pytest.mark.parametrize("name", sorted(PROGRAMME_READERS))
 def test_programme_inputs(tmp_path, finance_sample, fuzz_long, name):
-    sample = tmp_path / "sample"
-    shutil.copytree(finance_sample, sample)
-    fuzz(name.removesuffix(".csv"), finance_file(name, sample), validate_check(tmp_path, sample, name, name), fuzz_long)
+    if not (finance_sample / name).exists():
+        pytest.skip(f"the sample writes no {name}")
+    assert tuple(open(finance_sample / name, encoding="utf-8").readline().strip().split(",")) == PROGRAMME_READERS[name]
+    reader = name.removesuffix(".csv")
+    fuzz(reader, finance_file(name, finance_sample), validate_check(tmp_path, finance_sample, name, reader), fuzz_long,
+         default=20, long=600)
 
 
 # --- the corpus of minimised failures ------------------------------------------------------------------------
