@@ -213,16 +213,22 @@ def bad_export() -> pl.DataFrame:
                                       "margin"], orient="row")
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "csv-quoted"])
 def test_rejects_equal_on_bad_rows_of_every_kind(spark, tmp_path, partitioning, fmt):
+    """Parquet in many row groups and splits; CSV in many splits; CSV whose quoted values hold the
+    separator and a line end (read whole by Spark, multiLine)."""
     partitioning(**{CHUNK: 37, "spark.sql.shuffle.partitions": 5, "spark.sql.files.maxPartitionBytes": 2048,
                     "spark.sql.execution.arrow.maxRecordsPerBatch": 29})
     frame = bad_export()
-    path = tmp_path / f"events.{fmt}"
+    if fmt == "csv-quoted":
+        frame = frame.with_columns(pl.col("channel").str.replace("social", "social, paid\nfeed"),
+                                   pl.col("event_type").str.replace("click", "cl,ick\n"))
+    path = tmp_path / f"events.{fmt.split('-')[0]}"
     if fmt == "parquet":
         frame.write_parquet(path, row_group_size=23)
     else:
         frame.write_csv(path)
+        assert (fmt == "csv-quoted") == (b'"' in path.read_bytes())
     local, remote = both(str(path), SAMPLES / "fx.csv", strict=False)
     reasons = set(local.rejects["reason"].str.slice(0, 32).to_list())
     assert len(reasons) >= 9, reasons  # every check and the duplicates
