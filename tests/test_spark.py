@@ -116,8 +116,13 @@ def test_sample_run_is_byte_identical(spark, tmp_path, partitioning):
     partitioning(**{CHUNK: 500, "spark.sql.shuffle.partitions": 4})
     local = invoke("run", "--config", SAMPLES / "run.toml", "--out", tmp_path / "local")
     assert local.exit_code == 0, local.output
-    remote = invoke("run", "--config", SAMPLES / "run.toml", "--out", tmp_path / "spark", "--engine", "spark",
-                    "--spark-conf", "spark.sql.shuffle.partitions=4")
+    # the engine chosen in run.toml: engine = "spark" and a [spark] table
+    config_dir = tmp_path / "config"
+    shutil.copytree(SAMPLES, config_dir)
+    toml = config_dir / "run.toml"
+    toml.write_text('engine = "spark"\n' + toml.read_text()
+                    + '\n[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.sql.shuffle.partitions" = "4"\n')
+    remote = invoke("run", "--config", toml, "--out", tmp_path / "spark")
     assert remote.exit_code == 0, remote.output
     for name in ("payouts.csv", "rejects.csv", "kpis.csv", "attribution.csv", "models.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "spark" / name).read_bytes(), name
@@ -133,7 +138,10 @@ def test_sample_run_is_byte_identical(spark, tmp_path, partitioning):
     assert engine["name"] == "spark" and engine["spark_version"].startswith("4.")
     assert engine["master"].startswith("local") and engine["conf"]["spark.sql.shuffle.partitions"] == "4"
     # everything else in the manifest (run id, reconciliation, journeys, order margins, totals) is equal
-    assert [k for k in m_local if m_local[k] != m_spark.get(k)] == ["engine", "timings_seconds"]
+    assert [k for k in m_local if m_local[k] != m_spark.get(k)] == ["engine", "inputs", "timings_seconds"]
+    for name, entry in m_local["inputs"].items():  # the same files, read from the copy run.toml sits in
+        assert {k: v for k, v in entry.items() if k != "path"} == {
+            k: v for k, v in m_spark["inputs"][name].items() if k != "path"}, name
 
 
 @pytest.fixture(scope="module")
