@@ -373,3 +373,79 @@ def test_generated_exports_equal_local(spark, tmp_path_factory, partitioning, fr
         assert remote == local
     else:
         assert_same_loaded(local, remote)
+
+
+# --- never a hang: a job whose work no executor takes is cancelled -----------------------------------
+class _Stage:
+    def __init__(self, tasks, active=0, done=0, failed=0):
+        self.numTasks, self.numActiveTasks, self.numCompletedTasks, self.numFailedTasks = tasks, active, done, failed
+
+
+class _Tracker:
+    def __init__(self):
+        self.stage = _Stage(4)
+
+    def getJobIdsForGroup(self, group):
+        return [7]
+
+    def getJobInfo(self, job):
+        return type("Job", (), {"status": "RUNNING", "stageIds": [3]})()
+
+    def getStageInfo(self, stage):
+        return self.stage
+
+
+class _Context:
+    def __init__(self):
+        self.tracker, self.cancelled = _Tracker(), []
+
+    def statusTracker(self):
+        return self.tracker
+
+    def cancelJobGroup(self, group):
+        self.cancelled.append(group)
+
+
+def test_watchdog_cancels_jobs_no_executor_takes():
+    pytest.importorskip("pyspark")
+    from shapley_attr.engines.spark import Watchdog
+
+    sc = _Context()
+    dog = Watchdog(sc, "g", timeout=60)
+    assert not dog.check(0.0) and not dog.check(30.0)  # waiting, not yet for long
+    sc.tracker.stage = _Stage(4, active=1)  # a task runs: not starving, whatever its length
+    assert not dog.check(100.0) and not dog.check(1000.0)
+    sc.tracker.stage = _Stage(4, done=1)  # progress, then nothing runs any more
+    assert not dog.check(1001.0) and not dog.check(1030.0)  # idle from 1030 on
+    assert not dog.check(1089.0) and sc.cancelled == []
+    assert dog.check(1091.0) and dog.fired and sc.cancelled == ["g"]
+    assert "no executor" in dog.message
+
+
+def test_watchdog_cancellation_is_exit_1_saying_why(spark, monkeypatch):
+    """A real job cancelled by the watchdog ends the command with exit 1 saying why. (Here the watchdog
+    is made to fire on any running job of the load, and the first job is kept busy long enough.)"""
+    from shapley_attr.engines import _spark_tasks, spark as engine
+
+    def fire_when_running(self, now):
+        tracker = self.sc.statusTracker()
+        if any(str(tracker.getJobInfo(j).status) == "RUNNING" for j in tracker.getJobIdsForGroup(self.group)):
+            self.fired = True
+            self.sc.cancelJobGroup(self.group)
+            return True
+        return False
+
+    def slow_dictionary(*args, **kwargs):
+        def run(batches):
+            import time
+
+            time.sleep(20)
+            yield from ()
+
+        return run
+
+    monkeypatch.setattr(engine.Watchdog, "check", fire_when_running)
+    monkeypatch.setattr(_spark_tasks, "dictionary_task", slow_dictionary)
+    result = invoke("attribute", SAMPLES / "events.parquet", "--fx", SAMPLES / "fx.csv", "--engine", "spark")
+    assert result.exit_code == 1, result.output
+    assert "Spark job cancelled on" in result.output and "no executor" in result.output

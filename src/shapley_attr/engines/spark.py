@@ -54,6 +54,10 @@ CHUNK_ROWS = 1_000_000
 """Rows an executor validates or cuts at once (bounds a Python worker's memory to a few hundred MB)."""
 CHUNK_ROWS_CONF = "spark.shapley_attr.chunkRows"
 """Spark configuration key overriding :data:`CHUNK_ROWS` (tests set it small to carry users across chunks)."""
+START_TIMEOUT = 600.0
+START_TIMEOUT_CONF = "spark.shapley_attr.startTimeoutSeconds"
+"""Seconds the engine's jobs may wait with stages ready and no task running or finishing (a cluster with
+no free executors would let them wait forever) before they are cancelled: exit 1, never a hang."""
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # the CLI's stderr is the run summary, not progress bars
@@ -224,11 +228,77 @@ def spark_message(exc: BaseException, limit: int = 1500) -> str:
     return head[:limit] if head else type(exc).__name__
 
 
+class Watchdog:
+    """Cancels this load's jobs (one job group) when Spark has stages of them waiting and no task of
+    them running or finishing for ``timeout`` seconds: no executor takes the work (a cluster without
+    free resources, executors lost for good). A long task that runs is never cancelled."""
+
+    def __init__(self, sc, group: str, timeout: float, poll: float = 1.0):
+        self.sc, self.group, self.timeout, self.poll = sc, group, timeout, poll
+        self.fired = False
+        self._progress = -1
+        self._idle_since: float | None = None
+
+    @property
+    def message(self) -> str:
+        return (f"no Spark task started or finished for {self.timeout:g} s while the engine's jobs had work "
+                f"waiting: the cluster gave this application no executor (check --spark-master, "
+                f"spark.executor.instances/cores/memory and the cluster's free resources); jobs cancelled "
+                f"({START_TIMEOUT_CONF} sets the wait)")
+
+    def check(self, now: float) -> bool:
+        """One look at the job group's stages; True (and the jobs cancelled) when they starve."""
+        tracker = self.sc.statusTracker()
+        stages = []
+        for job in tracker.getJobIdsForGroup(self.group):
+            info = tracker.getJobInfo(job)
+            if info is not None and str(info.status) == "RUNNING":
+                stages += [tracker.getStageInfo(s) for s in info.stageIds]
+        stages = [st for st in stages if st is not None and st.numTasks > st.numCompletedTasks]
+        running = sum(st.numActiveTasks for st in stages)
+        progress = sum(st.numCompletedTasks + st.numFailedTasks for st in stages)
+        if not stages or running or progress != self._progress:
+            self._progress, self._idle_since = progress, None
+            return False
+        if self._idle_since is None:
+            self._idle_since = now
+            return False
+        if now - self._idle_since < self.timeout:
+            return False
+        self.fired = True
+        self.sc.cancelJobGroup(self.group)
+        return True
+
+    @contextlib.contextmanager
+    def watching(self):
+        import threading
+        import time
+
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(self.poll):
+                try:
+                    if self.check(time.monotonic()):
+                        return
+                except Exception:  # noqa: BLE001 - a status query failing must not fail the run
+                    continue
+
+        self.sc.setJobGroup(self.group, "shapley_attr engine", interruptOnCancel=True)
+        thread = threading.Thread(target=loop, name="shapley_attr-spark-watchdog", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+
+
 @contextlib.contextmanager
-def spark_errors(name: str):
+def spark_errors(name: str, watchdog: Watchdog | None = None):
     """Spark's failures as the CLI's exit codes: an input that is not there or whose bytes cannot be
-    decoded is exit 2 (as with the local engine), any other failed job exit 1 with Spark's message
-    (Spark's own failure ends the call)."""
+    decoded is exit 2 (as with the local engine), any other failed job exit 1 with Spark's message; a
+    job the ``watchdog`` cancelled (no executor took its work) exit 1 saying so."""
     from pyspark.errors import AnalysisException, PySparkException
 
     try:
@@ -238,6 +308,8 @@ def spark_errors(name: str):
             raise InputError(name, "file not found") from None
         raise SparkJobFailed(f"Spark could not plan the job on {name}: {spark_message(exc)}") from exc
     except (PySparkException, _py4j_error()) as exc:
+        if watchdog is not None and watchdog.fired:
+            raise SparkJobFailed(f"Spark job cancelled on {name}: {watchdog.message}") from exc
         if "FAILED_READ_FILE" in str(exc):  # the file's bytes, as the local engine's decoding(): bad input
             raise InputError(name, f"cannot be read (corrupt or truncated data?): {spark_message(exc, 600)}"
                              ) from None
@@ -424,7 +496,11 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
     spark = session(config, source)
     _remember(spark, config)
     shown = source if isinstance(source, str) else getattr(source, "__fspath__", lambda: None)() or "<input>"
-    with spark_errors(str(shown)):
+    import uuid
+
+    timeout = float(spark.conf.get(START_TIMEOUT_CONF, str(START_TIMEOUT)))
+    watchdog = Watchdog(spark.sparkContext, f"shapley_attr-{uuid.uuid4().hex[:12]}", timeout)
+    with watchdog.watching(), spark_errors(str(shown), watchdog):
         df, name, mode = read_source(spark, source, config.mapping)
         from .local import guess_kind
 
