@@ -248,6 +248,25 @@ def test_rejects_equal_on_bad_rows_of_every_kind(spark, tmp_path, partitioning, 
     assert frame_csv(local.rejects) == frame_csv(remote.rejects)
 
 
+def test_parquet_directory_rows_numbered_across_files_in_path_order(spark, tmp_path, partitioning):
+    """A directory of Parquet files reads as their concatenation in path order: the same table, and
+    rejects whose rows are those of the concatenated file."""
+    partitioning(**{CHUNK: 41, "spark.sql.shuffle.partitions": 3})
+    frame = bad_export()
+    whole = tmp_path / "whole.parquet"
+    frame.write_parquet(whole)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, (a, b) in enumerate([(0, 50), (50, 51), (101, 10_000)]):
+        frame.slice(a, b).write_parquet(parts / f"part-{i:05d}.parquet", row_group_size=17)
+    fx = read_fx(str(SAMPLES / "fx.csv"), "EUR")
+    local = load(build_config("attribute", {"strict": False}), str(whole), fx)
+    remote = load(build_config("attribute", {"strict": False, "engine": "spark"}), str(parts), fx)
+    assert_same_table(local, remote)
+    assert local.rejects.drop("source").equals(remote.rejects.drop("source"))
+    assert set(remote.rejects["source"]) == {str(parts)}
+
+
 def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
     path = tmp_path / "events.parquet"
     bad_export().write_parquet(path)

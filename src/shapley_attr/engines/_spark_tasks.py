@@ -154,6 +154,8 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
             else:
                 frame = frame.with_columns(pl.int_range(start + 1, start + 1 + len(frame), dtype=pl.Int64).alias(ROW))
                 start += len(frame)
+            if not frame.get_column(ROW).is_sorted():  # several files in one split: validate_events reads rows
+                frame = frame.sort(ROW)                    # in row order (conversions find their events so)
             events = validate_events(frame.lazy(), source, mapping)
             out = _validated_records(events, index, rates, reporting, period, countries, margin_rates)
             yield from out.to_arrow().cast(out_schema).to_batches()
