@@ -166,6 +166,13 @@ def test_sample_credits_equal(sample_pair, options):
     assert_allclose(b.credit, a.credit, rtol=1e-12)
 
 
+def test_pilot_countries_equal(spark):
+    """Conversions outside the pilot's countries close their journeys unattributed, on both engines."""
+    local, remote = both(str(SAMPLES / "events.parquet"), SAMPLES / "fx.csv", period="2026-10", countries="FR,de")
+    assert local.table.stats["conversions_outside_countries"] > 0
+    assert_same_loaded(local, remote)
+
+
 def test_api_attribute_on_spark(sample_pair):
     data, fx = str(SAMPLES / "events.parquet"), str(SAMPLES / "fx.csv")
     a = sa.attribute(data, fx=fx, period="2026-10", model="markov")

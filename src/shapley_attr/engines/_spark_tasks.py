@@ -330,7 +330,6 @@ def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_cod
     scope = _owned(cols["scope"], np.bool_)
     if scope.all():
         scope = np.empty(0, dtype=np.bool_)  # the kernel's "every conversion in scope"
-    scoped = _SCOPED_KERNEL
     off, codes, conv, val, nul, source, st = _cut(
         new_user, _owned(cols["t"], np.int64), is_conv, _owned(cols["code"], np.int32), _owned(cols["gmv"], np.float64),
         scope, lookback_us, period, direct_code, margins)
@@ -343,8 +342,8 @@ def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_cod
               "events_after_period": int(st[k.STAT_EVENTS_AFTER_PERIOD]), "tails": int(st[k.STAT_TAILS]),
               "tails_outside_period": int(st[k.STAT_TAILS_OUTSIDE_PERIOD]),
               "tail_touches_dropped": int(st[k.STAT_TAIL_TOUCHES_DROPPED]),
-              "conv_out_of_scope": int(st[getattr(k, "STAT_CONV_OUT_OF_SCOPE", -1)]) if scoped else 0,
-              "touches_out_of_scope": int(st[getattr(k, "STAT_TOUCHES_OUT_OF_SCOPE", -1)]) if scoped else 0}
+              "conv_out_of_scope": int(st[k.STAT_CONV_OUT_OF_SCOPE]),
+              "touches_out_of_scope": int(st[k.STAT_TOUCHES_OUT_OF_SCOPE])}
     stats += np.array([counts[s] for s in STATS], dtype=np.int64)
     if not len(conv):
         return None
@@ -367,32 +366,14 @@ def _cut_chunk(cols: dict, lookback_us: int, period: tuple[int, int], direct_cod
                                       names=PARTIAL_DDL_NAMES)
 
 
-def _kernel_takes_scope() -> bool:
-    """Whether ``kernels.cut._cut_journeys`` has the pilot-scope form (in_scope, keep_source: 12 arguments);
-    the earlier form (10 arguments) has neither, so no pilot scope and no margin table."""
-    from ..kernels.cut import _cut_journeys
-
-    return _cut_journeys.py_func.__code__.co_argcount == 12
-
-
-_SCOPED_KERNEL = _kernel_takes_scope()
-
-
 def _cut(new_user, t, is_conv, code, gmv, scope, lookback_us, period, direct_code, keep_source):
     """``_cut_journeys`` without ages: (offsets, codes, conversions, value, nulls, source, stats)."""
     from ..kernels.cut import _cut_journeys
 
-    if _SCOPED_KERNEL:
-        off, codes, _, conv, val, nul, source, st = _cut_journeys(
-            new_user, t, is_conv, code, gmv, scope, np.int64(lookback_us), np.int64(period[0]), np.int64(period[1]),
-            np.int32(direct_code), False, keep_source)
-        return off, codes, conv, val, nul, source, st
-    if len(scope) or keep_source:
-        raise RuntimeError("this build's journey kernel has no pilot scope nor journey sources")
-    off, codes, _, conv, val, nul, st = _cut_journeys(new_user, t, is_conv, code, gmv, np.int64(lookback_us),
-                                                      np.int64(period[0]), np.int64(period[1]), np.int32(direct_code),
-                                                      False)
-    return off, codes, conv, val, nul, np.empty(0, np.int64), st
+    off, codes, _, conv, val, nul, source, st = _cut_journeys(
+        new_user, t, is_conv, code, gmv, scope, np.int64(lookback_us), np.int64(period[0]), np.int64(period[1]),
+        np.int32(direct_code), False, keep_source)
+    return off, codes, conv, val, nul, source, st
 
 
 def _owned(array, dtype) -> np.ndarray:

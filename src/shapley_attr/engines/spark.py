@@ -603,7 +603,7 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
     fx_rates = [(d, c, r) for (d, c), r in fx.rates.items()] if fx is not None else None
     margin_rates = _margin_rates(config, fx) if _wants_margins(config, data_schema.names) else None
     task = tasks.validate_task(arrow_schema, config.mapping, name, categories, mode, _starts(counts), fx_rates,
-                               config.reporting_currency, period, getattr(config, "countries", None), margin_rates,
+                               config.reporting_currency, period, config.countries, margin_rates,
                                chunk_rows)
     v = df.mapInArrow(task, tasks.V_DDL).persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -613,10 +613,8 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
 
 
 def _wants_margins(config, columns) -> bool:
-    """Whether the run carries order margins (as ``engines.local._order_margins`` decides; only where
-    the LoadedInput has them)."""
-    return ("margin" in columns and getattr(config, "command", "attribute") != "attribute" and bool(config.period)
-            and "margins" in LoadedInput.__dataclass_fields__)
+    """Whether the run carries order margins (as ``engines.local._order_margins`` decides)."""
+    return "margin" in columns and config.command != "attribute" and bool(config.period)
 
 
 def _last_day(config):
@@ -757,7 +755,7 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first, margins
                        F.sum("c").alias("c"), F.sum(F.col("d").cast("decimal(38,0)")).alias("d"))
                   .toArrow())
     with _step("driver_table"):
-        table, stats, margin_table = _path_table(merged, categories, getattr(config, "countries", None))
+        table, stats, margin_table = _path_table(merged, categories, config.countries)
     order_margins = None
     if margins:
         order_margins = _order_margins(rows("margins"), currencies, config, fx,
@@ -776,9 +774,8 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first, margins
         gmv_direct=_direct_value(table) if direct else 0.0)
     country_gmv = {r["key"]: float(r["g"]) for r in by_country}
     country_n = {r["key"]: int(r["n"]) for r in by_country}
-    extra = {"margins": order_margins} if margins else {}
     return LoadedInput(name, "events", table, rejects, reconciliation, table.stats, derived, country_gmv, country_n,
-                       has_timestamps=True, **extra)
+                       has_timestamps=True, margins=order_margins)
 
 
 def _union(frames):
