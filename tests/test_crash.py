@@ -35,7 +35,7 @@ from shapley_attr.io import atomic
 
 PY = sys.executable
 LEFTOVER = re.compile(r"^\.(?P<name>.+?)\.(?:lock|\d+-[0-9a-f]{8}\.(?:tmp|old))$")
-KILL_POINTS_DEFAULT = 6
+KILL_POINTS_DEFAULT = 8
 KILL_POINTS_LONG = 36
 KILL_SEED = 20261010
 
@@ -123,44 +123,58 @@ def check_invariants(target: Path, refs: dict) -> str:
 
 
 def kill_harness(export: Path, refs: dict, work: Path, points: int, seed: int) -> list[dict]:
+    """Kill points in two phases: the first third on a target that does not exist yet (afterwards it
+    must be absent or complete), the rest on a target holding an earlier run that ``--force`` replaces
+    (afterwards it must hold one complete run or the other, never be absent); in that phase every
+    fourth point waits past the end of the run, so that runs complete and the variant in place changes."""
     rng = random.Random(seed)
-    target = work / "runs" / "2026-10"
-    target.parent.mkdir(parents=True)
     names = list(VARIANTS)
     stages = ["reading", "modelling", "writing"]
+    fresh = work / "fresh" / "2026-10"
+    target = work / "runs" / "2026-10"
+    for d in (fresh, target):
+        d.parent.mkdir(parents=True)
+    code, err = finish(cli_run("--config", export / "run.toml", "--out", target, *VARIANTS["last"]))
+    assert code == 0, err
     log = []
     for k in range(points):
+        phase = "new" if k < points // 3 else "replace"
+        out = fresh if phase == "new" else target
         variant = names[k % 2]
-        stage = stages[k % 3]
-        lo, hi = stage_windows(refs[variant])[stage]
+        stage = "after" if phase == "replace" and k % 4 == 3 else stages[k % 3]
+        windows = stage_windows(refs[variant])
+        lo, hi = windows[stage] if stage != "after" else (refs[variant]["wall"] * 1.5, refs[variant]["wall"] * 2.0)
         delay = rng.uniform(lo, hi)
         sig = signal.SIGKILL if rng.random() < 0.5 else signal.SIGTERM
-        proc = cli_run("--config", export / "run.toml", "--out", target, "--force", *VARIANTS[variant])
+        proc = cli_run("--config", export / "run.toml", "--out", out, "--force", *VARIANTS[variant])
         time.sleep(delay)
         proc.send_signal(sig)
         code, err = finish(proc)
         assert "Traceback" not in err, err
         assert code in (0, -sig, 128 + sig), (code, err)
-        leftovers = sorted(p.name for p in target.parent.iterdir() if p.name != target.name
-                           and not p.name.endswith(".lock"))
-        state = check_invariants(target, refs)
-        log.append({"point": k, "variant": variant, "stage": stage, "delay": round(delay, 3), "signal": sig.name,
-                    "exit": code, "target": state, "leftovers": len(leftovers)})
+        leftovers = sorted(p.name for p in out.parent.iterdir() if p.name != out.name and not p.name.endswith(".lock"))
+        state = check_invariants(out, refs)
+        if phase == "replace":
+            assert state != "absent", f"point {k}: the earlier run was lost"
+        log.append({"point": k, "phase": phase, "variant": variant, "stage": stage, "delay": round(delay, 3),
+                    "signal": sig.name, "exit": code, "target": state, "leftovers": len(leftovers)})
     # a run to completion cleans up and gives the reference bytes again
-    code, err = finish(cli_run("--config", export / "run.toml", "--out", target, "--force"))
-    assert code == 0, err
-    assert check_invariants(target, refs) == "complete:hybrid"
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name], "leftovers not cleaned"
+    for out in (fresh, target):
+        code, err = finish(cli_run("--config", export / "run.toml", "--out", out, "--force"))
+        assert code == 0, err
+        assert check_invariants(out, refs) == "complete:hybrid"
+        assert sorted(p.name for p in out.parent.iterdir()) == [out.name], "leftovers not cleaned"
     return log
 
 
 def report(log: list[dict]) -> str:
     by = {}
     for e in log:
-        key = (e["stage"], e["signal"], "exit 0" if e["exit"] == 0 else "killed", e["target"],
+        key = (e["phase"], e["stage"], e["signal"], "exit 0" if e["exit"] == 0 else "killed", e["target"],
                "leftover" if e["leftovers"] else "clean")
         by[key] = by.get(key, 0) + 1
-    return "\n".join(f"  {n:3d} x stage={k[0]} {k[1]} {k[2]} target={k[3]} {k[4]}" for k, n in sorted(by.items()))
+    return "\n".join(f"  {n:3d} x {k[0]} target, stage={k[1]} {k[2]} {k[3]} -> target {k[4]}, {k[5]}"
+                     for k, n in sorted(by.items()))
 
 
 def test_kill_run_at_seeded_points(export, references, tmp_path, fuzz_long):
