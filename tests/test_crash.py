@@ -398,3 +398,14 @@ def test_atomic_directory_refuses_force_on_a_foreign_directory(tmp_path):
         with atomic.atomic_directory(out, force=True) as tmp:
             (tmp / "manifest.json").write_text("{}")
     assert tree(tmp_path) == {"out": None, "out/keep.txt": b"mine"}
+
+
+def test_a_directory_appearing_during_the_write_is_not_replaced(tmp_path):
+    """Created by someone else while the run was being written (no lock of ours): refused, left alone."""
+    target = tmp_path / "run"
+    with pytest.raises(atomic.RunDirectoryExistsError, match="appeared while the run was written"):
+        with atomic.atomic_directory(target) as tmp:
+            (tmp / "manifest.json").write_text('{"tool": "shapley_attr"}')
+            target.mkdir()
+            (target / "theirs.txt").write_text("theirs")
+    assert tree(tmp_path) == {"run": None, "run/theirs.txt": b"theirs"}

@@ -354,8 +354,11 @@ def _make_temp_dir(target: Path) -> Path:
 
 def _move_into_place(tmp: Path, target: Path, replace: bool) -> None:
     if not replace:
-        if _rename2(tmp, target, _RENAME_NOREPLACE):
-            return
+        try:
+            if _rename2(tmp, target, _RENAME_NOREPLACE):
+                return
+        except FileExistsError:
+            raise RunDirectoryExistsError(f"{target}: appeared while the run was written; nothing was replaced") from None
         if os.path.lexists(target):  # no renameat2 here: check, then rename (we hold the lock)
             raise RunDirectoryExistsError(f"{target}: appeared while the run was written; nothing was replaced")
         os.rename(tmp, target)
