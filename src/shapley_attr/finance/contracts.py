@@ -166,6 +166,8 @@ MAX_AMOUNT = Decimal("1e18")
 """Beyond any real amount, and far enough below the 34 digits of ``money.CONTEXT`` that products and
 rounding to minor units stay exact (1e308 parsed as a Decimal and multiplied by a rate raised
 InvalidOperation deep in the payouts: an internal error)."""
+MIN_AMOUNT = Decimal("1e-6")
+"""The smallest non-zero figure: a sales target of 5e-324 made sales / target overflow the KPIs' 34 digits."""
 
 
 def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=None, hi=None,
@@ -182,6 +184,9 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
         return None
     if abs(d) >= MAX_AMOUNT:
         issues.append(Issue(src, row, col, text, f"expected {expected} below 10^18 in absolute value"))
+        return None
+    if d and abs(d) < MIN_AMOUNT:
+        issues.append(Issue(src, row, col, text, f"expected {expected}: 0 or at least 0.000001 in absolute value"))
         return None
     return d
 
