@@ -119,10 +119,10 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
     from ..io.readers import read_small_csv_text
 
     name = str(path)
-    if not path.is_file():
-        issues.append(Issue(name, 0, "", "", "file not found"))
-        return []
     try:
+        if not path.is_file():
+            issues.append(Issue(name, 0, "", "", "file not found"))
+            return []
         text = read_small_csv_text(path, name)
     except InputError as exc:
         issues.append(exc.issue)

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import os
+import stat
 from pathlib import Path
 
 import polars as pl
@@ -200,15 +201,19 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
 
 def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
     name = str(path)
-    if not path.exists():
-        raise InputError(name, "file not found")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(name, "file not found") from None
+    except OSError as exc:  # a name too long, a loop of links, no permission on a directory on the way
+        raise InputError(name, f"cannot be opened: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(name, "is a directory, expected a file")
     fmt = mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
         raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet, .csv or .arrow "
                                "(or say --input-format)")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise InputError(name, "file is empty: expected a header row (CSV) or a table")
     if fmt == "csv":
         sep = mapping.delimiter or guess_delimiter(path)
