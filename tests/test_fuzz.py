@@ -471,7 +471,7 @@ def validate_check(tmp: Path, finance_sample: Path, name: str, reader: str):
 def test_finance_inputs(tmp_path, finance_sample, fuzz_long, name):
     reader = name.removesuffix(".csv")
     fuzz(reader, finance_file(name, finance_sample), validate_check(tmp_path, finance_sample, name, reader), fuzz_long,
-         default=20, long=600)
+         default=10, long=600)
 
 
 TOML_VALUES = ['"x"', "0", "-1", "1.5", "nan", "inf", "-inf", "true", "[]", '["a"]', "[1, 2]", "{}", '{ a = "b" }',
@@ -557,7 +557,7 @@ def test_programme_inputs(tmp_path, finance_sample, fuzz_long, name):
     assert tuple(open(finance_sample / name, encoding="utf-8").readline().strip().split(",")) == PROGRAMME_READERS[name]
     reader = name.removesuffix(".csv")
     fuzz(reader, finance_file(name, finance_sample), validate_check(tmp_path, finance_sample, name, reader), fuzz_long,
-         default=20, long=600)
+         default=10, long=600)
 
 
 # --- the corpus of minimised failures ------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from shapley_attr.cli import cli
 from shapley_attr.sample import write_sample
 
 PY = sys.executable
@@ -239,12 +241,17 @@ def small_export(tmp_path_factory) -> Path:
     return d
 
 
+def invoke(*args) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, [str(a) for a in args])
+    return res.exit_code, res.stderr
+
+
 def test_every_row_rejected(tmp_path, small_export):
     events = pl.read_parquet(small_export / "events.parquet").with_columns(pl.lit("click").alias("event_type"))
     bad = tmp_path / "events.parquet"
     events.write_parquet(bad)
     rejects, out = tmp_path / "rejects.csv", tmp_path / "credits.csv"
-    code, err, _, _ = measure(["attribute", str(bad), "--rejects", str(rejects), "--out", str(out), "-q"])
+    code, err = invoke("attribute", bad, "--rejects", rejects, "--out", out, "-q")
     assert code in (0, 2), err
     assert "Traceback" not in err and "internal error" not in err
     if code == 0:
@@ -253,8 +260,7 @@ def test_every_row_rejected(tmp_path, small_export):
         assert str(len(events)) in err or "no " in err, err
         assert not out.exists()
     run_dir = tmp_path / "run"
-    code, err, _, _ = measure(["run", "--config", str(small_export / "run.toml"), "--events", str(bad), "--out",
-                               str(run_dir)])
+    code, err = invoke("run", "--config", small_export / "run.toml", "--events", bad, "--out", run_dir)
     assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, err
     if code == 0:
         manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -267,8 +273,7 @@ def test_every_row_rejected(tmp_path, small_export):
 
 def test_an_empty_period(tmp_path, small_export):
     run_dir = tmp_path / "run"
-    code, err, _, _ = measure(["run", "--config", str(small_export / "run.toml"), "--period", "2025-01", "--out",
-                               str(run_dir)])
+    code, err = invoke("run", "--config", small_export / "run.toml", "--period", "2025-01", "--out", run_dir)
     assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, err
     if code == 0:
         credits = pl.read_csv(run_dir / "attribution.csv", infer_schema=False)

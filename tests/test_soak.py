@@ -42,7 +42,7 @@ SOAK = textwrap.dedent("""
     out = []
     for i in range(runs):
         d = work / f"export{i}"
-        write_sample(d, journeys=2000, seed=100 + i)  # same size, different data
+        write_sample(d, journeys=1000, seed=100 + i)  # same size, different data
         t = time.perf_counter()
         frame = shapley_attr.attribute(d / "events.parquet", fx=d / "fx.csv", model="shapley")
         assert abs(frame["share"].sum() - 1) < 1e-9
