@@ -51,6 +51,18 @@ class CurrencyTotals:
                 f"{self.conversions_in_run} conversions): {state}")
 
 
+def currency_totals(read: dict, rejected: dict, outside: dict, inside: dict) -> tuple[CurrencyTotals, ...]:
+    """Per currency, the four sums (each a mapping currency -> (count, exact amount)) as records,
+    sorted by currency; a currency missing from a mapping has nothing there."""
+    zero = (0, Decimal(0))
+    out = []
+    for c in sorted(set(read) | set(rejected) | set(outside) | set(inside)):
+        r, j, o, i = (d.get(c, zero) for d in (read, rejected, outside, inside))
+        out.append(CurrencyTotals(c, r[0], Decimal(r[1]), j[0], Decimal(j[1]), o[0], Decimal(o[1]), i[0],
+                                  Decimal(i[1])))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     """Rows and GMV from the input to the credits. ``currency`` is the unit of the credits: the

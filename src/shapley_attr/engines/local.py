@@ -12,7 +12,7 @@ from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..io.paths import read_paths_table
 from ..io.readers import scan_input
 from ..journeys import cut_journeys, period_bounds
-from ..reconcile import CurrencyTotals, Reconciliation
+from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from . import FxRates, LoadedInput
 
 
@@ -153,13 +153,7 @@ def by_currency(counted: pl.DataFrame, conversions: pl.DataFrame, in_run: pl.Ser
     rejected = sums(counted.filter(pl.col("rejected")).select("currency", "gmv"))
     outside = sums(conversions.filter(~in_run))
     inside = sums(conversions.filter(in_run))
-    zero = (0, Decimal(0))
-    out = []
-    for c in sorted(set(read) | set(rejected) | set(outside) | set(inside)):
-        r, j, o, i = (d.get(c, zero) for d in (read, rejected, outside, inside))
-        out.append(CurrencyTotals(c, r[0], Decimal(r[1]), j[0], Decimal(j[1]), o[0], Decimal(o[1]), i[0],
-                                  Decimal(i[1])))
-    return tuple(out)
+    return currency_totals(read, rejected, outside, inside)
 
 
 def _direct_value(table) -> float:

@@ -44,7 +44,7 @@ import polars as pl
 
 from ..errors import InputError, UsageError
 from ..frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, take_paths
-from ..reconcile import CurrencyTotals, Reconciliation
+from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from ..schema import DIRECT
 from . import FxRates, LoadedInput
 from . import _spark_tasks as tasks
@@ -460,18 +460,12 @@ def _file_offsets(spark, df, files: list[str]):
 def _apply_mapping(df, name: str, mapping):
     """``--col NAME=SOURCE`` renames, as :func:`io.readers.scan_input` applies them."""
     hidden = (tasks.ROW_INDEX, tasks.FILE_OFFSET)
-    columns = [c for c in df.columns if c not in hidden]
-    renames = {}
-    for contract, src in mapping.rename:
-        if src not in columns:
-            raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
-                                   f"columns are: {', '.join(columns)}", column=src)
-        if src != contract:
-            renames[src] = contract
+    from ..io.readers import rename_plan
+
+    renames, clashing = rename_plan([c for c in df.columns if c not in hidden], mapping, name)
+    if clashing:
+        df = df.drop(*clashing)
     if renames:
-        clashing = [c for c in renames.values() if c in columns and c not in renames]
-        if clashing:
-            df = df.drop(*clashing)
         df = df.withColumnsRenamed(renames)
     return df
 
@@ -820,12 +814,7 @@ def _by_currency(sums, conv_sums) -> tuple[CurrencyTotals, ...]:
             rejected[r["currency"]] = (int(r["n"]), dec(r["g"]))
     for r in conv_sums:
         (inside if r["in_run"] else outside)[r["currency"]] = (int(r["n"]), dec(r["g"]))
-    out = []
-    for c in sorted(set(read) | set(rejected) | set(outside) | set(inside)):
-        r, j, o, i = (d.get(c, zero) for d in (read, rejected, outside, inside))
-        out.append(CurrencyTotals(c, r[0], Decimal(r[1]), j[0], Decimal(j[1]), o[0], Decimal(o[1]), i[0],
-                                  Decimal(i[1])))
-    return tuple(out)
+    return currency_totals(read, rejected, outside, inside)
 
 
 def _path_table(merged, categories: tuple[str, ...], countries) -> tuple[PathTable, dict, PathTable]:

@@ -184,19 +184,26 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
         lf, name = _scan_file(Path(os.fspath(source)), mapping)
     lf = lf.with_row_index(ROW, offset=1)
     schema = lf.collect_schema()
-    renames = {}
-    for contract, src in mapping.rename:
-        if src not in schema:
-            raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
-                                   f"columns are: {', '.join(c for c in schema if c != ROW)}", column=src)
-        if src != contract:
-            renames[src] = contract
+    renames, clashing = rename_plan([c for c in schema if c != ROW], mapping, name)
+    if clashing:
+        lf = lf.drop(clashing)
     if renames:
-        clashing = [c for c in renames.values() if c in schema and c not in renames]
-        if clashing:
-            lf = lf.drop(clashing)
         lf = lf.rename(renames)
     return lf, name
+
+
+def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[dict[str, str], list[str]]:
+    """``--col NAME=SOURCE`` against an input's ``columns``: the renames (source -> contract) and the
+    columns to drop first because a mapped column takes their name. A source not found is an error."""
+    renames = {}
+    for contract, src in mapping.rename:
+        if src not in columns:
+            raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
+                                   f"columns are: {', '.join(columns)}", column=src)
+        if src != contract:
+            renames[src] = contract
+    clashing = [c for c in renames.values() if c in columns and c not in renames] if renames else []
+    return renames, clashing
 
 
 def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
