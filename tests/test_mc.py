@@ -95,3 +95,33 @@ def test_distinct_sets_group_paths():
     t = from_path_lists([["a", "b", "a"], ["b", "a"], ["c"]], [1, 2, 3], [1, 2, 3], [0, 1, 0])
     set_off, set_codes, path_set, k, n = distinct_sets(t)
     assert path_set.tolist() == [0, 0, 1] and k.tolist() == [3.0, 3.0] and n.tolist() == [4.0, 3.0]
+
+
+@pytest.mark.parametrize("max_strata", [1, 2, 3])
+def test_pooled_position_strata_still_cover_the_exact_value(monkeypatch, max_strata):
+    """Beyond 128 channels positions are pooled into MAX_STRATA strata (tables n × 64, not n × n/2);
+    pooling here on 9 channels must keep the estimate unbiased and its intervals honest."""
+    from shapley_attr.models import shapley
+
+    monkeypatch.setattr(shapley, "MAX_STRATA", max_strata)
+    table = game_table(seed=5, n_channels=9, n_paths=60)
+    exact = fit(table, ModelParams(game="subset-rate", method="exact")).credit[:, 1]
+    hits = total = 0
+    for seed in range(40):
+        r = mc(table, 1024, seed=seed)
+        assert r.info["strata"] == max_strata
+        hits += int(np.sum((r.ci_low <= exact) & (exact <= r.ci_high)))
+        total += len(exact)
+    assert 0.88 <= hits / total <= 0.995, hits / total
+
+
+def test_many_channels_keep_the_monte_carlo_tables_small():
+    """3,000 channels (1,500 positions) pool into 64 strata and the credits still sum to the total."""
+    rng = np.random.default_rng(4)
+    chans = [f"c{i}" for i in range(3000)]
+    paths = [list(rng.choice(chans, size=rng.integers(1, 4))) for _ in range(4000)]
+    conv = rng.integers(0, 2, 4000).astype(float)
+    table = from_path_lists(paths, conv, conv * 10, rng.integers(0, 3, 4000).astype(float))
+    r = fit(table, ModelParams(game="subset-rate", max_samples=2000, seed=1))
+    assert r.info["method"] == "mc" and r.info["strata"] == 64
+    assert_allclose(r.credit.sum(axis=0), [table.conversions.sum(), table.value.sum()], rtol=1e-9)

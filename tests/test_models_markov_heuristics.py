@@ -125,3 +125,49 @@ def test_markov_collapses_repeats_by_default_and_can_keep_them():
         for c, got in as_dict(res).items():
             assert_allclose(got, [exp[c]["conversions"], exp[c]["gmv"]], rtol=1e-9)
     assert kept.info["states"] > collapsed.info["states"]  # (a,a) and (c,c) exist only when kept
+
+
+@pytest.mark.parametrize("dense_block", [3000, 2])  # 2: every cycle goes through the sparse LU column solves
+@pytest.mark.parametrize("collapse", [True, False])  # False keeps self-loops (a > a)
+def test_markov_order_one_rank_one_removals_match_the_dense_solve(monkeypatch, dense_block, collapse):
+    """Order 1 takes P₋c = P − h_c·x_c from one factorisation; it must equal removing each channel
+    and solving again, on chains with cycles (strongly connected blocks of many states)."""
+    from shapley_attr.models import markov
+
+    monkeypatch.setattr(markov, "DENSE_BLOCK", dense_block)
+    rng = np.random.default_rng(7)
+    paths = [[f"c{x}" for x in rng.integers(0, 25, rng.integers(1, 7))] for _ in range(300)]
+    conv = rng.integers(0, 2, 300).astype(float)
+    nulls = rng.integers(0, 3, 300).astype(float)
+    result = fit(from_path_lists(paths, conv, conv * 9, nulls),
+                 ModelParams(model="markov", collapse_repeats=collapse))
+    expected, re = nm.markov_credit(paths, conv, conv * 9, nulls, order=1, collapse_repeats=collapse)
+    for c, got in as_dict(result).items():
+        assert_allclose(result.info["removal_effects"][c], re[c], rtol=1e-10, atol=1e-13)
+        assert_allclose(got, [expected[c]["conversions"], expected[c]["gmv"]], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_markov_over_its_solve_budget_is_refused_with_the_numbers(monkeypatch, order):
+    from shapley_attr.errors import ModelLimitError
+    from shapley_attr.models import markov
+
+    monkeypatch.setattr(markov, "SOLVE_BUDGET", 10.0)
+    monkeypatch.setattr(markov, "REMOVAL_BUDGET", 10.0)
+    monkeypatch.setattr(markov, "DENSE_BLOCK", 2)
+    rng = np.random.default_rng(3)
+    paths = [[f"c{x}" for x in rng.integers(0, 8, rng.integers(2, 6))] for _ in range(100)]
+    t = from_path_lists(paths, [1.0] * 100, [2.0] * 100, [1.0] * 100)
+    with pytest.raises(ModelLimitError, match=r"(non-zeros|multiply-adds).*above the limit of 10"):
+        fit(t, ModelParams(model="markov", order=order, collapse_repeats=False))
+
+
+def test_markov_with_a_strongly_connected_block_over_the_limit_is_refused_before_factorising(monkeypatch):
+    from shapley_attr.errors import ModelLimitError
+    from shapley_attr.models import markov
+
+    monkeypatch.setattr(markov, "MAX_BLOCK_STATES", 5)
+    paths = [["a", "b", "c"], ["c", "d", "a"], ["b", "e", "f", "a"], ["f", "b"]]
+    t = from_path_lists(paths, [1.0] * 4, [2.0] * 4, [1.0] * 4)
+    with pytest.raises(ModelLimitError, match=r"6 of them in one strongly connected block.*limit 5 states"):
+        fit(t, ModelParams(model="markov"))

@@ -253,11 +253,13 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
 def decoding(source: str):
     """Failures of the file's bytes while they are decoded (a corrupt Parquet or Arrow page, bad
     compression: Polars' ComputeError, an OS error, Arrow's errors, a panic of the reader) become an
-    InputError naming the file (exit 2). Errors of the engine's own expressions (InvalidOperationError,
+    InputError naming the file (exit 2). So does OutOfBoundsError: the read path's expressions never
+    index by position, so it comes from the file's own offsets or string views pointing outside their
+    buffers (a corrupt Arrow IPC buffer). Errors of the engine's own expressions (InvalidOperationError,
     SchemaError, ...) pass through: they are faults of the engine (exit 1), never blamed on the input."""
     try:
         yield
-    except pl.exceptions.ComputeError as exc:
+    except (pl.exceptions.ComputeError, pl.exceptions.OutOfBoundsError) as exc:
         raise InputError(source, f"cannot be read (corrupt or truncated data?): {_first_line(exc)}") from None
     except OSError as exc:
         raise InputError(source, f"cannot be read: {_first_line(exc)}") from None

@@ -21,6 +21,11 @@ DENSE_RATE_CHANNELS = 20
 """Up to this many channels the rate game uses ranked zeta transforms over all 2^n coalitions
 (O(n²·2^n), 8·2^n bytes ×4); beyond, a trie walk over the observed subsets of each set."""
 BATCH_PAIRS = 64
+MAX_STRATA = 64
+"""Positions are pooled into at most this many strata (n ≤ 128 channels: one stratum per position), so
+the Monte Carlo tables stay n × 64 (100k channels: 150 MB, not 3 × 37 GiB)."""
+BATCH_CELLS = 1 << 22
+"""A batch of pairs holds at most this many (pair, channel) cells (48 MB of rows and strata)."""
 
 
 def distinct_sets(table: PathTable):
@@ -188,7 +193,9 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
     s = min(k, n−1−k), whose probability is known (2/n, or 1/n for the middle one when n is odd). The
     estimate is Σ_s P(s)·mean_s and its variance Σ_s P(s)²·var_s/count_s (post-stratification;
     Maleki et al. 2013 stratify Shapley sampling by coalition size): the large differences between
-    early and late arrivals no longer count as noise. Until every stratum holds two pairs the plain
+    early and late arrivals no longer count as noise. Beyond 128 channels the positions are pooled into
+    ``MAX_STRATA`` strata of consecutive s (still post-stratification: a pair's pooled stratum is drawn
+    with its known probability, the sum of its positions'). Until every stratum holds two pairs the plain
     pair mean is used. The estimate is finally scaled to sum to v(all) − v(∅) (efficiency), and the
     standard errors with it. Batches of pairs run in parallel, each pair a pure function of
     (seed, pair index), and are reduced in pair order: results and the stopping point do not depend
@@ -198,10 +205,17 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
 
     max_pairs = max(params.max_samples // 2, 2)
     seed = np.uint64(params.seed)
-    n_strata = (n + 1) // 2
-    prob = np.full(n_strata, 2.0 / n)
+    n_positions = (n + 1) // 2
+    prob = np.full(n_positions, 2.0 / n)
     if n % 2 == 1:
         prob[-1] = 1.0 / n
+    pooled = None
+    n_strata = n_positions
+    if n_positions > MAX_STRATA:
+        pooled = (np.arange(n_positions, dtype=np.int64) * MAX_STRATA // n_positions).astype(np.int32)
+        n_strata = MAX_STRATA
+        prob = np.bincount(pooled, weights=prob, minlength=MAX_STRATA)
+    max_batch = max(1, BATCH_CELLS // n)
     total = np.zeros((n, n_strata))
     total_sq = np.zeros((n, n_strata))
     count = np.zeros((n, n_strata))
@@ -227,8 +241,10 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
 
     with current().bar(2 * max_pairs, "Monte Carlo", unit="permutation") as bar:
         while pairs < max_pairs:
-            batch = min(BATCH_PAIRS if pairs < 4 * BATCH_PAIRS else pairs // 4, max_pairs - pairs)
+            batch = min(BATCH_PAIRS if pairs < 4 * BATCH_PAIRS else pairs // 4, max_pairs - pairs, max_batch)
             rows, strata = _mc_pairs(set_off, set_codes, k_of_set, n_of_set, n, seed, pairs, batch)
+            if pooled is not None:
+                strata = pooled[strata]
             _accumulate_strata(rows, strata, total, total_sq, count)
             pairs += batch
             bar.update(2 * batch)
@@ -241,5 +257,6 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
     rel = float(Z95 * se.max() / v_all)
     return phi, se, {"samples": 2 * pairs, "pairs": pairs, "stop_reason": stop, "max_rel_halfwidth": rel,
                      "tolerance": params.tolerance, "seed": params.seed,
+                     "strata": n_strata,
                      "variance_reduction": "antithetic pairs, post-stratified by position" if stratified
                      else "antithetic pairs (too few pairs to stratify)"}
