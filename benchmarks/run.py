@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -94,7 +95,8 @@ def floor_seconds(parquet: Path) -> float:
     return time.perf_counter() - t0
 
 
-TARGETS = ((10_000_000, 5, 1536), (50_000_000, 25, 6144))  # events, wall s, peak RSS MiB (issue 4/4)
+TARGETS = ((10_000_000, 5, 1240), (50_000_000, 25, 6144))  # events, wall s, peak RSS MiB (1.3 GB at 10M: issue 14)
+FLOOR_RATIO = 2.5  # issue 14: end to end within 2.5x the floor measured in the same run
 
 
 def scale_table(sizes: list[int], workdir: Path) -> list[dict]:
@@ -110,14 +112,14 @@ def scale_table(sizes: list[int], workdir: Path) -> list[dict]:
         fl = floor_seconds(events)
         times = {}
         for line in m.get("stderr", "").splitlines():
-            if line.startswith("time:"):
-                times = {k.strip().split(" ")[0]: v for k, v in
-                         (p.strip().rsplit(" ", 1) for p in line[5:].split(","))}
+            if line.startswith("time:"):  # "time: read, validate and cut journeys 0.55s, model 0.01s"
+                times = {("model" if name.strip() == "model" else "read+journeys"): float(sec)
+                         for name, sec in re.findall(r"\s*(.*?) (\d+(?:\.\d+)?)s(?:,|$)", line[5:])}
         target = next(((s_, mib) for size, s_, mib in TARGETS if abs(rows_n - size) <= 0.1 * size), (None, None))
         rows.append({"events": rows_n, "wall_s": m["wall_s"], "rss_mib": m["rss_mib"],
-                     "target": f"<= {target[0]} s, <= {target[1]:,} MiB" if target[0] else "",
-                     "meets_target": (m["wall_s"] is not None and m["wall_s"] <= target[0] and m["rss_mib"] <= target[1])
-                     if target[0] else "",
+                     "target": f"<= {target[0]} s, <= {target[1]:,} MiB, <= {FLOOR_RATIO}x floor" if target[0] else "",
+                     "meets_target": (m["wall_s"] is not None and m["wall_s"] <= target[0] and m["rss_mib"] <= target[1]
+                                      and m["wall_s"] / fl <= FLOOR_RATIO) if target[0] else "",
                      "events_per_s": rows_n / m["wall_s"] if m["wall_s"] else None, "floor_s": fl,
                      "ratio_to_floor": m["wall_s"] / fl if m["wall_s"] else None, "status": m["status"],
                      "read_journeys_s": times.get("read+journeys"), "model_s": times.get("model")})
@@ -259,7 +261,7 @@ def _max_err(credits: dict[str, float], ref: dict[str, float], total: float) -> 
     return max(abs(credits.get(c, 0.0) - ref.get(c, 0.0)) for c in keys) / total
 
 
-def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
+def peers_table(quick: bool, workdir: Path, timeout: float, only: list[tuple[int, int]] | None = None) -> list[dict]:
     """Every engine and model on the same journeys: fit s, whole-process wall s and peak RSS, whether
     credits sum to the total, the error against an exact reference of the same definition, and the
     distance to the generator's ground truth. Each peer and model runs as its own process."""
@@ -272,7 +274,7 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
     rows: list[dict] = []
     timed_out: dict[tuple[str, str], tuple[int, int]] = {}
     sizes = [(10_000, 10)] if quick else [(j, n) for n in (10, 20, 50) for j in (10_000, 100_000, 1_000_000)]
-    for n_j, n in sizes:
+    for n_j, n in only or sizes:
         table, truth = journeys_with_truth(n_j, n, seed=n)
         total = float(table.conversions.sum())
         files = write_peer_inputs(table, workdir / f"paths_{n_j}_{n}")
@@ -345,6 +347,38 @@ def peers_table(quick: bool, workdir: Path, timeout: float) -> list[dict]:
         rows.append({"engine": "peers", "status": "skipped: run benchmarks/peers/setup.sh to create "
                      "benchmarks/.peers-venv"})
     return rows
+
+
+FAMILIES = {"last touch": ("last", "last"), "linear": ("linear", "linear"), "markov": ("markov", "markov"),
+            "shapley": ("shapley rate", "shapley")}
+"""Family → (our row: the model the CLI runs for it by default, the peers' model)."""
+
+
+def families_table(rows: list[dict]) -> list[dict]:
+    """Per size and family: our whole-process wall and in-process fit against the best peer's, both
+    taken from the same run's rows. Every cell is listed, the ones we lose included."""
+    out = []
+    sizes = sorted({(r["journeys"], r["channels"]) for r in rows if "journeys" in r}, key=lambda x: (x[1], x[0]))
+    for n_j, n in sizes:
+        for family, (ours_label, peer_model) in FAMILIES.items():
+            ours = [r for r in rows if r.get("engine") == "shapley_attr" and r.get("model") == ours_label
+                    and r.get("journeys") == n_j and r.get("channels") == n]
+            peers = [r for r in rows if r.get("engine") in PEERS and str(r.get("model", "")).split(":")[0] == peer_model
+                     and r.get("journeys") == n_j and r.get("channels") == n and r.get("status") == "ok"]
+            if not ours or not peers:
+                continue
+            o = ours[0]
+            best_wall = min(peers, key=lambda r: r["wall_s"])
+            best_fit = min(peers, key=lambda r: r["fit_s"])
+            out.append({"journeys": n_j, "channels": n, "family": family, "ours_wall_s": o["wall_s"],
+                        "best_peer_wall_s": best_wall["wall_s"], "wall_peer": best_wall["engine"],
+                        "wall_ratio": o["wall_s"] / best_wall["wall_s"], "ours_fit_s": o["fit_s"],
+                        "best_peer_fit_s": best_fit["fit_s"], "fit_peer": best_fit["engine"],
+                        "fit_ratio": o["fit_s"] / best_fit["fit_s"],
+                        "we_win": "both" if o["wall_s"] < best_wall["wall_s"] and o["fit_s"] < best_fit["fit_s"]
+                        else ("fit only" if o["fit_s"] < best_fit["fit_s"] else
+                              ("wall only" if o["wall_s"] < best_wall["wall_s"] else "no"))})
+    return out
 
 
 # --- Spark: the same attribution on --engine spark (local[2]) against the local engine -------------------
@@ -492,6 +526,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/shapley_attr_bench"))
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["scale", "startup", "kernels", "mc", "peers", "spark"])
+    ap.add_argument("--peer-sizes", nargs="*", default=None, metavar="JxN",
+                    help="peers only at these journeys x channels, e.g. 1000000x10 100000x20")
     ap.add_argument("--peer-timeout", type=float, default=None,
                     help="seconds before an engine's run counts as a timeout (300; 30 with --quick)")
     args = ap.parse_args()
@@ -521,12 +557,18 @@ def main() -> None:
             "events", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s", "ratio_to_floor",
             "target", "meets_target", "status"]) + "\n")
     if "peers" not in args.skip:
-        report["peers"] = peers_table(args.quick, args.workdir, args.peer_timeout)
+        only = [tuple(int(v) for v in size.lower().split("x")) for size in args.peer_sizes or []] or None
+        report["peers"] = peers_table(args.quick, args.workdir, args.peer_timeout, only)
         print("## Engines side by side (same journeys; credits in conversions)\n\n" + markdown(report["peers"], [
               "engine", "model", "journeys", "channels", "unique_paths", "fit_s", "wall_s", "rss_mib", "sums_to_total",
               "err_same_def", "reference", "truth_tv", "status"]) + "\n")
         print("err_same_def: largest |credit - reference| over channels, relative to the total conversions X.\n"
               "truth_tv: total-variation distance between credit shares and the generator's incremental shares.\n")
+        report["families"] = families_table(report["peers"])
+        print("## Against the best peer, per family (whole process and in-process fit, same run)\n\n" + markdown(
+              report["families"], ["journeys", "channels", "family", "ours_wall_s", "best_peer_wall_s", "wall_peer",
+                                   "wall_ratio", "ours_fit_s", "best_peer_fit_s", "fit_peer", "fit_ratio", "we_win"])
+              + "\n")
     if "spark" not in args.skip:
         try:
             import pyspark  # noqa: F401
@@ -544,7 +586,7 @@ def main() -> None:
     merged = json.loads(latest.read_text()) if latest.exists() and args.skip else {}
     for key, value in report.items():
         merged[key] = value
-    for key in ("startup", "kernels", "mc", "scale", "peers", "spark"):
+    for key in ("startup", "kernels", "mc", "scale", "peers", "families", "spark"):
         if key in report:
             merged.setdefault("section_dates", {})[key] = report["date"]
     latest.write_text(json.dumps(merged, indent=1, default=str) + "\n")

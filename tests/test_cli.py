@@ -67,6 +67,25 @@ def test_help_does_not_import_numba_or_polars() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("model", [["last"], ["linear"], ["markov"], ["shapley"], ["shapley", "--game", "count"],
+                                   ["hybrid"]])
+def test_a_parquet_paths_input_under_21_channels_never_loads_numba(paths_file: Path, model: list[str]) -> None:
+    """Start-up (issue 14): the heuristics, Markov and the count and rate games on up to 20 channels
+    run in NumPy/SciPy; importing Numba and loading cached kernels would cost ~0.6 s of a 0.4 s run.
+    ``last`` does not import SciPy either. (A CSV input still loads the compiled byte check.)"""
+    parquet = paths_file.with_suffix(".parquet")
+    pl.read_csv(paths_file, separator=";").write_parquet(parquet)
+    code = ("import sys; from shapley_attr.cli import cli\n"
+            f"try:\n    cli(['attribute', {str(parquet)!r}, '--model', *{model!r}, '-q', '--format', 'csv'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(sorted(m for m in ('numba', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = eval(out.strip().splitlines()[-1])
+    assert "numba" not in loaded
+    if model == ["last"]:
+        assert loaded == []
+
+
 def test_attribute_paths_csv_to_stdout(paths_file: Path) -> None:
     result = run("attribute", paths_file, "--model", "last", "--format", "csv")
     assert result.exit_code == 0, result.output

@@ -194,17 +194,23 @@ print("|".join(out))
     assert outs[0] == outs[1]
 
 
-@settings(max_examples=40, deadline=None)
-@given(path_tables())
-def test_rate_game_trie_path_matches_brute_force(data):
-    """The same game through the trie walk used beyond DENSE_RATE_CHANNELS channels."""
+@pytest.mark.parametrize("game", ["count", "rate", "subset-rate"])
+@settings(max_examples=30, deadline=None)
+@given(data=path_tables())
+def test_compiled_paths_beyond_twenty_channels_match_brute_force(game, data):
+    """The same games through the compiled set grouping (and, for rate, the trie walk) used beyond
+    SMALL_CHANNELS / DENSE_RATE_CHANNELS channels: forced here on small tables."""
     import shapley_attr.models.shapley as shapley_mod
 
     paths, conv, value, nulls = data
-    saved = shapley_mod.DENSE_RATE_CHANNELS
-    shapley_mod.DENSE_RATE_CHANNELS = 0
+    saved = shapley_mod.DENSE_RATE_CHANNELS, shapley_mod.SMALL_CHANNELS
+    shapley_mod.DENSE_RATE_CHANNELS = shapley_mod.SMALL_CHANNELS = 0
     try:
-        result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
+        opts = {"method": "exact"} if game == "subset-rate" else {}
+        result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game=game, **opts))
     finally:
-        shapley_mod.DENSE_RATE_CHANNELS = saved
-    check(result, naive.rate_game(paths, conv, value, nulls))
+        shapley_mod.DENSE_RATE_CHANNELS, shapley_mod.SMALL_CHANNELS = saved
+    expected = {"count": lambda: naive.count_game(paths, conv, value),
+                "rate": lambda: naive.rate_game(paths, conv, value, nulls),
+                "subset-rate": lambda: naive.subset_rate_game(paths, conv, value, nulls)}[game]()
+    check(result, expected)
