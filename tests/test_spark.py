@@ -190,6 +190,15 @@ def test_spark_dataframe_source(spark, sample_pair):
     assert remote.source == "<spark dataframe>"
 
 
+def test_spark_dataframe_without_the_spark_engine_says_so(spark):
+    from shapley_attr.errors import UsageError
+
+    with pytest.raises(UsageError, match="engine='spark'"):
+        sa.attribute(spark.read.parquet(str(SAMPLES / "events.parquet")), fx=str(SAMPLES / "fx.csv"))
+    with pytest.raises(TypeError, match="expected a path, a polars DataFrame"):
+        sa.attribute(42)
+
+
 # --- the real paths file ------------------------------------------------------------------------------
 def test_real_paths_file(spark, real_paths_file):
     local, remote = both(str(real_paths_file))

@@ -180,6 +180,14 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
         lf, name = source.lazy(), "<dataframe>"
     elif type(source).__module__.startswith("pyarrow"):
         lf, name = pl.from_arrow(source).lazy(), "<arrow table>"
+    elif type(source).__module__.startswith("pyspark"):
+        from ..errors import UsageError
+
+        raise UsageError("a Spark DataFrame is read by the Spark engine: pass engine='spark' "
+                         "(sa.attribute(df, engine='spark'))")
+    elif not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"expected a path, a polars DataFrame/LazyFrame or a pyarrow Table, got "
+                        f"{type(source).__module__}.{type(source).__name__}")
     else:
         lf, name = _scan_file(Path(os.fspath(source)), mapping)
     lf = lf.with_row_index(ROW, offset=1)
