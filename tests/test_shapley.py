@@ -35,11 +35,21 @@ def test_count_game_matches_brute_force(data):
     check(result, naive.count_game(paths, conv, value))
 
 
+@pytest.mark.parametrize("pairwise_cost", [0, 10**18], ids=["pairwise", "zeta"])
 @settings(max_examples=60, deadline=None)
-@given(path_tables())
-def test_rate_game_matches_brute_force(data):
+@given(data=path_tables())
+def test_rate_game_matches_brute_force(pairwise_cost, data):
+    """Both ways of the rate game's subset sums up to 20 channels: (set, set) inclusion tests (small
+    tables) and ranked zeta transforms over 2^n coalitions (the cheaper one is chosen by cost)."""
+    import shapley_attr.models.shapley as shapley_mod
+
     paths, conv, value, nulls = data
-    result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
+    saved = shapley_mod.PAIRWISE_COST
+    shapley_mod.PAIRWISE_COST = pairwise_cost
+    try:
+        result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
+    finally:
+        shapley_mod.PAIRWISE_COST = saved
     check(result, naive.rate_game(paths, conv, value, nulls))
 
 
@@ -199,18 +209,59 @@ print("|".join(out))
 @given(data=path_tables())
 def test_compiled_paths_beyond_twenty_channels_match_brute_force(game, data):
     """The same games through the compiled set grouping (and, for rate, the trie walk) used beyond
-    SMALL_CHANNELS / DENSE_RATE_CHANNELS channels: forced here on small tables."""
+    SMALL_CHANNELS / DENSE_RATE_CHANNELS channels on large tables: forced here on small ones."""
     import shapley_attr.models.shapley as shapley_mod
 
     paths, conv, value, nulls = data
-    saved = shapley_mod.DENSE_RATE_CHANNELS, shapley_mod.SMALL_CHANNELS
-    shapley_mod.DENSE_RATE_CHANNELS = shapley_mod.SMALL_CHANNELS = 0
+    names = ("DENSE_RATE_CHANNELS", "SMALL_CHANNELS", "MASK_CHANNELS")
+    saved = [getattr(shapley_mod, k) for k in names]
+    for k in names:
+        setattr(shapley_mod, k, 0)
     try:
         opts = {"method": "exact"} if game == "subset-rate" else {}
         result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game=game, **opts))
     finally:
-        shapley_mod.DENSE_RATE_CHANNELS, shapley_mod.SMALL_CHANNELS = saved
+        for k, v in zip(names, saved):
+            setattr(shapley_mod, k, v)
     expected = {"count": lambda: naive.count_game(paths, conv, value),
                 "rate": lambda: naive.rate_game(paths, conv, value, nulls),
                 "subset-rate": lambda: naive.subset_rate_game(paths, conv, value, nulls)}[game]()
     check(result, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=path_tables())
+def test_rate_game_by_masks_beyond_twenty_channels_matches_brute_force(data):
+    """A small table beyond 20 channels: masks and pairwise inclusion tests (no 2^n transform, no
+    Numba), forced here by lowering the dense limit to 0."""
+    import shapley_attr.models.shapley as shapley_mod
+
+    paths, conv, value, nulls = data
+    names = ("DENSE_RATE_CHANNELS", "SMALL_CHANNELS", "PAIRWISE_BUDGET")
+    saved = [getattr(shapley_mod, k) for k in names]
+    shapley_mod.DENSE_RATE_CHANNELS = shapley_mod.SMALL_CHANNELS = 0
+    shapley_mod.PAIRWISE_BUDGET = float("inf")
+    try:
+        result = fit(from_path_lists(paths, conv, value, nulls), ModelParams(game="rate"))
+    finally:
+        for k, v in zip(names, saved):
+            setattr(shapley_mod, k, v)
+    check(result, naive.rate_game(paths, conv, value, nulls))
+
+
+def test_a_small_table_on_50_channels_never_loads_numba(tmp_path):
+    """10k journeys over 50 channels: the rate and count games by masks and pairwise sums."""
+    code = ("import sys, numpy as np\n"
+            "from shapley_attr.frames import from_path_lists\n"
+            "from shapley_attr.config import ModelParams\n"
+            "from shapley_attr.models import fit\n"
+            "rng = np.random.default_rng(1)\n"
+            "paths = [[f'c{x}' for x in rng.integers(0, 50, rng.integers(1, 6))] for _ in range(3000)]\n"
+            "conv = (rng.random(3000) < 0.1).astype(float)\n"
+            "t = from_path_lists(paths, conv, conv * 5, 1 - conv)\n"
+            "assert t.n_channels == 50\n"
+            "for g in ('rate', 'count'):\n"
+            "    fit(t, ModelParams(game=g))\n"
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

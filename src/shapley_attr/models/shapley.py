@@ -23,6 +23,13 @@ DENSE_RATE_CHANNELS = 20
 subsets of each set."""
 SMALL_CHANNELS = DENSE_RATE_CHANNELS
 """Up to this many channels the distinct sets are bit masks grouped in NumPy."""
+MASK_CHANNELS = 62
+MASK_CELLS = 1 << 26
+"""Beyond SMALL_CHANNELS, up to MASK_CHANNELS channels (codes fit an int64 mask), a table of at most
+MASK_CELLS paths × channels is grouped by masks too (a small table should not pay Numba's start-up)."""
+PAIRWISE_BUDGET = 3e8
+"""Beyond DENSE_RATE_CHANNELS, the pairwise inclusion tests are used up to this cost (~0.1 s), else
+the compiled trie walk."""
 BATCH_PAIRS = 64
 MAX_STRATA = 64
 """Positions are pooled into at most this many strata (n ≤ 128 channels: one stratum per position), so
@@ -36,11 +43,13 @@ def distinct_sets(table: PathTable):
 
     Returns (set_off, set_codes, path_set, K, N): the distinct sets as a CSR of sorted codes, the set of
     every path, and per set the conversions K(T) and journeys N(T) = conversions + nulls. Up to
-    ``SMALL_CHANNELS`` channels each path's set is a bit mask (an OR per path, one sort of the masks:
-    NumPy, so the common case never loads Numba); beyond, a compiled pass. The sets are numbered in
-    ascending mask order below the limit and in first-seen order above it.
+    ``SMALL_CHANNELS`` channels (or a small table up to ``MASK_CHANNELS``) each path's set is a bit mask
+    (an OR per path, one sort of the masks: NumPy, so the common case never loads Numba); beyond, a
+    compiled pass. The sets are numbered in ascending mask order by masks and in first-seen order by
+    the compiled pass.
     """
-    if table.n_channels <= SMALL_CHANNELS:
+    n = table.n_channels
+    if n <= SMALL_CHANNELS or (n <= MASK_CHANNELS and table.n_paths * n <= MASK_CELLS):
         path_mask = path_masks(table)
         masks, path_set = np.unique(path_mask, return_inverse=True)
         path_set = path_set.astype(np.int64).ravel()
@@ -117,22 +126,34 @@ def credit_by_shares(table: PathTable, set_off, set_codes, path_set, shares) -> 
     return credit, fallback
 
 
-def rate_phi_dense(masks, set_off, set_codes, v, n: int) -> np.ndarray:
-    """The rate game's φ for all distinct sets at once when the channel count n is small (≤ 20).
+def rate_phi_masks(masks, set_off, set_codes, v, n: int) -> np.ndarray | None:
+    """The rate game's φ for all distinct sets at once from their bit masks, or None when neither way
+    below fits (beyond DENSE_RATE_CHANNELS and over PAIRWISE_BUDGET: the caller walks the trie).
 
     With m = |S|: φ_i(S) = P(S) − Q(S∖i), where P(X) = Σ_{T⊆X} v(T)·w_in(|T|, |X|) and
     Q(X) = Σ_{T⊆X} v(T)·(w_in + w_out)(|T|, |X| + 1) (``shapley_weights``). Both are ranked subset
-    sums: one zeta transform over the 2^n coalitions per dividend size t (n in-place half-array adds),
-    read only at the sets and at the sets less one channel."""
+    sums: up to DENSE_RATE_CHANNELS, one zeta transform over the 2^n coalitions per dividend size t
+    (n in-place half-array adds), read only at the sets and at the sets less one channel; when the sets
+    are few (a small table) every (query, live set) pair is tested for inclusion instead, whichever
+    costs less (``PAIRWISE_COST``)."""
     sizes = np.diff(set_off)
+    live = v != 0.0
+    ranks = np.unique(sizes[live])
+    pair_cost = (len(masks) + len(set_codes)) * int(live.sum()) * PAIRWISE_COST
+    zeta_cost = len(ranks) * n * float(1 << n) if n <= DENSE_RATE_CHANNELS else np.inf
+    if n > DENSE_RATE_CHANNELS and pair_cost > PAIRWISE_BUDGET:
+        return None
     owner = np.repeat(np.arange(len(masks)), sizes)
     less_one = masks[owner] ^ np.left_shift(np.int64(1), set_codes.astype(np.int64))  # S∖i, of size m − 1
     w_in, w_out = shapley_weights(n + 1)
+    if pair_cost < zeta_cost:
+        at_set = _subset_sums(masks, sizes, masks[live], sizes[live], v[live], w_in)
+        at_less_one = _subset_sums(less_one, sizes[owner], masks[live], sizes[live], v[live], w_in + w_out)
+        return at_set[owner] - at_less_one
     at_set = np.zeros(len(masks), dtype=np.float64)
     at_less_one = np.zeros(len(set_codes), dtype=np.float64)
     z = np.zeros(1 << n, dtype=np.float64)
-    live = v != 0.0
-    for t in np.unique(sizes[live]):
+    for t in ranks:
         z[:] = 0.0
         chosen = live & (sizes == t)
         z[masks[chosen]] = v[chosen]
@@ -140,6 +161,26 @@ def rate_phi_dense(masks, set_off, set_codes, v, n: int) -> np.ndarray:
         at_set += z[masks] * w_in[t, sizes]
         at_less_one += z[less_one] * (w_in[t, sizes[owner]] + w_out[t, sizes[owner]])
     return at_set[owner] - at_less_one
+
+
+def _subset_sums(query, query_size, live_masks, live_sizes, live_v, weight) -> np.ndarray:
+    """Σ_{T live, T ⊆ X} v(T)·weight[|T|, m_X] for every query mask X (m_X = ``query_size``): the
+    queries of one size share a weight vector over the live sets; blocks of queries keep a block's
+    (query, set) matrix under ~16 MB."""
+    out = np.zeros(len(query), dtype=np.float64)
+    step = max(1, (1 << 21) // max(len(live_masks), 1))
+    for m in np.unique(query_size):
+        rows = np.flatnonzero(query_size == m)
+        wv = live_v * weight[live_sizes, m]
+        for a in range(0, len(rows), step):
+            x = query[rows[a:a + step]]
+            inside = (live_masks[None, :] & ~x[:, None]) == 0
+            out[rows[a:a + step]] = np.where(inside, wv[None, :], 0.0).sum(axis=1)
+    return out
+
+
+PAIRWISE_COST = 8
+"""Relative cost of one (query, set) inclusion test against one add of a zeta transform (measured)."""
 
 
 def zeta_in_place(z: np.ndarray, n: int) -> None:
@@ -204,10 +245,11 @@ def rate_shares(table: PathTable):
     set_off, set_codes, path_set, k_of_set, n_of_set = distinct_sets(table)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(n_of_set > 0, k_of_set / np.where(n_of_set > 0, n_of_set, 1.0), 0.0)
-    phi = np.zeros(len(set_codes), dtype=np.float64)
-    if table.n_channels <= DENSE_RATE_CHANNELS:
-        phi = rate_phi_dense(set_masks(set_off, set_codes), set_off, set_codes, v, table.n_channels)
-    else:
+    phi = None
+    if table.n_channels <= MASK_CHANNELS:
+        phi = rate_phi_masks(set_masks(set_off, set_codes), set_off, set_codes, v, table.n_channels)
+    if phi is None:
+        phi = np.zeros(len(set_codes), dtype=np.float64)
         from ..kernels.rate_trie import _rate_shapley
         from ..kernels.sequences import _gather_sequences
 
