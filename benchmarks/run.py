@@ -126,6 +126,28 @@ def scale_table(sizes: list[int], workdir: Path) -> list[dict]:
     return rows
 
 
+def bootstrap_table(sizes: list[int], workdir: Path, replicates: int = 200) -> list[dict]:
+    """The cost of ``--bootstrap B`` as a user feels it: the whole command with and without it on the
+    same export (Shapley rate game; each replicate resamples journeys with their own values and refits)."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    exe = [sys.executable, "-m", "shapley_attr"]
+    for n, d in events_files(sizes, workdir).items():
+        events = d / "events.parquet"
+        base = exe + ["attribute", str(events), "--fx", str(d / "fx.csv"), "--model", "shapley", "--game", "rate",
+                      "--quiet", "--out", str(workdir / f"boot_{n}.csv")]
+        measure(base)
+        plain = measure(base)
+        boot = measure(base + ["--bootstrap", str(replicates)], timeout=1800)
+        rows.append({"events": pq.ParquetFile(events).metadata.num_rows, "replicates": replicates,
+                     "wall_s": plain["wall_s"], "bootstrap_wall_s": boot["wall_s"],
+                     "per_replicate_s": (boot["wall_s"] - plain["wall_s"]) / replicates
+                     if boot["wall_s"] and plain["wall_s"] else None,
+                     "rss_mib": plain["rss_mib"], "bootstrap_rss_mib": boot["rss_mib"], "status": boot["status"]})
+    return rows
+
+
 def startup_table(sample_dir: Path) -> dict:
     exe = [sys.executable, "-m", "shapley_attr"]
     help_runs = [measure(exe + ["--help"])["wall_s"] for _ in range(3)]
@@ -526,7 +548,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also 50M events")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/shapley_attr_bench"))
     ap.add_argument("--skip", nargs="*", default=[],
-                    choices=["scale", "startup", "kernels", "mc", "peers", "spark"])
+                    choices=["scale", "startup", "kernels", "mc", "peers", "spark", "bootstrap"])
     ap.add_argument("--peer-sizes", nargs="*", default=None, metavar="JxN",
                     help="peers only at these journeys x channels, e.g. 1000000x10 100000x20")
     ap.add_argument("--peer-timeout", type=float, default=None,
@@ -557,6 +579,12 @@ def main() -> None:
         print("## End to end: `shapley-attr attribute` (Parquet, Shapley rate game)\n\n" + markdown(report["scale"], [
             "events", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s", "ratio_to_floor",
             "target", "meets_target", "status"]) + "\n")
+    if "bootstrap" not in args.skip:
+        sizes = [100_000] if args.quick else [1_000_000, 10_000_000]
+        report["bootstrap"] = bootstrap_table(sizes, args.workdir)
+        print("## Bootstrap: the whole command with and without `--bootstrap 200`\n\n" + markdown(
+              report["bootstrap"], ["events", "replicates", "wall_s", "bootstrap_wall_s", "per_replicate_s", "rss_mib",
+                                    "bootstrap_rss_mib", "status"]) + "\n")
     if "peers" not in args.skip:
         only = [tuple(int(v) for v in size.lower().split("x")) for size in args.peer_sizes or []] or None
         report["peers"] = peers_table(args.quick, args.workdir, args.peer_timeout, only)
@@ -587,7 +615,7 @@ def main() -> None:
     merged = json.loads(latest.read_text()) if latest.exists() and args.skip else {}
     for key, value in report.items():
         merged[key] = value
-    for key in ("startup", "kernels", "mc", "scale", "peers", "families", "spark"):
+    for key in ("startup", "kernels", "mc", "scale", "bootstrap", "peers", "families", "spark"):
         if key in report:
             merged.setdefault("section_dates", {})[key] = report["date"]
     latest.write_text(json.dumps(merged, indent=1, default=str) + "\n")
