@@ -65,10 +65,9 @@ def test_subset_rate_mc_50(benchmark):
 
 
 def test_build_journeys_from_sample(benchmark, tmp_path_factory):
-    from shapley_attr.io import load_table
-    from shapley_attr.finance.contracts import gmv_to_reporting, read_fx
+    import shapley_attr as sa
+
     from ._data import sample_events
 
     d = sample_events(tmp_path_factory.mktemp("ev"), 100_000)
-    fx, _ = read_fx(d / "fx.csv", [])
-    benchmark(load_table, d / "events.parquet", gmv_to_reporting=gmv_to_reporting(fx, "EUR", "fx"))
+    benchmark(sa.load_table, str(d / "events.parquet"), fx=str(d / "fx.csv"))
