@@ -96,6 +96,26 @@ def events_frame(users: np.ndarray, t: np.ndarray, kinds: np.ndarray, channels: 
 CHANNELS = np.array(["paid_search", "email", "social", "display", "affiliate", "video", "organic", "partner:DE-0042"])
 
 
+def one_touch_export(path: Path, labels: np.ndarray) -> Path:
+    """One user per label: a touch on it, then a conversion a second later (single-touch journeys)."""
+    n = len(labels)
+    users = np.repeat(np.arange(n), 2)
+    t = T0 + 10 * DAY + np.tile([0, 1000], n) + users * 10
+    events_frame(users, t, np.tile([0, 1], n).astype(np.int8), np.repeat(labels, 2)).write_parquet(path)
+    return path
+
+
+def many_channels(k: int) -> np.ndarray:
+    """k distinct channel labels."""
+    return np.char.add("ch", np.arange(k).astype(str))
+
+
+def many_channels_with_repeats(k: int) -> np.ndarray:
+    """k distinct labels, then k more drawn among them (seeded): 2k journeys over k channels."""
+    rng = np.random.default_rng(3)
+    return np.char.add("ch", np.concatenate([np.arange(k), rng.integers(0, k, k)]).astype(str))
+
+
 @pytest.mark.fuzz_long
 def test_one_user_with_5m_events(tmp_path):
     n = 5_000_000
@@ -128,15 +148,7 @@ def test_a_journey_of_100k_touches(tmp_path):
 
 @pytest.mark.fuzz_long
 def test_100k_distinct_channels(tmp_path):
-    k = 100_000
-    rng = np.random.default_rng(3)
-    users = np.repeat(np.arange(2 * k), 2)
-    t = T0 + 10 * DAY + np.tile([0, 1000], 2 * k) + users * 10
-    kinds = np.tile([0, 1], 2 * k).astype(np.int8)
-    labels = np.char.add("ch", np.concatenate([np.arange(k), rng.integers(0, k, k)]).astype(str))
-    channels = np.repeat(labels, 2)
-    path = tmp_path / "channels.parquet"
-    events_frame(users, t, kinds, channels).write_parquet(path)
+    path = one_touch_export(tmp_path / "channels.parquet", many_channels_with_repeats(100_000))
     for model in ("shapley", "linear"):
         record(f"100k channels, {model}", *measure(["attribute", str(path), "--model", model, "-q", "--format", "csv"]))
 
@@ -145,11 +157,7 @@ def test_100k_distinct_channels(tmp_path):
 def test_subset_rate_game_on_100k_channels_answers_by_monte_carlo(tmp_path):
     """auto → Monte Carlo with positions pooled into 64 strata (the tables were 3 × 37 GiB before)."""
     k = 100_000
-    users = np.repeat(np.arange(k), 2)
-    t = T0 + 10 * DAY + np.tile([0, 1000], k) + users * 10
-    path = tmp_path / "channels.parquet"
-    events_frame(users, t, np.tile([0, 1], k).astype(np.int8),
-                 np.repeat(np.char.add("ch", np.arange(k).astype(str)), 2)).write_parquet(path)
+    path = one_touch_export(tmp_path / "channels.parquet", many_channels(k))
     out = tmp_path / "credits.csv"
     code, err, s, rss = measure(["attribute", str(path), "--model", "shapley", "--game", "subset-rate", "-q",
                                  "--max-samples", "2000", "--out", str(out)], timeout=900)
@@ -159,12 +167,7 @@ def test_subset_rate_game_on_100k_channels_answers_by_monte_carlo(tmp_path):
 
 @pytest.mark.fuzz_long
 def test_100k_distinct_channels_cut_in_seconds(tmp_path):
-    k = 100_000
-    users = np.repeat(np.arange(k), 2)
-    t = T0 + 10 * DAY + np.tile([0, 1000], k) + users * 10
-    labels = np.char.add("ch", np.arange(k).astype(str))
-    path = tmp_path / "channels.parquet"
-    events_frame(users, t, np.tile([0, 1], k).astype(np.int8), np.repeat(labels, 2)).write_parquet(path)
+    path = one_touch_export(tmp_path / "channels.parquet", many_channels(100_000))
     code, err, seconds, rss = measure(["attribute", str(path), "--model", "linear", "-q", "--format", "csv"])
     record("100k channels, linear (the journey cut alone matters)", code, err, seconds, rss)
     assert code == 0 and seconds < 30
@@ -173,13 +176,7 @@ def test_100k_distinct_channels_cut_in_seconds(tmp_path):
 @pytest.mark.fuzz_long
 def test_markov_on_100k_distinct_channels_answers_in_minutes(tmp_path):
     """Order 1: one factorisation and rank-one removals (a solve per channel took hours)."""
-    k = 100_000
-    rng = np.random.default_rng(3)
-    users = np.repeat(np.arange(2 * k), 2)
-    t = T0 + 10 * DAY + np.tile([0, 1000], 2 * k) + users * 10
-    labels = np.char.add("ch", np.concatenate([np.arange(k), rng.integers(0, k, k)]).astype(str))
-    path = tmp_path / "channels.parquet"
-    events_frame(users, t, np.tile([0, 1], 2 * k).astype(np.int8), np.repeat(labels, 2)).write_parquet(path)
+    path = one_touch_export(tmp_path / "channels.parquet", many_channels_with_repeats(100_000))
     code, err, seconds, rss = measure(["attribute", str(path), "--model", "markov", "-q", "--format", "csv"],
                                       timeout=600)
     record("100k channels, markov", code, err, seconds, rss)

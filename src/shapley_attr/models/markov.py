@@ -152,9 +152,6 @@ def strong_blocks(q, order: int) -> np.ndarray:
 
 def inverse_diagonal(q, labels: np.ndarray) -> np.ndarray:
     """diag((I − Q)⁻¹), one strongly connected component of Q's graph at a time (exact)."""
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import splu
-
     self_loop = q.diagonal()
     diag = 1.0 / (1.0 - self_loop)  # a state on no cycle but its own loop: 1 + q + q² + …
     sizes = np.bincount(labels)
@@ -164,11 +161,11 @@ def inverse_diagonal(q, labels: np.ndarray) -> np.ndarray:
     for comp in np.flatnonzero(sizes > 1):
         idx = order[starts[comp]:starts[comp + 1]]
         m = len(idx)
-        block = (sp.identity(m, format="csc") - q[idx][:, idx]).tocsc()
+        sub = q[idx][:, idx]
         if m <= DENSE_BLOCK:
-            diag[idx] = np.diag(np.linalg.inv(block.toarray()))
+            diag[idx] = np.diag(np.linalg.inv(np.eye(m) - sub.toarray()))
             continue
-        lu = splu(block)
+        lu = _factor(sub)
         cost = float(m) * (lu.L.nnz + lu.U.nnz)
         if cost > SOLVE_BUDGET:
             raise ModelLimitError(
@@ -204,17 +201,13 @@ def removal_effects_order1(q, b, members: list, n_channels: int, labels: np.ndar
 def absorption(q, b, removed_states=None) -> float:
     """P(conversion | start) for the chain (I − Q) x = b, with ``removed_states`` sent to (null)."""
     import scipy.sparse as sp
-    from scipy.sparse.linalg import splu
 
-    n = q.shape[0]
     if removed_states is not None and len(removed_states):
-        keep = np.ones(n)
+        keep = np.ones(q.shape[0])
         keep[removed_states] = 0.0
         q = q @ sp.diags(keep)
         b = b * keep
-    a = (sp.identity(n, format="csc") - q).tocsc()
-    x = splu(a).solve(b)
-    return float(x[0])
+    return float(_factor(q).solve(b)[0])
 
 
 def fit(table: PathTable, params: ModelParams) -> ModelResult:
@@ -232,11 +225,11 @@ def fit(table: PathTable, params: ModelParams) -> ModelResult:
     else:
         lu = _factor(q)
         p_conv = float(lu.solve(b)[0])
-        cost = float(n) * _factor_cost(lu)
-        if cost > REMOVAL_BUDGET:
+        each = _factor_cost(lu)
+        if n * each > REMOVAL_BUDGET:
             raise ModelLimitError(
                 f"Markov order {params.order}: {n:,} channel removals, each a sparse LU over {q.shape[0]:,} states "
-                f"({_factor_cost(lu):.3g} multiply-adds each, {cost:.3g} in all, above the limit of "
+                f"({each:.3g} multiply-adds each, {n * each:.3g} in all, above the limit of "
                 f"{REMOVAL_BUDGET:.3g}); use a lower --order, group rare channels or --model shapley")
         del lu
         removal = None

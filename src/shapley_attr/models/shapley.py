@@ -27,6 +27,8 @@ MASK_CHANNELS = 62
 MASK_CELLS = 1 << 26
 """Beyond SMALL_CHANNELS, up to MASK_CHANNELS channels (codes fit an int64 mask), a table of at most
 MASK_CELLS paths × channels is grouped by masks too (a small table should not pay Numba's start-up)."""
+PAIRWISE_COST = 8
+"""Relative cost of one (query, set) inclusion test against one add of a zeta transform (measured)."""
 PAIRWISE_BUDGET = 3e8
 """Beyond DENSE_RATE_CHANNELS, the pairwise inclusion tests are used up to this cost (~0.1 s), else
 the compiled trie walk."""
@@ -50,7 +52,7 @@ def distinct_sets(table: PathTable):
     """
     n = table.n_channels
     if n <= SMALL_CHANNELS or (n <= MASK_CHANNELS and table.n_paths * n <= MASK_CELLS):
-        path_mask = path_masks(table)
+        path_mask = set_masks(table.offsets, table.codes)
         masks, path_set = np.unique(path_mask, return_inverse=True)
         path_set = path_set.astype(np.int64).ravel()
         bits = ((masks[:, None] >> np.arange(table.n_channels, dtype=np.int64)) & 1).astype(bool)
@@ -70,21 +72,14 @@ def distinct_sets(table: PathTable):
     return set_off, set_codes, path_set, k_of_set, n_of_set
 
 
-def path_masks(table: PathTable) -> np.ndarray:
-    """Each path's channel set as a bit mask (channel codes < 63)."""
-    masks = np.zeros(table.n_paths, dtype=np.int64)
-    live = np.flatnonzero(table.lengths > 0)
+def set_masks(offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The bit mask of each row of a CSR of channel codes (codes < 63): a path's channel set, or a
+    distinct set's. One OR-reduction over the non-empty rows; an empty row is 0."""
+    masks = np.zeros(len(offsets) - 1, dtype=np.int64)
+    live = np.flatnonzero(np.diff(offsets) > 0)
     if len(live):
-        bits = np.left_shift(np.int64(1), table.codes.astype(np.int64))
-        masks[live] = np.bitwise_or.reduceat(bits, table.offsets[live])
-    return masks
-
-
-def set_masks(set_off: np.ndarray, set_codes: np.ndarray) -> np.ndarray:
-    """Bit masks of the distinct sets (channel codes < 63)."""
-    masks = np.zeros(len(set_off) - 1, dtype=np.int64)
-    owner = np.repeat(np.arange(len(set_off) - 1), np.diff(set_off))
-    np.bitwise_or.at(masks, owner, np.left_shift(np.int64(1), set_codes.astype(np.int64)))
+        bits = np.left_shift(np.int64(1), codes.astype(np.int64))
+        masks[live] = np.bitwise_or.reduceat(bits, offsets[live])
     return masks
 
 
@@ -146,9 +141,10 @@ def rate_phi_masks(masks, set_off, set_codes, v, n: int) -> np.ndarray | None:
     owner = np.repeat(np.arange(len(masks)), sizes)
     less_one = masks[owner] ^ np.left_shift(np.int64(1), set_codes.astype(np.int64))  # S∖i, of size m − 1
     w_in, w_out = shapley_weights(n + 1)
+    w_less_one = w_in + w_out  # (w_in + w_out)(|T|, |S∖i| + 1), indexed by m = |S|
     if pair_cost < zeta_cost:
         at_set = _subset_sums(masks, sizes, masks[live], sizes[live], v[live], w_in)
-        at_less_one = _subset_sums(less_one, sizes[owner], masks[live], sizes[live], v[live], w_in + w_out)
+        at_less_one = _subset_sums(less_one, sizes[owner], masks[live], sizes[live], v[live], w_less_one)
         return at_set[owner] - at_less_one
     at_set = np.zeros(len(masks), dtype=np.float64)
     at_less_one = np.zeros(len(set_codes), dtype=np.float64)
@@ -159,7 +155,7 @@ def rate_phi_masks(masks, set_off, set_codes, v, n: int) -> np.ndarray | None:
         z[masks[chosen]] = v[chosen]
         zeta_in_place(z, n)
         at_set += z[masks] * w_in[t, sizes]
-        at_less_one += z[less_one] * (w_in[t, sizes[owner]] + w_out[t, sizes[owner]])
+        at_less_one += z[less_one] * w_less_one[t, sizes[owner]]
     return at_set[owner] - at_less_one
 
 
@@ -177,10 +173,6 @@ def _subset_sums(query, query_size, live_masks, live_sizes, live_v, weight) -> n
             inside = (live_masks[None, :] & ~x[:, None]) == 0
             out[rows[a:a + step]] = np.where(inside, wv[None, :], 0.0).sum(axis=1)
     return out
-
-
-PAIRWISE_COST = 8
-"""Relative cost of one (query, set) inclusion test against one add of a zeta transform (measured)."""
 
 
 def zeta_in_place(z: np.ndarray, n: int) -> None:
