@@ -21,7 +21,7 @@ import polars as pl
 
 from .config import JourneyParams
 from .schema import DIRECT
-from .errors import InputError
+from .errors import InputError, ModelLimitError
 from typing import TYPE_CHECKING
 
 from .frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, merge_identical_paths, to_array
@@ -180,7 +180,10 @@ def _user_time_order(df: pl.DataFrame, user_ids=None, t: np.ndarray | None = Non
         t = _column(df, "t", np.int64)
     if is_conv is None:
         is_conv = _column(df, "is_conversion", np.bool_)
-    perm = np.empty(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64)
+    if len(df) >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
+        raise ModelLimitError(f"{len(df):,} accepted events: the local engine orders at most 2^31 - 1 "
+                              "events; use --engine spark, or split the export by period or country")
+    perm = np.empty(len(df), dtype=np.int32)
     new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), t, is_conv, perm)
     if not collision:
         return perm, new_user

@@ -1,6 +1,8 @@
 """Validation of an events export against the contract (DATA.md, input 1).
 
 Checks are vectorised Polars expressions: each row gets the first failing (column, reason) or none.
+Most rows of an export are touches that pass every check; those are recognised from their raw
+values without evaluating the checks (see :func:`validate_events`), and every other row is checked.
 Accepted rows come out typed (``t`` microseconds since the epoch, UTC; ``is_conversion``; ``gmv``
 Float64); rejected rows become ``rejects.csv`` records (``source, row, column, value, reason``).
 """
@@ -27,7 +29,7 @@ UNKNOWN_CURRENCY = "?"
 """Reconciliation key of rejected rows whose currency cannot be read."""
 DERIVED_ORDER_ID_RULE = "derived from (user_id hash, event_time in µs, row number)"
 
-BATCH_ROWS = 2_000_000
+BATCH_ROWS = 1000000
 """Rows validated per batch: bounds the memory of the wide per-row frame (~100 bytes a row)."""
 
 REJECT_SCHEMA = dict(zip(REJECT_COLUMNS, (pl.Utf8, pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8)))
@@ -115,10 +117,12 @@ def _as_text(name: str, schema) -> pl.Expr:
 
 
 def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> ValidatedEvents:
-    """Split an events frame into accepted rows and rejects, in one lazy pass over typed columns.
+    """Split an events frame into accepted rows and rejects.
 
-    No string column of the whole export is kept: the conversions' text is typed on the conversion
-    rows alone, and reasons and raw values are built by reading the failing rows again.
+    Two passes: a cheap one over every row (hashes, time, a categorical label id, the plain-touch
+    test) and the contract's checks over the other rows alone (conversions and whatever is not a
+    plain touch). No string column of the whole export is kept, no text is trimmed and no number
+    parsed on a plain touch; reasons and raw values are built by reading the failing rows again.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -135,60 +139,75 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     lf, schema, binary_checks = _text_columns(lf, schema, source)
     checks, exprs = _checks(schema, mapping)
     checks = binary_checks + checks
-    channel = exprs["channel"]
-    with decoding(source):  # the first pass that decodes the data pages
-        labels = (lf.select(channel.alias("c")).filter(pl.col("c").is_not_null() & (pl.col("c") != "")
-                                                        & (pl.col("c") != DIRECT))
-                  .unique().collect().get_column("c").to_list())
-    channels = sorted(labels)
-    is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
-    flags = [cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)]
+    label = exprs["channel"] if "partner" in schema else _as_text("channel", schema)
     user = pl.col("user_id").cast(pl.Utf8)
-    # conversion-only text (order id, country, currency) passes through raw and is trimmed and typed
-    # on the conversion rows alone, after the batches (trimming it on every row cost ~0.6 s per 10M)
-    raw_text = [(pl.col(c) if c in schema else pl.lit(None, dtype=pl.Utf8)).alias(f"_raw_{c}") for c in CONVERSION_TEXT]
-    flag_cols = [f"_bad{i}" for i in range(len(checks))]
-    frame = lf.with_columns(*raw_text).with_columns(**{k: v for k, v in exprs.items()}).select(
-        pl.col(ROW).cast(pl.Int64),
-        user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
-        pl.col("t"), is_conv.alias("is_conversion"),
-        # labels outside the dictionary (the reserved (direct)) are rejected rows: code -1, never kept
-        pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels), strict=False)
-        .to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
-        pl.when(is_conv).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
-        pl.col("margin"),
-        *[pl.col(f"_raw_{c}") for c in CONVERSION_TEXT],
-        (~pl.col("event_type").is_in(touch_types).fill_null(False)).alias("_counted"),
-        *flags,
-    ).with_columns(pl.any_horizontal(flag_cols).alias("_bad"))
+    raw_touch = pl.col("event_type").cast(pl.Utf8).is_in(_untrimmed(touch_types)).fill_null(False)
+    if binary_checks:  # bytes decoded in Python: every row takes the checks' way
+        raw_touch = pl.lit(False)
 
-    # Batches of BATCH_ROWS rows: from each only the compact columns of the accepted rows are kept
-    # (hashes, time, code, gmv), plus the few conversion, bad and counted rows; the wide frame of
-    # one batch is dropped before the next is read. Batch boundaries are fixed by row count, so
-    # results do not depend on the thread count.
-    # (Rows are selected column-wise: DataFrame.filter on many-chunk frames measured ~30x slower.)
-    columns = [ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv"]
+    # Pass 1, over every row, a few cheap columns: the user id's two hashes, the time, the raw channel
+    # label as a categorical id and whether the row is a *plain touch* candidate (user id given, time
+    # parsed, raw event type one of the touch types). No text is trimmed and no number parsed per row:
+    # the distinct labels (a few, even on a large export) are trimmed once afterwards by Polars (the
+    # checks' own whitespace rule), which also gives the channel dictionary.
+    compact = lf.select(
+        pl.col(ROW).cast(pl.Int64), user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
+        exprs["t"].alias("t"), (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
+        raw_touch.alias("_touch"), (~(user.is_null() | (user.str.strip_chars() == ""))).alias("_user"),
+    ).select(ROW, "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
+             (pl.col("_touch") & pl.col("_user") & pl.col("t").is_not_null()).alias("_plain"))
+    # Each batch is copied into arrays of the whole export's length and dropped: Polars reuses its
+    # memory for the next batch, and no second copy of the columns is ever made.
+    with decoding(source):
+        total = lf.select(pl.len()).collect().item()  # Parquet and Arrow: from the metadata
+    rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()}
+    done = 0
+    with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
+        for batch in compact.collect_batches(chunk_size=BATCH_ROWS):
+            m = len(batch)
+            if done + m > total:
+                raise RuntimeError(f"validation: {source} gave more rows than its count {total}")
+            for name, values in rows.items():
+                values[done:done + m] = batch.get_column(name).to_numpy()
+            done += m
+            bar.update(m)
+            del batch
+    if done != total:
+        raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
+    channels, code = _dictionary(rows.pop("_label"))
+    plain = rows.pop("_plain") & (code >= 0)
+
+    # Pass 2, over the other rows alone (conversions, rows to reject, text that needs trimming): the
+    # contract's checks (_exact_columns), so reasons and typed values are the checks' own. A Parquet
+    # file decodes the other columns of the matching rows only. Batches of BATCH_ROWS rows bound the
+    # memory of the wide per-row frame; batch boundaries are fixed by row count, so results do not
+    # depend on the thread count.
+    frame_of = _exact_columns(schema, mapping, checks, exprs, channels)
+    unusual = rows.pop("_touch") & ~plain
+    others = ~raw_touch
+    if unusual.any():  # touch-typed rows that are not plain (a blank user id, a bad time or label): rare
+        others = others | pl.col(ROW).is_in(pl.Series(rows[ROW][unusual]).implode())
+    flag_cols = [f"_bad{i}" for i in range(len(checks))]
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
-    kept, convs, flagged_parts, counted_parts = [], [], [], []
-    with current().bar(None, f"reading {source}", unit="row") as bar, decoding(source):
-        for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
-            bar.update(len(batch))
-            bad = batch.get_column("_bad")
-            any_bad = bool(bad.any())
-            kept.append(_take(batch, columns, ~bad) if any_bad else pl.DataFrame([batch.get_column(c) for c in columns]))
-            convs.append(_take(batch, conv_columns, batch.get_column("is_conversion") & ~bad))
-            if any_bad:
-                flagged_parts.append(_take(batch, [ROW, *flag_cols], bad))
-            counted_parts.append(_take(batch, counted_columns, batch.get_column("_counted")))
-            del batch
-    accepted = pl.concat(kept, rechunk=False) if kept else frame.select(columns).clear().collect()
-    del kept
-    conv = pl.concat(convs) if convs else frame.select(conv_columns).clear().collect()
+    verdicts, convs, flagged_parts, counted_parts = [], [], [], []
+    with decoding(source):
+        for checked in frame_of(lf.filter(others)).collect_batches(chunk_size=BATCH_ROWS):
+            bad = checked.get_column("_bad")
+            verdicts.append(checked.select(ROW, "is_conversion", "code", "gmv", "_bad"))
+            convs.append(_take(checked, conv_columns, checked.get_column("is_conversion") & ~bad))
+            if bool(bad.any()):
+                flagged_parts.append(_take(checked, [ROW, *flag_cols], bad))
+            counted_parts.append(_take(checked, counted_columns, checked.get_column("_counted")))
+            del checked
+    empty = frame_of(lf.clear()).collect()
+    verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, "is_conversion", "code", "gmv", "_bad")
+    accepted = _accepted_rows(rows, code, plain, verdict)
+    del rows, verdict, verdicts
+    conv = pl.concat(convs) if convs else empty.select(conv_columns)
     conv = conv.rename({f"_raw_{c}": c for c in CONVERSION_TEXT}).select(
         ROW, "_h", "t", "gmv", "margin", *[_typed_text(c, mapping).alias(c) for c in CONVERSION_TEXT])
-    counted = (pl.concat(counted_parts) if counted_parts
-               else frame.select(counted_columns).clear().collect())
+    counted = pl.concat(counted_parts) if counted_parts else empty.select(counted_columns)
 
     # Order ids: derived from (user hash, time, row) when absent; a duplicate among otherwise valid
     # conversions is rejected (the first occurrence is kept). Only conversion rows are looked at.
@@ -248,6 +267,92 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
     return ValidatedEvents(source, len(accepted) + len(rejects), accepted, conversions, tuple(channels), rejects,
                            counted, order_ids_derived, "margin" in schema, user_ids)
 
+
+ACCEPTED_COLUMNS = (ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv")
+PASS_ONE = {ROW: np.int64, "_h": np.uint64, "_h2": np.uint64, "t": np.int64, "_label": np.int32, "_touch": np.bool_,
+            "_plain": np.bool_}
+"""The columns of the first pass over every row, as arrays."""
+
+
+def _untrimmed(types) -> list[str]:
+    """The event types that trimming leaves unchanged (Polars' whitespace rule): a raw value equal to
+    one of them is that type without trimming."""
+    values = pl.Series(list(types), dtype=pl.Utf8)
+    return values.filter(values == values.str.strip_chars()).to_list()
+
+
+def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list[str]):
+    """The contract's per-row columns of a frame of raw rows: ``ROW, _h, _h2, t, is_conversion, code,
+    gmv, margin``, the conversions' raw text, ``_counted`` (not a touch), one flag per check
+    (``_bad{i}``) and ``_bad`` (any)."""
+    touch_types = list(mapping.touch_types)
+    conv_types = list(mapping.conversion_types)
+    is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
+    flags = [cond.fill_null(True).alias(f"_bad{i}") for i, (cond, _, _, _) in enumerate(checks)]
+    flag_cols = [f"_bad{i}" for i in range(len(checks))]
+    user = pl.col("user_id").cast(pl.Utf8)
+    # conversion-only text (order id, country, currency) passes through raw and is trimmed and typed
+    # on the conversion rows alone, after the batches
+    raw_text = [(pl.col(c) if c in schema else pl.lit(None, dtype=pl.Utf8)).alias(f"_raw_{c}") for c in CONVERSION_TEXT]
+
+    def frame(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.with_columns(*raw_text).with_columns(**exprs).select(
+            pl.col(ROW).cast(pl.Int64),
+            user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
+            pl.col("t"), is_conv.alias("is_conversion"),
+            # labels outside the dictionary (the reserved (direct)) are rejected rows: code -1, never kept
+            pl.when(is_conv).then(None).otherwise(pl.col("channel")).cast(pl.Enum(channels), strict=False)
+            .to_physical().cast(pl.Int32).fill_null(-1).alias("code"),
+            pl.when(is_conv).then(pl.col("gmv")).otherwise(0.0).alias("gmv"),
+            pl.col("margin"),
+            *[pl.col(f"_raw_{c}") for c in CONVERSION_TEXT],
+            (~pl.col("event_type").is_in(touch_types).fill_null(False)).alias("_counted"),
+            *flags,
+        ).with_columns(pl.any_horizontal(flag_cols).alias("_bad"))
+
+    return frame
+
+
+def _dictionary(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
+    and every row's code in it (-1: a null, blank or reserved label) from the rows' categorical ids
+    plus one (0: a null label)."""
+    present = np.flatnonzero(np.bincount(labels, minlength=1)[1:]) + 1
+    trimmed = (pl.Series((present - 1).astype(np.uint32), dtype=pl.UInt32).cat.to(pl.Categorical).cast(pl.Utf8)
+               .str.strip_chars().to_list()) if len(present) else []
+    channels = sorted(set(trimmed) - {"", DIRECT})
+    position = {c: i for i, c in enumerate(channels)}
+    lut = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int32)
+    lut[present] = [position.get(c, -1) for c in trimmed]
+    return channels, lut[labels]
+
+
+def _accepted_rows(rows: dict[str, np.ndarray], code: np.ndarray, plain: np.ndarray, verdict: pl.DataFrame
+                   ) -> pl.DataFrame:
+    """The accepted rows (:data:`ACCEPTED_COLUMNS`, in row order, contiguous): the plain touches
+    (``code`` from the dictionary) and the other rows the checks accept (``verdict``: the other rows,
+    in row order). Takes the arrays out of ``rows``."""
+    at = np.flatnonzero(~plain)
+    if not np.array_equal(verdict.get_column(ROW).to_numpy(), rows[ROW][at]):
+        raise RuntimeError("validation: the checked rows are not the rows the first pass set aside")
+    n = len(plain)
+    is_conv = np.zeros(n, dtype=np.bool_)
+    gmv = np.zeros(n, dtype=np.float64)
+    code = code.astype(np.int32, copy=True)
+    code[at] = verdict.get_column("code").to_numpy()
+    is_conv[at] = verdict.get_column("is_conversion").to_numpy()
+    gmv[at] = verdict.get_column("gmv").fill_null(0.0).to_numpy()
+    keep = plain.copy()
+    keep[at] = ~verdict.get_column("_bad").to_numpy()
+    every = bool(keep.all())
+    rows.update(is_conversion=is_conv, code=code, gmv=gmv)
+    del is_conv, code, gmv
+    columns = []
+    for name, key in zip(ACCEPTED_COLUMNS, (ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv")):
+        values = rows.pop(key)
+        columns.append(pl.Series(name, values if every else values[keep]))
+        del values
+    return pl.DataFrame(columns)
 
 @contextlib.contextmanager
 def decoding(source: str):

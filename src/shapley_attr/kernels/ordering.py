@@ -4,7 +4,27 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from numba import types
+
 from ._jit import kernel
+
+
+def _ro(dtype):
+    """A read-only contiguous 1-D array type: Polars hands columns over as read-only views, and a
+    writable array converts to it too, so one compiled version serves both (loaded at import)."""
+    return types.Array(dtype, 1, "C", readonly=True)
+
+
+def _out(dtype):
+    return types.Array(dtype, 1, "C")
+
+
+_ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean))(
+    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _out(perm))
+    for perm in (types.int32,)]
+_GATHER_SIGNATURES = [types.Tuple((_out(types.int64), _out(types.boolean), _out(types.int32), _out(types.float64)))(
+    _ro(perm), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32), _ro(types.float64))
+    for perm in (types.int32,)]
 
 
 N_PARTS = 16
@@ -13,7 +33,7 @@ N_PARTS = 16
 count."""
 
 
-@kernel(parallel=True)  # no signature: columns arrive as read-only views of Arrow memory
+@kernel(_ORDER_SIGNATURES, parallel=True)
 def _user_time_order(h, h2, t, is_conv, perm):
     """Fill ``perm`` (int32 or int64, length n) with the permutation ordering rows by ``h`` (a 64-bit
     hash of the user id), then time ``t`` with a touch before a conversion at the same instant
@@ -150,7 +170,7 @@ def _user_time_order(h, h2, t, is_conv, perm):
     return new_user, collided.any()
 
 
-@kernel(parallel=True)  # no signature: read-only Arrow views or owned arrays
+@kernel(_GATHER_SIGNATURES, parallel=True)
 def _gather_events(perm, t, is_conv, code, remap, gmv):
     """``t, is_conv, remap[code] (-1 kept), gmv`` in the order ``perm``, in one parallel pass."""
     n = perm.shape[0]

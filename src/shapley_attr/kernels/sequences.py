@@ -20,17 +20,19 @@ def _unique_sequences(offsets, codes):
     """Identical code sequences → one id each (open addressing on a 64-bit sequence hash).
 
     Returns (inverse: id of every sequence, first: index of the first sequence of every id), ids in
-    order of first occurrence. Sequences with equal hashes are compared element by element.
+    order of first occurrence. Sequences with equal hashes are compared element by element. The
+    table grows with the distinct sequences (kept under half full), not with the number of
+    sequences: journeys repeat a lot (3.6M journeys, 0.5M paths), and a table that fits the caches
+    is probed about twice as fast.
     """
     n = offsets.shape[0] - 1
-    size = 1
-    while size < 2 * n + 2:
-        size *= 2
+    size = 1024
     mask = size - 1
     slot_id = np.full(size, -1, dtype=np.int64)
     slot_hash = np.zeros(size, dtype=np.uint64)
     inverse = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
+    first = np.empty(max(n, 1), dtype=np.int64)
+    first_hash = np.empty(max(n, 1), dtype=np.uint64)
     n_unique = 0
     for p in range(n):
         a = offsets[p]
@@ -43,8 +45,20 @@ def _unique_sequences(offsets, codes):
                 slot_id[pos] = n_unique
                 slot_hash[pos] = h
                 first[n_unique] = p
+                first_hash[n_unique] = h
                 inverse[p] = n_unique
                 n_unique += 1
+                if 2 * n_unique > size:  # grow: re-insert every id by its stored hash
+                    size *= 4
+                    mask = size - 1
+                    slot_id = np.full(size, -1, dtype=np.int64)
+                    slot_hash = np.zeros(size, dtype=np.uint64)
+                    for v in range(n_unique):
+                        q = np.int64(first_hash[v] & np.uint64(mask))
+                        while slot_id[q] != -1:
+                            q = (q + 1) & mask
+                        slot_id[q] = v
+                        slot_hash[q] = first_hash[v]
                 break
             if slot_hash[pos] == h:
                 r = first[u]

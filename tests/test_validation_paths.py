@@ -1,0 +1,90 @@
+"""The plain-touch shortcut of ``validate_events`` against the contract's checks alone.
+
+Most rows are recognised as plain touches from their raw values (no trimming, no parsing); every
+other row goes through the checks. With the shortcut switched off every row is checked, so the two
+must agree on every output: accepted rows and their codes, conversions, rejects with reasons, the
+reconciliation rows and the channel dictionary — on exports full of the values that make a row
+*not* plain (padded types and labels, blank ids, bad times, the reserved label, partners).
+"""
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from shapley_attr.config import ColumnMapping
+from shapley_attr.io import events as ev
+from shapley_attr.io.readers import ROW
+
+USERS = ["u1", "u2", " u3", "", "   ", None, "\tu4", "ü5"]
+TIMES = ["2026-10-01T10:00:00Z", "2026-10-02 11:30:00", "2026-10-01T10:00:00+02:00", "yesterday", "", None,
+         " 2026-10-03T09:00:00Z"]
+TYPES = ["touch", "conversion", " touch", "touch ", "conversion\t", "click", "", None, "Touch"]
+LABELS = ["email", "search", " email", "email ", "", "  ", None, "(direct)", " (direct) ", "display", "\u00a0seo", "\x1fseo", "seo"]
+PARTNERS = [None, None, "", "p1", " p2 ", "  "]
+GMV = ["100.00", " 12.5 ", "-5", "abc", "", None, "1e13", "0"]
+CURRENCY = ["EUR", " GBP ", "eur", "", None, "JPY"]
+ORDER = ["o1", "o2", "", None, " o1 ", "o3"]
+
+
+def rows(with_partner: bool):
+    columns = dict(user_id=st.sampled_from(USERS), event_time=st.sampled_from(TIMES),
+                   event_type=st.sampled_from(TYPES), channel=st.sampled_from(LABELS), gmv=st.sampled_from(GMV),
+                   currency=st.sampled_from(CURRENCY), order_id=st.sampled_from(ORDER),
+                   country=st.sampled_from(["DE", " fr", "", None]))
+    if with_partner:
+        columns["partner"] = st.sampled_from(PARTNERS)
+    return st.lists(st.fixed_dictionaries(columns), min_size=0, max_size=60)
+
+
+def validate(frame: pl.DataFrame, shortcut: bool, monkeypatch, mapping: ColumnMapping):
+    with monkeypatch.context() as m:
+        if not shortcut:  # no raw event type counts as a touch: every row goes through the checks
+            m.setattr(ev, "_untrimmed", lambda types: [])
+        return ev.validate_events(frame.lazy().with_row_index(ROW, offset=1), "events.csv", mapping)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), with_partner=st.booleans(), batch=st.sampled_from([3, 7, 2_000_000]))
+def test_shortcut_equals_the_checks(data, with_partner, batch, monkeypatch):
+    records = data.draw(rows(with_partner))
+    schema = {c: pl.Utf8 for c in ["user_id", "event_time", "event_type", "channel", "gmv", "currency", "order_id",
+                                   "country"] + (["partner"] if with_partner else [])}
+    frame = pl.DataFrame(records, schema=schema)
+    mapping = ColumnMapping()
+    monkeypatch.setattr(ev, "BATCH_ROWS", batch)
+    fast = validate(frame, True, monkeypatch, mapping)
+    slow = validate(frame, False, monkeypatch, mapping)
+    assert fast.channels == slow.channels
+    assert fast.rows_read == slow.rows_read == len(frame)
+    for name in ("accepted", "conversions", "rejects", "counted"):
+        assert_frame_equal(getattr(fast, name), getattr(slow, name), check_dtypes=True)
+    assert fast.order_ids_derived == slow.order_ids_derived
+    assert fast.rows_accepted + fast.rows_rejected == len(frame)
+
+
+def test_plain_touches_skip_the_checks(monkeypatch):
+    """A clean export's touches never reach the checks: only its conversions do."""
+    frame = pl.DataFrame({"user_id": ["a", "a", "b", "b"], "event_time": ["2026-10-01T10:00:00Z"] * 4,
+                          "event_type": ["touch", "conversion", "touch", "touch"],
+                          "channel": ["email", None, "search", "email"], "gmv": [None, "5", None, None],
+                          "currency": [None, "EUR", None, None]})
+    seen = []
+    exact = ev._exact_columns
+
+    def spy(*args):
+        frame_of = exact(*args)
+
+        def wrapped(lf):
+            out = frame_of(lf)
+            seen.append(out)
+            return out
+        return wrapped
+
+    monkeypatch.setattr(ev, "_exact_columns", spy)
+    got = ev.validate_events(frame.lazy().with_row_index(ROW, offset=1), "e.csv", ColumnMapping())
+    checked = seen[0].collect()  # the checks' frame over the rows that were not plain touches
+    assert checked.get_column(ROW).to_list() == [2]
+    assert got.accepted.get_column("code").to_list() == [0, -1, 1, 0]
+    assert got.channels == ("email", "search") or list(got.channels) == ["email", "search"]
