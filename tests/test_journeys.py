@@ -152,15 +152,20 @@ def test_column_mapping_from_foreign_names():
 
 def test_hash_collision_falls_back_to_the_ids():
     """Two users whose first 64-bit hashes collide are still told apart (by the second hash check)."""
+    import numpy as np
     import polars as pl
 
     from shapley_attr.journeys import _user_time_order
 
     df = pl.DataFrame({"_h": pl.Series([7, 7, 7, 7], dtype=pl.UInt64), "_h2": pl.Series([1, 2, 1, 2], dtype=pl.UInt64),
-                       "t": [0, 0, 5, 5], "is_conversion": [False, False, True, True]})
+                       "t": [0, 0, 5, 5], "is_conversion": [False, False, True, True],
+                       "code": pl.Series([0, 1, -1, -1], dtype=pl.Int32)})
     ids = pl.Series(["u1", "u2", "u1", "u2"])
-    perm, new_user = _user_time_order(df, lambda: ids)
+    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(df, lambda: ids, np.array([1, 0], np.int32),
+                                                                np.array([0.0, 0.0, 2.5, 4.0]))
     assert perm.tolist() == [0, 2, 1, 3] and new_user.tolist() == [True, False, True, False]
+    assert t.tolist() == [0, 5, 0, 5] and is_conv.tolist() == [False, True, False, True]
+    assert code.tolist() == [1, -1, 0, -1] and gmv.tolist() == [0.0, 2.5, 0.0, 4.0]
 
 
 def test_user_time_order_kernel_against_a_lexsort():
@@ -184,18 +189,23 @@ def test_user_time_order_kernel_against_a_lexsort():
         is_conv = rng.random(n) < 0.3
         key = t * 2 + is_conv
         perm = np.empty(n, dtype=np.int32)
+        code = np.where(is_conv, -1, rng.integers(0, 5, n)).astype(np.int32)
+        remap = rng.permutation(5).astype(np.int32)
+        gmv = rng.random(n)
         if trial % 2:  # read-only inputs (Polars' zero-copy views) take the same compiled version
-            for a in (h, h2, t, is_conv):
+            for a in (h, h2, t, is_conv, code, gmv):
                 a.flags.writeable = False
-        new_user, collision = _user_time_order(h, h2, t, is_conv, perm)
+        new_user, collision, t_o, c_o, k_o, g_o = _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm)
         expected = np.lexsort((np.arange(n), key, h))
         assert perm.tolist() == expected.tolist(), trial
         assert not collision
+        assert (t_o == t[perm]).all() and (c_o == is_conv[perm]).all() and (g_o == gmv[perm]).all()
+        assert (k_o == np.where(code[perm] >= 0, remap[np.maximum(code[perm], 0)], -1)).all()
         hs = h[perm]
         assert new_user.tolist() == [True] + (hs[1:] != hs[:-1]).tolist()
     same = np.array([9, 3, 9], dtype=np.uint64)
     assert _user_time_order(same, np.array([1, 1, 2], dtype=np.uint64), np.zeros(3, np.int64), np.zeros(3, np.bool_),
-                            np.empty(3, np.int32))[1]
+                            np.zeros(3, np.int32), np.zeros(1, np.int32), np.zeros(3), np.empty(3, np.int32))[1]
 
 
 def test_event_time_forms_read_alike():
@@ -234,7 +244,8 @@ def test_user_time_order_same_on_any_thread_count():
         for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
             numba.set_num_threads(threads)
             perm = np.empty(n, dtype=np.int32)
-            new_user, _ = _user_time_order(h, h ^ np.uint64(1), t, is_conv, perm)
+            new_user = _user_time_order(h, h ^ np.uint64(1), t, is_conv, np.zeros(n, np.int32), np.zeros(1, np.int32),
+                                        np.zeros(n), perm)[0]
             results.append((perm.copy(), new_user.copy()))
     finally:
         numba.set_num_threads(before)
@@ -267,3 +278,22 @@ def test_paths_are_in_a_content_fixed_order_whatever_the_row_order(tmp_path, mon
     w, _ = load(tmp_path / "x.csv")
     assert z.path_labels() == w.path_labels() and z.value.tolist() == w.value.tolist()
     assert sorted(z.path_labels()) == sorted(x.path_labels())
+
+
+def test_compiled_sequence_keys_equal_numpy():
+    """The events path orders paths with the compiled keys, the paths reader with NumPy's: the same
+    64-bit values (so both engines and both inputs hand the models one table)."""
+    import numpy as np
+
+    from shapley_attr.frames import PathTable, sequence_keys
+    from shapley_attr.kernels.sequences import _sequence_keys
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 40, 500)
+    lengths[:3] = [0, 1, 200]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    codes = rng.integers(0, 3000, int(offsets[-1])).astype(np.int32)
+    n = len(lengths)
+    table = PathTable(offsets, codes, np.zeros(n), np.zeros(n), np.ones(n), tuple(f"c{i}" for i in range(3000)))
+    np.testing.assert_array_equal(_sequence_keys(offsets, codes), sequence_keys(table))

@@ -193,15 +193,17 @@ def sequence_keys(table: PathTable) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def canonical_order(table: PathTable, merge: bool = False) -> PathTable:
+def canonical_order(table: PathTable, merge: bool = False, keys: np.ndarray | None = None) -> PathTable:
     """Paths in an order fixed by their content alone — by :func:`sequence_keys`, ties (distinct
     paths with one key) by their codes — so every engine, whatever the input's row order or
     partitioning, hands the models the same table and credits and payouts are identical to the last
     bit. With ``merge``, identical paths are merged (conversions and nulls summed, values exactly in
-    millionths); without it the paths must already be unique. Vectorised NumPy: no compiled kernel."""
+    millionths); without it the paths must already be unique. Vectorised NumPy: no compiled kernel
+    (``keys``: the table's :func:`sequence_keys` when the caller has them, e.g. from
+    ``kernels.sequences._sequence_keys``)."""
     if table.n_paths < 2 or table.ages is not None:
         return table
-    keys = sequence_keys(table)
+    keys = sequence_keys(table) if keys is None else keys
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     tied = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])

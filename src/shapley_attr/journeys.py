@@ -76,7 +76,6 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_CONV_OUT_OF_SCOPE, STAT_DIRECT,
                               STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
                               STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE, _cut_journeys)
-    from .kernels.ordering import _gather_events
 
     df = events.accepted
     labels = list(events.channels)
@@ -87,12 +86,8 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     remap = np.array([position[c] for c in labels], dtype=np.int32) if labels else np.zeros(1, np.int32)
     # each column is made contiguous once (the accepted events come in batches) and shared by the
     # ordering and the gather
-    t_in, conv_in = _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_)
-    perm, new_user = _user_time_order(df, events.user_ids, t_in, conv_in)
-    t, is_conv, code, gmv = _gather_events(perm, t_in, conv_in, _column(df, "code", np.int32), remap,
-                                           np.ascontiguousarray(gmv, dtype=np.float64))
+    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(df, events.user_ids, remap, gmv)
     scope = np.empty(0, dtype=np.bool_) if in_scope is None else np.ascontiguousarray(in_scope, dtype=np.bool_)[perm]
-    del t_in, conv_in
     if margin is None:
         del perm
     p_start, p_end = period_bounds(params.period)
@@ -118,7 +113,7 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
         np.cumsum(conv > 0, out=value_offsets[1:])
         table = PathTable(off, codes, conv, val, nul, tuple(categories), ages, {}, value_offsets, val[conv > 0])
     else:
-        table = canonical_order(merge_identical_paths(table, exact_value=True, keep_values=True))
+        table = _canonical(merge_identical_paths(table, exact_value=True, keep_values=True))
     table = drop_unused_channels(table)
     stats = {
         "events": int(len(df)),
@@ -154,7 +149,14 @@ def _paths_of(journeys: PathTable, keep_ages: bool) -> PathTable:
         value = np.rint(journeys.value * VALUE_UNITS) / VALUE_UNITS
         return drop_unused_channels(PathTable(journeys.offsets, journeys.codes, journeys.conversions, value,
                                               journeys.nulls, journeys.channels, journeys.ages))
-    return drop_unused_channels(canonical_order(merge_identical_paths(journeys, exact_value=True)))
+    return drop_unused_channels(_canonical(merge_identical_paths(journeys, exact_value=True)))
+
+
+def _canonical(table: PathTable) -> PathTable:
+    """:func:`frames.canonical_order` with the content keys from the compiled kernel (loaded here)."""
+    from .kernels.sequences import _sequence_keys
+
+    return canonical_order(table, keys=_sequence_keys(table.offsets, table.codes))
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
@@ -162,35 +164,35 @@ def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
     return np.ascontiguousarray(df.get_column(name).to_numpy(), dtype=dtype)
 
 
-def _user_time_order(df: pl.DataFrame, user_ids=None, t: np.ndarray | None = None,
-                     is_conv: np.ndarray | None = None):
+def _user_time_order(df: pl.DataFrame, user_ids, remap: np.ndarray, gmv: np.ndarray):
     """The row permutation ordering rows by user, then time (touch before conversion at the same
-    instant), then input order; and the ``new_user`` flags in that order. ``t`` and ``is_conv`` are
-    the frame's columns when the caller already holds them as arrays.
+    instant), then input order; the ``new_user`` flags in that order; and the rows' ``t,
+    is_conversion, remap[code]`` (-1 kept) and ``gmv`` (one per row of ``df``) in that order.
 
     Users are ordered by a 64-bit hash of the id with a compiled radix sort (linear time; see
-    ``kernels.ordering._user_time_order``), ~1.5x faster than two stable Polars sorts on 10M rows
-    and with half the scratch memory. A second, independent hash checks the first: two different
-    ids sharing both 64-bit hashes has probability ~n²/2^128. When the hashes disagree, the ids
-    themselves (``user_ids()``) are sorted.
+    ``kernels.ordering._user_time_order``, which gathers the columns in the same pass), ~1.5x
+    faster than two stable Polars sorts on 10M rows and with half the scratch memory. A second,
+    independent hash checks the first: two different ids sharing both 64-bit hashes has probability
+    ~n²/2^128. When the hashes disagree, the ids themselves (``user_ids()``) are sorted.
     """
-    from .kernels.ordering import _user_time_order as order_kernel
+    from .kernels.ordering import _gather_events, _user_time_order as order_kernel
 
-    if t is None:
-        t = _column(df, "t", np.int64)
-    if is_conv is None:
-        is_conv = _column(df, "is_conversion", np.bool_)
     if len(df) >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
         raise ModelLimitError(f"{len(df):,} accepted events: the local engine orders at most 2^31 - 1 "
                               "events; use --engine spark, or split the export by period or country")
+    t, is_conv, code = _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_), _column(df, "code", np.int32)
+    gmv = np.ascontiguousarray(gmv, dtype=np.float64)
     perm = np.empty(len(df), dtype=np.int32)
-    new_user, collision = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), t, is_conv, perm)
+    new_user, collision, *gathered = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), t,
+                                                  is_conv, code, remap, gmv, perm)
     if not collision:
-        return perm, new_user
+        return perm, new_user, gathered
     if user_ids is None:
         raise RuntimeError("user id hashes collide and the ids are not available")
     key = df.select((pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")).get_column("_key")
     keys = pl.DataFrame({"_key": key, "user_id": user_ids()}).with_row_index("_i")
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")
-    return to_array(order.get_column("_i"), np.int64), to_array((u != u.shift(1)).fill_null(True), np.bool_)
+    perm = to_array(order.get_column("_i"), np.int32)
+    return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), _gather_events(perm, t, is_conv, code, remap,
+                                                                                       gmv)

@@ -27,9 +27,6 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
     kind = config.input_kind or guess_kind(lf.collect_schema())
     if kind == "paths":
         return _from_paths(lf, name, config)
-    from ..kernels.preload import preload
-
-    preload()  # the journey kernels load while Polars reads and validates
     events = validate_events(lf, name, config.mapping)
     if events.rows_rejected and not config.quarantine:
         raise_first(events.rejects)

@@ -119,5 +119,7 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, in_scope, lookback_us, period
             else:
                 stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
         i = b
-    return (off[: nj + 1].copy(), out_codes[:nc].copy(), out_ages[: nc if keep_ages else 0].copy(), conv[:nj].copy(),
-            val[:nj].copy(), nul[:nj].copy(), src[: nj if keep_source else 0].copy(), stats)
+    # views of the buffers, not copies: the journeys are merged into paths and dropped right after, and
+    # copying ~20 bytes an event into fresh memory cost more than the few unused slots hold
+    return (off[: nj + 1], out_codes[:nc], out_ages[: nc if keep_ages else 0], conv[:nj], val[:nj], nul[:nj],
+            src[: nj if keep_source else 0], stats)

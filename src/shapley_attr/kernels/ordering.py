@@ -19,9 +19,10 @@ def _out(dtype):
     return types.Array(dtype, 1, "C")
 
 
-_ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean))(
-    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _out(perm))
-    for perm in (types.int32,)]
+_ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types.int64), _out(types.boolean),
+                                   _out(types.int32), _out(types.float64)))(
+    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32),
+    _ro(types.float64), _out(types.int32))]
 _GATHER_SIGNATURES = [types.Tuple((_out(types.int64), _out(types.boolean), _out(types.int32), _out(types.float64)))(
     _ro(perm), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32), _ro(types.float64))
     for perm in (types.int32,)]
@@ -34,12 +35,14 @@ count."""
 
 
 @kernel(_ORDER_SIGNATURES, parallel=True)
-def _user_time_order(h, h2, t, is_conv, perm):
-    """Fill ``perm`` (int32 or int64, length n) with the permutation ordering rows by ``h`` (a 64-bit
-    hash of the user id), then time ``t`` with a touch before a conversion at the same instant
-    (key ``2·t + is_conv``), then input order. Returns the flags of each user's first row (in that
-    order) and whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a
-    collision: the caller then orders by the ids themselves).
+def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
+    """Fill ``perm`` (int32, length n) with the permutation ordering rows by ``h`` (a 64-bit hash of
+    the user id), then time ``t`` with a touch before a conversion at the same instant (key
+    ``2·t + is_conv``), then input order. Returns the flags of each user's first row (in that order),
+    whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a collision: the
+    caller then orders by the ids themselves and gathers with :func:`_gather_events`), and the rows'
+    ``t, is_conv, remap[code] (-1 kept), gmv`` in that order, gathered in the same pass that settles
+    each user's rows (what :func:`_gather_events` gives, without reading the rows a second time).
 
     A stable LSD radix sort on the high 32 bits of ``h`` (three passes of 11, 11 and 10 bits; the
     32-bit digits move with the index; each pass counts and scatters N_PARTS row ranges in parallel),
@@ -127,6 +130,10 @@ def _user_time_order(h, h2, t, is_conv, perm):
         starts[c] = q
     new_user = np.zeros(n, dtype=np.bool_)
     collided = np.zeros(parts, dtype=np.bool_)
+    t_out = np.empty(n, dtype=np.int64)
+    c_out = np.empty(n, dtype=np.bool_)
+    k_out = np.empty(n, dtype=np.int32)
+    g_out = np.empty(n, dtype=np.float64)
     for c in numba.prange(parts):
         a = starts[c]
         end = starts[c + 1]
@@ -166,8 +173,15 @@ def _user_time_order(h, h2, t, is_conv, perm):
                     o = np.argsort(ks, kind="mergesort")
                     for q in range(b - a):
                         perm[a + q] = seg[o[q]]
+            for q in range(a, b):
+                r = perm[q]
+                t_out[q] = t[r]
+                c_out[q] = is_conv[r]
+                k = code[r]
+                k_out[q] = remap[k] if k >= 0 else np.int32(-1)
+                g_out[q] = gmv[r]
             a = b
-    return new_user, collided.any()
+    return new_user, collided.any(), t_out, c_out, k_out, g_out
 
 
 @kernel(_GATHER_SIGNATURES, parallel=True)
