@@ -159,6 +159,24 @@ def take_paths(table: PathTable, rows: np.ndarray) -> PathTable:
                      ages, dict(table.stats), value_offsets, journey_values)
 
 
+def keep_paths(table: PathTable, keep: np.ndarray) -> PathTable:
+    """The paths where ``keep`` (bool, one per path) is true, in their order: the touches and journey
+    values selected by a mask repeated over each path's entries (one pass, no index arrays)."""
+    lengths = table.lengths
+    off = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=off[1:])
+    touches = np.repeat(keep, lengths)
+    ages = None if table.ages is None else table.ages[touches]
+    value_offsets = journey_values = None
+    if table.value_offsets is not None:
+        counts = np.diff(table.value_offsets)
+        value_offsets = np.zeros(len(off), dtype=np.int64)
+        np.cumsum(counts[keep], out=value_offsets[1:])
+        journey_values = table.journey_values[np.repeat(keep, counts)]
+    return PathTable(off, table.codes[touches], table.conversions[keep], table.value[keep], table.nulls[keep],
+                     table.channels, ages, dict(table.stats), value_offsets, journey_values)
+
+
 def _csr_positions(offsets: np.ndarray, rows: np.ndarray, new_offsets: np.ndarray) -> np.ndarray:
     """Positions in a CSR's data of the entries of ``rows``, in order (``new_offsets`` their new CSR)."""
     return np.repeat(offsets[rows] - new_offsets[:-1], np.diff(new_offsets)) + np.arange(new_offsets[-1],
@@ -243,7 +261,7 @@ def canonical_order(table: PathTable, merge: bool = False, keys: np.ndarray | No
 
 def drop_unused_channels(table: PathTable) -> PathTable:
     """Remove channels that no path uses and renumber codes (keeps the sorted order)."""
-    used = np.unique(table.codes)
+    used = np.flatnonzero(np.bincount(table.codes, minlength=len(table.channels)))
     if len(used) == len(table.channels):
         return table
     remap = np.full(len(table.channels), -1, dtype=np.int32)
@@ -260,10 +278,31 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
     (MODELS.md): it is no player of a game and no state of a Markov chain. Its journeys are the paths
     made of the single label ``(direct)``; the label is dropped from the returned table's channels.
     """
+    direct = _direct_paths(table)
+    if direct is None:
+        return table, np.zeros(2)
+    totals = np.array([table.conversions[direct].sum(), table.value[direct].sum()])
+    if not direct.any():
+        return drop_unused_channels(table), totals
+    return drop_unused_channels(keep_paths(table, ~direct)), totals
+
+
+def direct_totals(table: PathTable) -> np.ndarray:
+    """[conversions, value] of the ``(direct)`` journeys (what :func:`split_direct` returns beside the
+    table, without building the table)."""
+    direct = _direct_paths(table)
+    if direct is None:
+        return np.zeros(2)
+    return np.array([table.conversions[direct].sum(), table.value[direct].sum()])
+
+
+def _direct_paths(table: PathTable) -> np.ndarray | None:
+    """Which paths are ``(direct)`` (None when the label is not a channel); an error when the label
+    appears inside a path."""
     from .schema import DIRECT
 
     if DIRECT not in table.channels:
-        return table, np.zeros(2)
+        return None
     code = table.channels.index(DIRECT)
     lengths = table.lengths
     first = table.codes[np.minimum(table.offsets[:-1], max(len(table.codes) - 1, 0))] if len(table.codes) else (
@@ -272,8 +311,4 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
     if int(direct.sum()) != int(np.sum(table.codes == code)):
         raise ValueError(f"{DIRECT} appears inside a journey with other channels; it is reserved for "
                          "conversions without a touch")
-    totals = np.array([table.conversions[direct].sum(), table.value[direct].sum()])
-    if not direct.any():
-        return drop_unused_channels(table), totals
-    rest = take_paths(table, np.flatnonzero(~direct))
-    return drop_unused_channels(rest), totals
+    return direct

@@ -157,9 +157,9 @@ def by_currency(counted: pl.DataFrame, conversions: pl.DataFrame, in_run: pl.Ser
 
 
 def _direct_value(table) -> float:
-    from ..frames import split_direct
+    from ..frames import direct_totals
 
-    return float(split_direct(table)[1][1])
+    return float(direct_totals(table)[1])
 
 
 def _from_paths(lf: pl.LazyFrame, name: str, config) -> LoadedInput:
