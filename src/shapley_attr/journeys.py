@@ -1,9 +1,10 @@
 """Events → journeys → unique paths (DATA.md, "Journeys"), and PathTable construction helpers.
 
 Ordering: per user, by ``event_time``; a touch at the same instant as a conversion comes first;
-otherwise events at the same instant keep their input order. This is done with two single-key stable
-sorts (time key, then a 64-bit hash of the user id), which measured ~3x faster than Polars' two-key
-sort on 10M rows; a hash collision between two different users is detected and the string sort used.
+otherwise events at the same instant keep their input order. Users are ordered by a 64-bit hash of
+the id with a compiled parallel radix sort that also gathers the columns the cut reads (Polars'
+two-key sort measured 3.2 s on 10.7M rows against 0.8 s); a hash collision between two different users is
+detected by a second hash and the ids themselves are sorted instead.
 
 Rules chosen where DATA.md is silent (also written in the manifest):
 - the lookback window is closed: a touch exactly ``lookback_days`` before its conversion counts;

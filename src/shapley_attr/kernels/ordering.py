@@ -19,6 +19,16 @@ def _out(dtype):
     return types.Array(dtype, 1, "C")
 
 
+@kernel()
+def _gather_row(q, r, t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out):
+    """Row ``r``'s time, conversion flag, remapped code (-1 kept) and GMV into slot ``q``."""
+    t_out[q] = t[r]
+    c_out[q] = is_conv[r]
+    k = code[r]
+    k_out[q] = remap[k] if k >= 0 else np.int32(-1)
+    g_out[q] = gmv[r]
+
+
 _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types.int64), _out(types.boolean),
                                    _out(types.int32), _out(types.float64)))(
     _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32),
@@ -174,12 +184,7 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
                     for q in range(b - a):
                         perm[a + q] = seg[o[q]]
             for q in range(a, b):
-                r = perm[q]
-                t_out[q] = t[r]
-                c_out[q] = is_conv[r]
-                k = code[r]
-                k_out[q] = remap[k] if k >= 0 else np.int32(-1)
-                g_out[q] = gmv[r]
+                _gather_row(q, perm[q], t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out)
             a = b
     return new_user, collided.any(), t_out, c_out, k_out, g_out
 
@@ -193,10 +198,5 @@ def _gather_events(perm, t, is_conv, code, remap, gmv):
     k_out = np.empty(n, dtype=np.int32)
     g_out = np.empty(n, dtype=np.float64)
     for i in numba.prange(n):
-        r = perm[i]
-        t_out[i] = t[r]
-        c_out[i] = is_conv[r]
-        k = code[r]
-        k_out[i] = remap[k] if k >= 0 else np.int32(-1)
-        g_out[i] = gmv[r]
+        _gather_row(i, perm[i], t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out)
     return t_out, c_out, k_out, g_out
