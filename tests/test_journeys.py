@@ -297,3 +297,21 @@ def test_compiled_sequence_keys_equal_numpy():
     n = len(lengths)
     table = PathTable(offsets, codes, np.zeros(n), np.zeros(n), np.ones(n), tuple(f"c{i}" for i in range(3000)))
     np.testing.assert_array_equal(_sequence_keys(offsets, codes), sequence_keys(table))
+
+
+def test_preload_imports_kernels_in_the_background():
+    """The kernel preload imports the modules in a daemon thread, once; a module that cannot be
+    imported is left for the caller's own import to report (the thread ends quietly)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from shapley_attr.kernels.preload import preload\n"
+            "t = preload(('shapley_attr.kernels.subset_exact', 'no_such_module_xyz'))\n"
+            "assert t is not None and t.daemon\n"
+            "t.join(120)\n"
+            "assert 'shapley_attr.kernels.subset_exact' in sys.modules\n"
+            "assert preload(('shapley_attr.kernels.subset_exact',)) is None\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -27,7 +27,11 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
     kind = config.input_kind or guess_kind(lf.collect_schema())
     if kind == "paths":
         return _from_paths(lf, name, config)
-    events = validate_events(lf, name, config.mapping)
+    from ..kernels.preload import preload
+
+    # the journey kernels load in the background while the rest of the validation runs; not earlier:
+    # during the first pass their ~100 MB would add to the run's memory peak
+    events = validate_events(lf, name, config.mapping, after_first_pass=preload)
     if events.rows_rejected and not config.quarantine:
         raise_first(events.rejects)
     return from_validated(events, config, fx)

@@ -29,7 +29,7 @@ UNKNOWN_CURRENCY = "?"
 """Reconciliation key of rejected rows whose currency cannot be read."""
 DERIVED_ORDER_ID_RULE = "derived from (user_id hash, event_time in µs, row number)"
 
-BATCH_ROWS = 1000000
+BATCH_ROWS = 2_000_000
 """Rows validated per batch: bounds the memory of the wide per-row frame (~100 bytes a row)."""
 
 REJECT_SCHEMA = dict(zip(REJECT_COLUMNS, (pl.Utf8, pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8)))
@@ -116,13 +116,16 @@ def _as_text(name: str, schema) -> pl.Expr:
     return pl.col(name).cast(pl.Utf8)
 
 
-def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> ValidatedEvents:
+def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
+                    after_first_pass: Callable[[], None] | None = None) -> ValidatedEvents:
     """Split an events frame into accepted rows and rejects.
 
     Two passes: a cheap one over every row (hashes, time, a categorical label id, the plain-touch
     test) and the contract's checks over the other rows alone (conversions and whatever is not a
     plain touch). No string column of the whole export is kept, no text is trimmed and no number
     parsed on a plain touch; reasons and raw values are built by reading the failing rows again.
+    ``after_first_pass`` is called once the first pass (the memory peak) is done: the local engine
+    starts loading its journey kernels there.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -174,6 +177,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping) -> Va
             del batch
     if done != total:
         raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
+    if after_first_pass is not None:
+        after_first_pass()
     channels, code = _dictionary(rows.pop("_label"))
     plain = rows.pop("_plain") & (code >= 0)
 
