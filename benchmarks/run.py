@@ -188,9 +188,9 @@ def kernel_table(quick: bool) -> list[dict]:
 
 
 def _kernel_seconds(table, params) -> float:
-    """Seconds spent computing the rate game's φ (``rate_phi_dense`` up to 20 channels, the compiled
-    ``_rate_shapley`` trie walk beyond) during one warm fit, apart from grouping paths into distinct
-    channel sets and crediting them (from a profile)."""
+    """Seconds spent computing the rate game's φ (``rate_phi_masks`` in NumPy up to 20 channels and for
+    small tables, the compiled ``_rate_shapley`` trie walk beyond) during one warm fit, apart from
+    grouping paths into distinct channel sets and crediting them (from a profile)."""
     import cProfile
     import pstats
 
@@ -200,7 +200,7 @@ def _kernel_seconds(table, params) -> float:
     prof.enable()
     fit(table, params)
     prof.disable()
-    return sum(v[3] for f, v in pstats.Stats(prof).stats.items() if f[2].startswith("_rate_shapley") or f[2] == "rate_phi_dense")
+    return sum(v[3] for f, v in pstats.Stats(prof).stats.items() if f[2].startswith("_rate_shapley") or f[2] == "rate_phi_masks")
 
 
 MC_CODE = """
