@@ -159,30 +159,14 @@ def take_paths(table: PathTable, rows: np.ndarray) -> PathTable:
                      ages, dict(table.stats), value_offsets, journey_values)
 
 
-def keep_paths(table: PathTable, keep: np.ndarray) -> PathTable:
-    """The paths where ``keep`` (bool, one per path) is true, in their order: the touches and journey
-    values selected by a mask repeated over each path's entries (one pass, no index arrays)."""
-    lengths = table.lengths
-    off = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(lengths[keep], out=off[1:])
-    touches = np.repeat(keep, lengths)
-    ages = None if table.ages is None else table.ages[touches]
-    value_offsets = journey_values = None
-    if table.value_offsets is not None:
-        counts = np.diff(table.value_offsets)
-        value_offsets = np.zeros(len(off), dtype=np.int64)
-        np.cumsum(counts[keep], out=value_offsets[1:])
-        journey_values = table.journey_values[np.repeat(keep, counts)]
-    return PathTable(off, table.codes[touches], table.conversions[keep], table.value[keep], table.nulls[keep],
-                     table.channels, ages, dict(table.stats), value_offsets, journey_values)
-
-
 def _csr_positions(offsets: np.ndarray, rows: np.ndarray, new_offsets: np.ndarray) -> np.ndarray:
     """Positions in a CSR's data of the entries of ``rows``, in order (``new_offsets`` their new CSR)."""
     return np.repeat(offsets[rows] - new_offsets[:-1], np.diff(new_offsets)) + np.arange(new_offsets[-1],
                                                                                        dtype=np.int64)
 
 
+# SplitMix64's constants and the key's polynomial step; kernels.mix and kernels.sequences._sequence_keys
+# hold their own copies (kernels import nothing from the package), tested equal by their results
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _STEP = np.uint64(0x9E3779B97F4A7C15)
@@ -281,19 +265,21 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
     direct = _direct_paths(table)
     if direct is None:
         return table, np.zeros(2)
-    totals = np.array([table.conversions[direct].sum(), table.value[direct].sum()])
+    totals = _totals(table, direct)
     if not direct.any():
         return drop_unused_channels(table), totals
-    return drop_unused_channels(keep_paths(table, ~direct)), totals
+    return drop_unused_channels(take_paths(table, np.flatnonzero(~direct))), totals
 
 
 def direct_totals(table: PathTable) -> np.ndarray:
     """[conversions, value] of the ``(direct)`` journeys (what :func:`split_direct` returns beside the
     table, without building the table)."""
     direct = _direct_paths(table)
-    if direct is None:
-        return np.zeros(2)
-    return np.array([table.conversions[direct].sum(), table.value[direct].sum()])
+    return np.zeros(2) if direct is None else _totals(table, direct)
+
+
+def _totals(table: PathTable, rows: np.ndarray) -> np.ndarray:
+    return np.array([table.conversions[rows].sum(), table.value[rows].sum()])
 
 
 def _direct_paths(table: PathTable) -> np.ndarray | None:

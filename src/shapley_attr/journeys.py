@@ -85,8 +85,6 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     # codes index the sorted labels without (direct); shift the ones after it
     position = {c: i for i, c in enumerate(categories)}  # a dict, not list.index: 100k channels stay linear
     remap = np.array([position[c] for c in labels], dtype=np.int32) if labels else np.zeros(1, np.int32)
-    # each column is made contiguous once (the accepted events come in batches) and shared by the
-    # ordering and the gather
     perm, new_user, (t, is_conv, code, gmv) = _user_time_order(df, events.user_ids, remap, gmv)
     scope = np.empty(0, dtype=np.bool_) if in_scope is None else np.ascontiguousarray(in_scope, dtype=np.bool_)[perm]
     if margin is None:
@@ -176,7 +174,7 @@ def _user_time_order(df: pl.DataFrame, user_ids, remap: np.ndarray, gmv: np.ndar
     independent hash checks the first: two different ids sharing both 64-bit hashes has probability
     ~n²/2^128. When the hashes disagree, the ids themselves (``user_ids()``) are sorted.
     """
-    from .kernels.ordering import _gather_events, _user_time_order as order_kernel
+    from .kernels.ordering import _user_time_order as order_kernel
 
     if len(df) >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
         raise ModelLimitError(f"{len(df):,} accepted events: the local engine orders at most 2^31 - 1 "
@@ -195,5 +193,6 @@ def _user_time_order(df: pl.DataFrame, user_ids, remap: np.ndarray, gmv: np.ndar
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")
     perm = to_array(order.get_column("_i"), np.int32)
-    return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), _gather_events(perm, t, is_conv, code, remap,
-                                                                                       gmv)
+    k = code[perm]  # the kernel's gather, in NumPy (this fallback is rare)
+    gathered = [t[perm], is_conv[perm], np.where(k >= 0, remap[np.maximum(k, 0)], -1).astype(np.int32), gmv[perm]]
+    return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), gathered

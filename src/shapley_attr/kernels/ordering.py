@@ -1,4 +1,4 @@
-"""Ordering events by user and time: a parallel radix sort on the user hash, and the gather."""
+"""Ordering events by user and time: a parallel radix sort on the user hash that gathers the rows."""
 from __future__ import annotations
 
 import numba
@@ -19,23 +19,10 @@ def _out(dtype):
     return types.Array(dtype, 1, "C")
 
 
-@kernel()
-def _gather_row(q, r, t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out):
-    """Row ``r``'s time, conversion flag, remapped code (-1 kept) and GMV into slot ``q``."""
-    t_out[q] = t[r]
-    c_out[q] = is_conv[r]
-    k = code[r]
-    k_out[q] = remap[k] if k >= 0 else np.int32(-1)
-    g_out[q] = gmv[r]
-
-
 _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types.int64), _out(types.boolean),
                                    _out(types.int32), _out(types.float64)))(
     _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32),
     _ro(types.float64), _out(types.int32))]
-_GATHER_SIGNATURES = [types.Tuple((_out(types.int64), _out(types.boolean), _out(types.int32), _out(types.float64)))(
-    _ro(perm), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32), _ro(types.float64))
-    for perm in (types.int32,)]
 
 
 N_PARTS = 16
@@ -50,9 +37,9 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
     the user id), then time ``t`` with a touch before a conversion at the same instant (key
     ``2·t + is_conv``), then input order. Returns the flags of each user's first row (in that order),
     whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a collision: the
-    caller then orders by the ids themselves and gathers with :func:`_gather_events`), and the rows'
-    ``t, is_conv, remap[code] (-1 kept), gmv`` in that order, gathered in the same pass that settles
-    each user's rows (what :func:`_gather_events` gives, without reading the rows a second time).
+    caller then orders by the ids themselves and gathers in NumPy), and the rows' ``t, is_conv,
+    remap[code] (-1 kept), gmv`` in that order, gathered in the same pass that settles each user's
+    rows (without reading the rows a second time).
 
     A stable LSD radix sort on the high 32 bits of ``h`` (three passes of 11, 11 and 10 bits; the
     32-bit digits move with the index; each pass counts and scatters N_PARTS row ranges in parallel),
@@ -184,19 +171,11 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
                     for q in range(b - a):
                         perm[a + q] = seg[o[q]]
             for q in range(a, b):
-                _gather_row(q, perm[q], t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out)
+                r = perm[q]
+                t_out[q] = t[r]
+                c_out[q] = is_conv[r]
+                k = code[r]
+                k_out[q] = remap[k] if k >= 0 else np.int32(-1)
+                g_out[q] = gmv[r]
             a = b
     return new_user, collided.any(), t_out, c_out, k_out, g_out
-
-
-@kernel(_GATHER_SIGNATURES, parallel=True)
-def _gather_events(perm, t, is_conv, code, remap, gmv):
-    """``t, is_conv, remap[code] (-1 kept), gmv`` in the order ``perm``, in one parallel pass."""
-    n = perm.shape[0]
-    t_out = np.empty(n, dtype=np.int64)
-    c_out = np.empty(n, dtype=np.bool_)
-    k_out = np.empty(n, dtype=np.int32)
-    g_out = np.empty(n, dtype=np.float64)
-    for i in numba.prange(n):
-        _gather_row(i, perm[i], t, is_conv, code, remap, gmv, t_out, c_out, k_out, g_out)
-    return t_out, c_out, k_out, g_out
