@@ -2,8 +2,8 @@
 
 Ordering: per user, by ``event_time``; a touch at the same instant as a conversion comes first;
 otherwise events at the same instant keep their input order. Users are ordered by a 64-bit hash of
-the id with a compiled parallel radix sort that also gathers the columns the cut reads (Polars'
-two-key sort measured 3.2 s on 10.7M rows against 0.8 s); a hash collision between two different users is
+the id with a compiled parallel sort (buckets, then radix within each) that carries the columns the
+cut reads in its records (Polars' two-key sort measured 3.2 s on 10.7M rows against 0.4 s); a hash collision between two different users is
 detected by a second hash and the ids themselves are sorted instead.
 
 Rules chosen where DATA.md is silent (also written in the manifest):
@@ -23,7 +23,7 @@ import polars as pl
 from .config import JourneyParams
 from .schema import DIRECT
 from .errors import InputError, ModelLimitError
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, merge_identical_paths, to_array
 
@@ -57,7 +57,7 @@ def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyPara
 
 
 def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams(),
-                 in_scope: np.ndarray | None = None, margin: np.ndarray | None = None
+                 in_scope: np.ndarray | None = None, margin: np.ndarray | None = None, release: bool = False
                  ) -> tuple[PathTable, PathTable | None]:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
@@ -73,19 +73,23 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     emitted (PROGRAMME.md "Pilot scope"). With ``margin`` (one per accepted event, the order margin in
     the unit of the credits), the second table holds the same paths in the same order valued at their
     journeys' margins instead of their GMV: what the model's shares distribute as attributed margin.
+
+    With ``release`` (the local engine, which owns ``events``), the accepted columns the order
+    carries in its records (ORDER_COLUMNS) are dropped from ``events`` once copied there: on 10.7M
+    events this keeps ~300 MB off the run's memory peak. ``events`` cannot be cut again afterwards.
     """
     from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_CONV_OUT_OF_SCOPE, STAT_DIRECT,
                               STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
                               STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE, _cut_journeys)
 
-    df = events.accepted
+    n_events = len(events.accepted)
     labels = list(events.channels)
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
     # codes index the sorted labels without (direct); shift the ones after it
     position = {c: i for i, c in enumerate(categories)}  # a dict, not list.index: 100k channels stay linear
     remap = np.array([position[c] for c in labels], dtype=np.int32) if labels else np.zeros(1, np.int32)
-    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(df, events.user_ids, remap, gmv)
+    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(events, remap, gmv, release)
     scope = np.empty(0, dtype=np.bool_) if in_scope is None else np.ascontiguousarray(in_scope, dtype=np.bool_)[perm]
     if margin is None:
         del perm
@@ -115,9 +119,9 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
         table = _canonical(merge_identical_paths(table, exact_value=True, keep_values=True))
     table = drop_unused_channels(table)
     stats = {
-        "events": int(len(df)),
+        "events": n_events,
         "users": int(new_user.sum()),
-        "touches": int(len(df) - n_conv),
+        "touches": n_events - n_conv,
         "conversions": n_conv,
         "conversions_in_period": int(st[STAT_CONV_IN_PERIOD]),
         "conversions_before_period": int(st[STAT_CONV_BEFORE_PERIOD]),
@@ -158,41 +162,58 @@ def _canonical(table: PathTable) -> PathTable:
     return canonical_order(table, keys=_sequence_keys(table.offsets, table.codes))
 
 
+ORDER_COLUMNS = ("_h", "_h2", "t", "is_conversion", "code")
+"""The accepted columns the order kernel copies into its records (what ``release`` drops)."""
+
+
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
     """A column as a contiguous array of ``dtype`` without copying when it already is one."""
     return np.ascontiguousarray(df.get_column(name).to_numpy(), dtype=dtype)
 
 
-def _user_time_order(df: pl.DataFrame, user_ids, remap: np.ndarray, gmv: np.ndarray):
-    """The row permutation ordering rows by user, then time (touch before conversion at the same
-    instant), then input order; the ``new_user`` flags in that order; and the rows' ``t,
-    is_conversion, remap[code]`` (-1 kept) and ``gmv`` (one per row of ``df``) in that order.
+def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray, release: bool = False):
+    """The row permutation ordering ``events.accepted`` by user, then time (touch before conversion at
+    the same instant), then input order; the ``new_user`` flags in that order; and the rows' ``t,
+    is_conversion, remap[code]`` (-1 kept) and ``gmv`` (the conversions'; 0 on touches) in that order.
 
-    Users are ordered by a 64-bit hash of the id with a compiled radix sort (linear time; see
-    ``kernels.ordering._user_time_order``, which gathers the columns in the same pass), ~1.5x
-    faster than two stable Polars sorts on 10M rows and with half the scratch memory. A second,
+    Users are ordered by a 64-bit hash of the id with a compiled bucket-and-radix sort (linear time;
+    see ``kernels.ordering``: every row becomes a record carrying the columns the cut reads), several
+    times faster than two stable Polars sorts on 10M rows. With ``release`` the order columns are
+    dropped from ``events`` once the records hold their values (see :func:`cut_journeys`). A second,
     independent hash checks the first: two different ids sharing both 64-bit hashes has probability
-    ~n²/2^128. When the hashes disagree, the ids themselves (``user_ids()``) are sorted.
+    ~n²/2^128. When the hashes disagree, the ids themselves (``events.user_ids()``) are sorted.
     """
-    from .kernels.ordering import _user_time_order as order_kernel
+    from .kernels.ordering import _order_records, _user_records
 
-    if len(df) >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
-        raise ModelLimitError(f"{len(df):,} accepted events: the local engine orders at most 2^31 - 1 "
+    df = events.accepted
+    n = len(df)
+    if n >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
+        raise ModelLimitError(f"{n:,} accepted events: the local engine orders at most 2^31 - 1 "
                               "events; use --engine spark, or split the export by period or country")
-    t, is_conv, code = _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_), _column(df, "code", np.int32)
+    records, starts = _user_records(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
+                                    _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_),
+                                    _column(df, "code", np.int32), remap)
+    del df
+    if release:
+        events.release(ORDER_COLUMNS)
     gmv = np.ascontiguousarray(gmv, dtype=np.float64)
-    perm = np.empty(len(df), dtype=np.int32)
-    new_user, collision, *gathered = order_kernel(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64), t,
-                                                  is_conv, code, remap, gmv, perm)
+    perm = np.empty(n, dtype=np.int32)
+    new_user, collision, *gathered = _order_records(records, starts, gmv, perm)
     if not collision:
         return perm, new_user, gathered
-    if user_ids is None:
-        raise RuntimeError("user id hashes collide and the ids are not available")
-    key = df.select((pl.col("t") * 2 + pl.col("is_conversion").cast(pl.Int64)).alias("_key")).get_column("_key")
-    keys = pl.DataFrame({"_key": key, "user_id": user_ids()}).with_row_index("_i")
+    del new_user, gathered
+    # the rows' values back from the records (they travel there), in row order
+    row = (records[:, 3] >> np.uint64(32)).astype(np.int64)
+    key = np.empty(n, dtype=np.int64)
+    key[row] = records[:, 2].view(np.int64)
+    code = np.empty(n, dtype=np.int32)
+    code[row] = (records[:, 3] & np.uint64(0xFFFFFFFF)).astype(np.int64) - 1
+    del records, row
+    keys = pl.DataFrame({"_key": key, "user_id": events.user_ids()}).with_row_index("_i")
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")
     perm = to_array(order.get_column("_i"), np.int32)
-    k = code[perm]  # the kernel's gather, in NumPy (this fallback is rare)
-    gathered = [t[perm], is_conv[perm], np.where(k >= 0, remap[np.maximum(k, 0)], -1).astype(np.int32), gmv[perm]]
+    key = key[perm]
+    is_conv = (key & 1) == 1
+    gathered = [key >> 1, is_conv, code[perm], np.where(is_conv, gmv[perm], 0.0)]
     return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), gathered

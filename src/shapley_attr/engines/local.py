@@ -91,7 +91,7 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
         in_scope = np.ones(len(events.accepted), dtype=np.bool_)
         in_scope[conversions.filter(~in_countries(conversions, config.countries)).get_column("_i").to_numpy()] = False
     margins, margin = _order_margins(events, run_conv, position, config, fx)
-    table, margin_table = cut_journeys(events, gmv, config.journeys, in_scope, margin)
+    table, margin_table = cut_journeys(events, gmv, config.journeys, in_scope, margin, release=True)
     del margin
     if margins is not None and margin_table is not None:
         margins = replace(margins, table=margin_table)

@@ -59,6 +59,13 @@ class ValidatedEvents:
     has_margin: bool
     user_ids: Callable[[], pl.Series]
 
+    def release(self, columns) -> None:
+        """Drop ``columns`` from ``accepted``, freeing their memory once no one else holds them: the
+        local engine's journey cut, after its order kernel has copied their values into its records
+        (a 10M-event export's columns and the records are then never both held). Only a caller that
+        owns these events should: no later step may read the columns."""
+        object.__setattr__(self, "accepted", self.accepted.drop(columns))  # frozen: replaced, never mutated
+
     @property
     def rows_rejected(self) -> int:
         return len(self.rejects)
@@ -264,8 +271,10 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         counted_bad.alias("rejected"))
     rejects = rejects.sort("row")
 
+    accepted_rows = accepted.get_column(ROW)  # the closure holds this column alone (see release)
+
     def user_ids() -> pl.Series:
-        rows = accepted.get_column(ROW)
+        rows = accepted_rows
         return lf.select(pl.col(ROW), pl.col("user_id").cast(pl.Utf8)).join(
             rows.to_frame().lazy(), on=ROW, how="semi", maintain_order="left").collect().get_column("user_id")
 

@@ -1,4 +1,4 @@
-"""Ordering events by user and time: a parallel radix sort on the user hash that gathers the rows."""
+"""Ordering events by user and time: a parallel bucket-then-radix sort on the user hash that carries the rows."""
 from __future__ import annotations
 
 import numba
@@ -19,163 +19,189 @@ def _out(dtype):
     return types.Array(dtype, 1, "C")
 
 
+_RECORDS = types.Array(types.uint64, 2, "C")
+
+_PACK_SIGNATURES = [types.Tuple((_RECORDS, _out(types.int64)))(
+    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32))]
+
 _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types.int64), _out(types.boolean),
                                    _out(types.int32), _out(types.float64)))(
-    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32),
-    _ro(types.float64), _out(types.int32))]
+    _RECORDS, _ro(types.int64), _ro(types.float64), _out(types.int32))]
 
 
 N_PARTS = 16
-"""Fixed number of row ranges the parallel passes split the rows into. Results do not depend on it
-(the radix sort is stable and users never straddle two ranges of the last pass), nor on the thread
-count."""
+"""Fixed number of row ranges the parallel scatter splits the rows into. Results do not depend on it
+(the scatter is stable and each bucket is sorted on its own), nor on the thread count."""
+
+BUCKETS = 256
+"""The scatter's buckets: the top 8 bits of the user hash (~40k rows each on 10M events)."""
+
+DIGIT_BITS = 12
+"""Each bucket's two radix passes read 12 bits each (bits 32..55 of the hash; the top 8 chose the
+bucket)."""
 
 
-@kernel(_ORDER_SIGNATURES, parallel=True)
 def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
     """Fill ``perm`` (int32, length n) with the permutation ordering rows by ``h`` (a 64-bit hash of
     the user id), then time ``t`` with a touch before a conversion at the same instant (key
     ``2·t + is_conv``), then input order. Returns the flags of each user's first row (in that order),
-    whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a collision: the
-    caller then orders by the ids themselves and gathers in NumPy), and the rows' ``t, is_conv,
-    remap[code] (-1 kept), gmv`` in that order, gathered in the same pass that settles each user's
-    rows (without reading the rows a second time).
-
-    A stable LSD radix sort on the high 32 bits of ``h`` (three passes of 11, 11 and 10 bits; the
-    32-bit digits move with the index; each pass counts and scatters N_PARTS row ranges in parallel),
-    then rows whose high bits tie but whose ``h`` differs are put in ``h`` order, and each user's
-    rows not already in key order are sorted stably (insertion sort for short runs, merge sort
-    beyond), users in parallel. Linear time; 16 bytes of scratch a row during the radix passes
-    (int32 perm), 12 after.
+    whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a collision),
+    and the rows' ``t, is_conv, remap[code] (-1 kept)`` and ``gmv`` (the conversions'; 0 on touches,
+    whose value nobody reads) in that order: :func:`_user_records` then :func:`_order_records`
+    (a caller that owns the columns frees them in between: their values are in the records).
     """
+    records, starts = _user_records(h, h2, t, is_conv, code, remap)
+    return _order_records(records, starts, gmv, perm)
+
+
+@kernel(_PACK_SIGNATURES, parallel=True)
+def _user_records(h, h2, t, is_conv, code, remap):
+    """Every row as a 32-byte record ``h, h2, key, row << 32 | remap[code] + 1`` (``key = 2·t +
+    is_conv``, as int64 bits; a code of -1 stays 0), scattered into BUCKETS buckets by the top 8 bits
+    of ``h``, stable (N_PARTS row ranges counted and scattered in parallel); and the buckets' starts
+    (BUCKETS + 1). Every column the cut reads travels in the record: sorting then reads no row at
+    random (random reads cost more than the sort itself)."""
     n = h.shape[0]
     parts = N_PARTS
     bounds = np.empty(parts + 1, dtype=np.int64)
     for c in range(parts + 1):
         bounds[c] = n * c // parts
-    hs = np.empty(n, dtype=np.uint32)
+    counts = np.zeros((parts, BUCKETS), dtype=np.int64)
     for c in numba.prange(parts):
         for i in range(bounds[c], bounds[c + 1]):
-            perm[i] = i
-            hs[i] = np.uint32(h[i] >> np.uint64(32))
-    perm_b = np.empty_like(perm)
-    hs_b = np.empty(n, dtype=np.uint32)
-    counts = np.empty((parts, 2048), dtype=np.int64)
-    for shift in (0, 11, 22):
-        sh = np.uint32(shift)
-        for c in numba.prange(parts):
-            counts[c, :] = 0
-            for i in range(bounds[c], bounds[c + 1]):
-                counts[c, np.int64((hs[i] >> sh) & np.uint32(2047))] += 1
-        # start of (digit d, range c): all smaller digits, then digit d of the earlier ranges
-        total = 0
-        for d in range(2048):
-            for c in range(parts):
-                k = counts[c, d]
-                counts[c, d] = total
-                total += k
-        for c in numba.prange(parts):
-            for i in range(bounds[c], bounds[c + 1]):
-                d = np.int64((hs[i] >> sh) & np.uint32(2047))
-                q = counts[c, d]
-                counts[c, d] = q + 1
-                perm_b[q] = perm[i]
-                hs_b[q] = hs[i]
-        perm, perm_b = perm_b, perm
-        hs, hs_b = hs_b, hs
-    # three passes swap an odd number of times: the sorted order is in the scratch buffer
+            counts[c, np.int64(h[i] >> np.uint64(56))] += 1
+    starts = np.empty(BUCKETS + 1, dtype=np.int64)
+    total = 0
+    for d in range(BUCKETS):
+        starts[d] = total
+        for c in range(parts):
+            k = counts[c, d]
+            counts[c, d] = total
+            total += k
+    starts[BUCKETS] = n
+    rec = np.empty((n, 4), dtype=np.uint64)
     for c in numba.prange(parts):
         for i in range(bounds[c], bounds[c + 1]):
-            perm_b[i] = perm[i]
-    perm = perm_b
-    hs = np.empty(0, dtype=np.uint32)  # release the radix scratch before the next allocation
-    hs_b = hs
-    # the full hash in sorted order (one random read a row; later passes read it sequentially)
-    hf = np.empty(n, dtype=np.uint64)
-    for c in numba.prange(parts):
-        for q in range(bounds[c], bounds[c + 1]):
-            hf[q] = h[perm[q]]
-    # runs of equal high bits with different full hashes: order by the whole hash (stable), rare
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and (hf[j] >> np.uint64(32)) == (hf[i] >> np.uint64(32)):
-            j += 1
-        mixed = False
-        for q in range(i + 1, j):
-            if hf[q] != hf[i]:
-                mixed = True
-                break
-        if mixed:
-            for q in range(i + 1, j):
-                v = perm[q]
-                hv = hf[q]
-                s = q - 1
-                while s >= i and hf[s] > hv:
-                    perm[s + 1] = perm[s]
-                    hf[s + 1] = hf[s]
-                    s -= 1
-                perm[s + 1] = v
-                hf[s + 1] = hv
-        i = j
-    # user ranges: move each range start forward to the first row of a user
-    starts = bounds.copy()
-    for c in range(1, parts):
-        q = max(starts[c], starts[c - 1])
-        while q < n and q > 0 and hf[q] == hf[q - 1]:
-            q += 1
-        starts[c] = q
+            hv = h[i]
+            d = np.int64(hv >> np.uint64(56))
+            q = counts[c, d]
+            counts[c, d] = q + 1
+            rec[q, 0] = hv
+            rec[q, 1] = h2[i]
+            rec[q, 2] = np.uint64(t[i] * 2 + np.int64(is_conv[i]))
+            k = code[i]
+            kk = np.int64(remap[k]) + 1 if k >= 0 else np.int64(0)
+            rec[q, 3] = (np.uint64(i) << np.uint64(32)) | np.uint64(kk)
+    return rec, starts
+
+
+@kernel(_ORDER_SIGNATURES, parallel=True)
+def _order_records(rec, starts, gmv, perm):
+    """Sort the records of :func:`_user_records` in place, bucket by bucket, and write the order's
+    outputs (see :func:`_user_time_order`; ``perm``, int32, is filled). Each bucket (small enough
+    for the cache on 10M events) is sorted on its own, buckets in parallel: two stable radix passes
+    on bits 32..55 of ``h``; the rare runs whose high 32 bits tie with different full hashes put in
+    ``h`` order; each user's rows put in key order when they are not already (stable). 32 bytes of
+    scratch a row of the largest bucket."""
+    n = rec.shape[0]
     new_user = np.zeros(n, dtype=np.bool_)
-    collided = np.zeros(parts, dtype=np.bool_)
+    collided = np.zeros(BUCKETS, dtype=np.bool_)
     t_out = np.empty(n, dtype=np.int64)
     c_out = np.empty(n, dtype=np.bool_)
     k_out = np.empty(n, dtype=np.int32)
     g_out = np.empty(n, dtype=np.float64)
-    for c in numba.prange(parts):
-        a = starts[c]
-        end = starts[c + 1]
-        while a < end:
-            ha = hf[a]
-            first2 = h2[perm[a]]
-            prev_key = t[perm[a]] * 2 + np.int64(is_conv[perm[a]])
+    mask = np.uint64((1 << DIGIT_BITS) - 1)
+    for d in numba.prange(BUCKETS):
+        s = starts[d]
+        e = starts[d + 1]
+        m = e - s
+        if m == 0:
+            continue
+        if m > 1:
+            scratch = np.empty((m, 4), dtype=np.uint64)
+            cnt = np.empty(1 << DIGIT_BITS, dtype=np.int64)
+            for p in range(2):
+                sh = np.uint64(32 + DIGIT_BITS * p)
+                src = rec[s:e] if p == 0 else scratch
+                dst = scratch if p == 0 else rec[s:e]
+                cnt[:] = 0
+                for q in range(m):
+                    cnt[np.int64((src[q, 0] >> sh) & mask)] += 1
+                tot = 0
+                for b in range(1 << DIGIT_BITS):
+                    k = cnt[b]
+                    cnt[b] = tot
+                    tot += k
+                for q in range(m):
+                    b = np.int64((src[q, 0] >> sh) & mask)
+                    r = cnt[b]
+                    cnt[b] = r + 1
+                    dst[r, 0] = src[q, 0]
+                    dst[r, 1] = src[q, 1]
+                    dst[r, 2] = src[q, 2]
+                    dst[r, 3] = src[q, 3]
+            # runs of equal high 32 bits with different full hashes: stable by the whole hash
+            i = s
+            while i < e:
+                hi = rec[i, 0] >> np.uint64(32)
+                j = i + 1
+                mixed = False
+                while j < e and (rec[j, 0] >> np.uint64(32)) == hi:
+                    if rec[j, 0] != rec[i, 0]:
+                        mixed = True
+                    j += 1
+                if mixed:
+                    lo = np.empty(j - i, dtype=np.uint64)
+                    for q in range(j - i):
+                        lo[q] = rec[i + q, 0]
+                    o = np.argsort(lo, kind="mergesort")
+                    seg = rec[i:j].copy()
+                    for q in range(j - i):
+                        rec[i + q, :] = seg[o[q], :]
+                i = j
+        # users: order by key (touch before conversion at the same instant), stable
+        a = s
+        while a < e:
+            ha = rec[a, 0]
+            first2 = rec[a, 1]
+            prev = np.int64(rec[a, 2])
             ordered = True
             b = a + 1
-            while b < end:
-                if hf[b] != ha:
-                    break
-                r = perm[b]
-                if h2[r] != first2:
-                    collided[c] = True
-                k = t[r] * 2 + np.int64(is_conv[r])
-                if k < prev_key:
+            while b < e and rec[b, 0] == ha:
+                if rec[b, 1] != first2:
+                    collided[d] = True
+                kb = np.int64(rec[b, 2])
+                if kb < prev:
                     ordered = False
-                prev_key = k
+                prev = kb
                 b += 1
             new_user[a] = True
-            if not ordered:
-                if b - a <= 32:
-                    for q in range(a + 1, b):
-                        v = perm[q]
-                        kv = t[v] * 2 + np.int64(is_conv[v])
-                        s = q - 1
-                        while s >= a and t[perm[s]] * 2 + np.int64(is_conv[perm[s]]) > kv:
-                            perm[s + 1] = perm[s]
-                            s -= 1
-                        perm[s + 1] = v
-                else:
-                    seg = perm[a:b].copy()
-                    ks = np.empty(b - a, dtype=np.int64)
-                    for q in range(b - a):
-                        ks[q] = t[seg[q]] * 2 + np.int64(is_conv[seg[q]])
-                    o = np.argsort(ks, kind="mergesort")
-                    for q in range(b - a):
-                        perm[a + q] = seg[o[q]]
+            if not ordered and b - a <= 32:  # insertion sort, stable
+                for q in range(a + 1, b):
+                    w0, w1, w2, w3 = rec[q, 0], rec[q, 1], rec[q, 2], rec[q, 3]
+                    kv = np.int64(w2)
+                    u = q - 1
+                    while u >= a and np.int64(rec[u, 2]) > kv:
+                        rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = (
+                            rec[u, 0], rec[u, 1], rec[u, 2], rec[u, 3])
+                        u -= 1
+                    rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = w0, w1, w2, w3
+            elif not ordered:
+                ks = np.empty(b - a, dtype=np.int64)
+                for q in range(b - a):
+                    ks[q] = np.int64(rec[a + q, 2])
+                o = np.argsort(ks, kind="mergesort")
+                seg = rec[a:b].copy()
+                for q in range(b - a):
+                    rec[a + q, :] = seg[o[q], :]
             for q in range(a, b):
-                r = perm[q]
-                t_out[q] = t[r]
-                c_out[q] = is_conv[r]
-                k = code[r]
-                k_out[q] = remap[k] if k >= 0 else np.int32(-1)
-                g_out[q] = gmv[r]
+                key = np.int64(rec[q, 2])
+                w = rec[q, 3]
+                r = np.int64(w >> np.uint64(32))
+                perm[q] = np.int32(r)
+                t_out[q] = key >> 1
+                c_out[q] = (key & 1) == 1
+                k_out[q] = np.int32(np.int64(w & np.uint64(0xFFFFFFFF)) - 1)
+                g_out[q] = gmv[r] if (key & 1) == 1 else 0.0  # a touch's value is never read
             a = b
     return new_user, collided.any(), t_out, c_out, k_out, g_out
