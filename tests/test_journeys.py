@@ -165,7 +165,7 @@ def test_hash_collision_falls_back_to_the_ids():
     ids = pl.Series(["u1", "u2", "u1", "u2"])
     events = SimpleNamespace(accepted=df, user_ids=lambda: ids)
     perm, new_user, (t, is_conv, code, gmv) = _user_time_order(events, np.array([1, 0], np.int32),
-                                                                np.array([0.0, 0.0, 2.5, 4.0]))
+                                                                np.array([2.5, 4.0]))  # one per conversion
     assert perm.tolist() == [0, 2, 1, 3] and new_user.tolist() == [True, False, True, False]
     assert t.tolist() == [0, 5, 0, 5] and is_conv.tolist() == [False, True, False, True]
     assert code.tolist() == [1, -1, 0, -1] and gmv.tolist() == [0.0, 2.5, 0.0, 4.0]
@@ -198,7 +198,8 @@ def test_user_time_order_kernel_against_a_lexsort():
         if trial % 2:  # read-only inputs (Polars' zero-copy views) take the same compiled version
             for a in (h, h2, t, is_conv, code, gmv):
                 a.flags.writeable = False
-        new_user, collision, t_o, c_o, k_o, g_o = _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm)
+        new_user, collision, t_o, c_o, k_o, g_o = _user_time_order(h, h2, t, is_conv, code, remap, gmv[is_conv],
+                                                                   perm)
         expected = np.lexsort((np.arange(n), key, h))
         assert perm.tolist() == expected.tolist(), trial
         assert not collision

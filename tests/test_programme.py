@@ -219,8 +219,8 @@ def test_margin_table_has_the_gmv_tables_paths(tmp_path):
     config = build_config("attribute", {"events": str(p)})
     lf, name = scan_input(str(p), config.mapping)
     events = validate_events(lf, name, config.mapping)
-    gmv = events.accepted.get_column("gmv").to_numpy().copy()
-    margin = np.zeros(len(gmv))
+    gmv = events.conversions.get_column("gmv").to_numpy().copy()  # one per conversion
+    margin = np.zeros(len(events.accepted))
     conv = events.conversions
     margin[conv["_i"].to_numpy()] = conv["margin"].to_numpy() * 2.0
     table, mtable = cut_journeys(events, gmv, JourneyParams(period=PERIOD), None, margin)

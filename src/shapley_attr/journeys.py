@@ -61,9 +61,10 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
                  ) -> tuple[PathTable, PathTable | None]:
     """Cut validated events into journeys and aggregate identical journeys into a PathTable.
 
-    ``gmv`` is the order value of every accepted event (``events.accepted`` order) in the unit of the
-    credits: converted to the reporting currency for the run's conversions; the values of conversions
-    outside the run are never read. A conversion with no touch in its window becomes the path
+    ``gmv`` is the order value of every accepted conversion (``events.conversions``, in row order) in
+    the unit of the credits: converted to the reporting currency for the run's conversions; the
+    values of conversions outside the run are never read. (One value per accepted event, the
+    conversions' read and the touches' ignored, is taken too.) A conversion with no touch in its window becomes the path
     ``(direct)``, which the models credit directly (``models.fit``). ``events.user_ids()`` is called
     only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
     touch keeps its age in seconds (time-decay).
@@ -83,6 +84,8 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
                               STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE, _cut_journeys)
 
     n_events = len(events.accepted)
+    n_conv = int(events.accepted.get_column("is_conversion").sum())
+    gmv = conversion_values(events, gmv, n_conv)
     labels = list(events.channels)
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
@@ -98,7 +101,6 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     off, codes, ages, conv, val, nul, source, st = _cut_journeys(
         new_user, t, is_conv, code, gmv, scope, lookback_us, p_start, p_end, np.int32(direct_code), params.keep_ages,
         margin is not None)
-    n_conv = int(is_conv.sum())
     del t, is_conv, code, gmv  # the gathered events are not needed past the cut
     del scope
     margin_table = None
@@ -162,6 +164,21 @@ def _canonical(table: PathTable) -> PathTable:
     return canonical_order(table, keys=_sequence_keys(table.offsets, table.codes))
 
 
+def conversion_values(events: ValidatedEvents, gmv: np.ndarray, n_conv: int) -> np.ndarray:
+    """``gmv`` as one float64 value per accepted conversion (row order): as given, or taken at the
+    conversions' positions when it holds one value per accepted event."""
+    gmv = np.asarray(gmv, dtype=np.float64)
+    if len(gmv) == n_conv:
+        return np.ascontiguousarray(gmv)
+    if len(gmv) == len(events.accepted):
+        position = events.conversions.get_column("_i").to_numpy()
+        if len(position) != n_conv:
+            raise RuntimeError(f"validation kept {len(position)} conversions and {n_conv} conversion events")
+        return gmv[position]
+    raise ValueError(f"gmv has {len(gmv)} values: expected one per accepted conversion ({n_conv}) "
+                     f"or one per accepted event ({len(events.accepted)})")
+
+
 ORDER_COLUMNS = ("_h", "_h2", "t", "is_conversion", "code")
 """The accepted columns the order kernel copies into its records (what ``release`` drops)."""
 
@@ -174,7 +191,8 @@ def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
 def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray, release: bool = False):
     """The row permutation ordering ``events.accepted`` by user, then time (touch before conversion at
     the same instant), then input order; the ``new_user`` flags in that order; and the rows' ``t,
-    is_conversion, remap[code]`` (-1 kept) and ``gmv`` (the conversions'; 0 on touches) in that order.
+    is_conversion, remap[code]`` (-1 kept) and values (``gmv``: one per conversion, in row order; 0 on
+    touches) in that order.
 
     Users are ordered by a 64-bit hash of the id with a compiled bucket-and-radix sort (linear time;
     see ``kernels.ordering``: every row becomes a record carrying the columns the cut reads), several
@@ -190,6 +208,9 @@ def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray
     if n >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
         raise ModelLimitError(f"{n:,} accepted events: the local engine orders at most 2^31 - 1 "
                               "events; use --engine spark, or split the export by period or country")
+    n_conv = int(df.get_column("is_conversion").sum())
+    if len(gmv) != n_conv:  # the kernel reads a conversion's value by its ordinal, unchecked
+        raise ValueError(f"{len(gmv)} values for {n_conv} conversions: expected one per conversion")
     records, starts = _user_records(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
                                     _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_),
                                     _column(df, "code", np.int32), remap)
@@ -206,14 +227,16 @@ def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray
     row = (records[:, 3] >> np.uint64(32)).astype(np.int64)
     key = np.empty(n, dtype=np.int64)
     key[row] = records[:, 2].view(np.int64)
-    code = np.empty(n, dtype=np.int32)
-    code[row] = (records[:, 3] & np.uint64(0xFFFFFFFF)).astype(np.int64) - 1
+    low = np.empty(n, dtype=np.int64)
+    low[row] = (records[:, 3] & np.uint64(0xFFFFFFFF)).astype(np.int64)  # code + 1, or conversion ordinal
     del records, row
     keys = pl.DataFrame({"_key": key, "user_id": events.user_ids()}).with_row_index("_i")
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")
     perm = to_array(order.get_column("_i"), np.int32)
-    key = key[perm]
+    key, low = key[perm], low[perm]
     is_conv = (key & 1) == 1
-    gathered = [key >> 1, is_conv, code[perm], np.where(is_conv, gmv[perm], 0.0)]
+    value = np.zeros(n, dtype=np.float64)
+    value[is_conv] = gmv[low[is_conv]]
+    gathered = [key >> 1, is_conv, np.where(is_conv, -1, low - 1).astype(np.int32), value]
     return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), gathered

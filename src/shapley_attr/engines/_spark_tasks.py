@@ -205,8 +205,8 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
     in_run = (t >= p_start) & (t < p_end) & scope
     event_scope = np.ones(len(accepted), dtype=np.bool_)
     event_scope[conversions.get_column("_i").to_numpy()] = scope
-    gmv = accepted.get_column("gmv").to_numpy(writable=True)
     position = conversions.get_column("_i").to_numpy()
+    gmv = np.zeros(len(accepted), dtype=np.float64)  # the events' values: their conversions', touches 0
     raw = conversions.get_column("gmv").to_numpy()
     value = raw.copy()
     fx_ok = np.ones(len(conversions), dtype=np.bool_)

@@ -73,12 +73,13 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
     in_run = in_run_mask(conversions, config)
     run_conv = conversions.filter(in_run)
     currencies = sorted(run_conv.get_column("currency").unique().to_list())
-    gmv = events.accepted.get_column("gmv").to_numpy(writable=True)  # copies only when it must
+    gmv = conversions.get_column("gmv").to_numpy().astype(np.float64, copy=True)  # one per conversion
+    run_at = np.flatnonzero(in_run.to_numpy())
     position = run_conv.get_column("_i").to_numpy()
     if fx is not None:
         from ..finance.contracts import conversion_rates
 
-        gmv[position] = gmv[position] * conversion_rates(fx.rates, config.reporting_currency, fx.source, run_conv)
+        gmv[run_at] = gmv[run_at] * conversion_rates(fx.rates, config.reporting_currency, fx.source, run_conv)
         unit = config.reporting_currency
     else:
         if len(currencies) > 1:
@@ -95,7 +96,7 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
     del margin
     if margins is not None and margin_table is not None:
         margins = replace(margins, table=margin_table)
-    run_gmv = gmv[position]
+    run_gmv = gmv[run_at]
     by_country = (pl.DataFrame({"country": run_conv.get_column("country"), "gmv": run_gmv})
                   .group_by("country").agg(pl.col("gmv").sum(), pl.len().alias("n")).sort("country"))
     direct = table.stats["direct_conversions"]

@@ -40,8 +40,8 @@ class ValidatedEvents:
     """An events export after validation: what the journey cut needs and what reconciles the rest.
 
     ``accepted``: ``__row, _h, _h2`` (two independent 64-bit hashes of user_id), ``t`` (UTC epoch µs),
-    ``is_conversion``, ``code`` (Int32 index into ``channels``; -1 on conversions) and ``gmv`` (the
-    order value in its own currency; 0 on touches), in row order.
+    ``is_conversion`` and ``code`` (Int32 index into ``channels``; -1 on conversions), in row order
+    (the order values are the conversions' ``gmv``: no column of zeros for the touches).
     ``conversions``: the accepted conversion rows: ``__row, _i`` (position in ``accepted``), ``t,
     order_id, country, currency, gmv`` and ``margin`` (null when the export has none), in row order.
     ``counted``: every row that is not a touch (``__row, currency, gmv`` as exact decimals, ``rejected``),
@@ -187,7 +187,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     if after_first_pass is not None:
         after_first_pass()
     channels, code = _dictionary(rows.pop("_label"))
-    plain = rows.pop("_plain") & (code >= 0)
+    plain = rows.pop("_plain")
+    plain &= code >= 0
 
     # Pass 2, over the other rows alone (conversions, rows to reject, text that needs trimming): the
     # contract's checks (_exact_columns), so reasons and typed values are the checks' own. A Parquet
@@ -206,14 +207,14 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     with decoding(source):
         for checked in frame_of(lf.filter(others)).collect_batches(chunk_size=BATCH_ROWS):
             bad = checked.get_column("_bad")
-            verdicts.append(checked.select(ROW, "is_conversion", "code", "gmv", "_bad"))
+            verdicts.append(checked.select(ROW, "is_conversion", "code", "_bad"))
             convs.append(_take(checked, conv_columns, checked.get_column("is_conversion") & ~bad))
             if bool(bad.any()):
                 flagged_parts.append(_take(checked, [ROW, *flag_cols], bad))
             counted_parts.append(_take(checked, counted_columns, checked.get_column("_counted")))
             del checked
     empty = frame_of(lf.clear()).collect()
-    verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, "is_conversion", "code", "gmv", "_bad")
+    verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, "is_conversion", "code", "_bad")
     accepted = _accepted_rows(rows, code, plain, verdict)
     del rows, verdict, verdicts
     conv = pl.concat(convs) if convs else empty.select(conv_columns)
@@ -282,7 +283,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                            counted, order_ids_derived, "margin" in schema, user_ids)
 
 
-ACCEPTED_COLUMNS = (ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv")
+ACCEPTED_COLUMNS = (ROW, "_h", "_h2", "t", "is_conversion", "code")
 PASS_ONE = {ROW: np.int64, "_h": np.uint64, "_h2": np.uint64, "t": np.int64, "_label": np.int32, "_touch": np.bool_,
             "_plain": np.bool_}
 """The columns of the first pass over every row, as arrays."""
@@ -330,7 +331,7 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
 def _dictionary(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
     and every row's code in it (-1: a null, blank or reserved label) from the rows' categorical ids
-    plus one (0: a null label)."""
+    plus one (0: a null label), written over ``labels``."""
     present = np.flatnonzero(np.bincount(labels, minlength=1)[1:]) + 1
     trimmed = (pl.Series((present - 1).astype(np.uint32), dtype=pl.UInt32).cat.to(pl.Categorical).cast(pl.Utf8)
                .str.strip_chars().to_list()) if len(present) else []
@@ -338,31 +339,28 @@ def _dictionary(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
     position = {c: i for i, c in enumerate(channels)}
     lut = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int32)
     lut[present] = [position.get(c, -1) for c in trimmed]
-    return channels, lut[labels]
+    return channels, np.take(lut, labels, out=labels, mode="clip")  # in place: every id is in range
 
 
 def _accepted_rows(rows: dict[str, np.ndarray], code: np.ndarray, plain: np.ndarray, verdict: pl.DataFrame
                    ) -> pl.DataFrame:
     """The accepted rows (:data:`ACCEPTED_COLUMNS`, in row order, contiguous): the plain touches
     (``code`` from the dictionary) and the other rows the checks accept (``verdict``: the other rows,
-    in row order). Takes the arrays out of ``rows``."""
+    in row order). Takes the arrays out of ``rows`` and writes over ``code`` and ``plain``."""
     at = np.flatnonzero(~plain)
     if not np.array_equal(verdict.get_column(ROW).to_numpy(), rows[ROW][at]):
         raise RuntimeError("validation: the checked rows are not the rows the first pass set aside")
     n = len(plain)
     is_conv = np.zeros(n, dtype=np.bool_)
-    gmv = np.zeros(n, dtype=np.float64)
-    code = code.astype(np.int32, copy=True)
     code[at] = verdict.get_column("code").to_numpy()
     is_conv[at] = verdict.get_column("is_conversion").to_numpy()
-    gmv[at] = verdict.get_column("gmv").fill_null(0.0).to_numpy()
-    keep = plain.copy()
+    keep = plain
     keep[at] = ~verdict.get_column("_bad").to_numpy()
     every = bool(keep.all())
-    rows.update(is_conversion=is_conv, code=code, gmv=gmv)
-    del is_conv, code, gmv
+    rows.update(is_conversion=is_conv, code=code)
+    del is_conv, code
     columns = []
-    for name, key in zip(ACCEPTED_COLUMNS, (ROW, "_h", "_h2", "t", "is_conversion", "code", "gmv")):
+    for name, key in zip(ACCEPTED_COLUMNS, (ROW, "_h", "_h2", "t", "is_conversion", "code")):
         values = rows.pop(key)
         columns.append(pl.Series(name, values if every else values[keep]))
         del values

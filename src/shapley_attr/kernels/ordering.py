@@ -46,9 +46,10 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
     the user id), then time ``t`` with a touch before a conversion at the same instant (key
     ``2·t + is_conv``), then input order. Returns the flags of each user's first row (in that order),
     whether ``h2`` (an independent hash) ever disagrees within a run of equal ``h`` (a collision),
-    and the rows' ``t, is_conv, remap[code] (-1 kept)`` and ``gmv`` (the conversions'; 0 on touches,
-    whose value nobody reads) in that order: :func:`_user_records` then :func:`_order_records`
-    (a caller that owns the columns frees them in between: their values are in the records).
+    and the rows' ``t, is_conv, remap[code] (-1 kept; -1 on conversions)`` and value in that order:
+    a conversion's is ``gmv[j]`` for the j-th conversion in row order (``gmv`` holds one value a
+    conversion), a touch's 0. :func:`_user_records` then :func:`_order_records` (a caller that owns
+    the columns frees them in between: their values are in the records).
     """
     records, starts = _user_records(h, h2, t, is_conv, code, remap)
     return _order_records(records, starts, gmv, perm)
@@ -56,8 +57,9 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
 
 @kernel(_PACK_SIGNATURES, parallel=True)
 def _user_records(h, h2, t, is_conv, code, remap):
-    """Every row as a 32-byte record ``h, h2, key, row << 32 | remap[code] + 1`` (``key = 2·t +
-    is_conv``, as int64 bits; a code of -1 stays 0), scattered into BUCKETS buckets by the top 8 bits
+    """Every row as a 32-byte record ``h, h2, key, row << 32 | low`` (``key = 2·t + is_conv``, as int64
+    bits; ``low`` a touch's ``remap[code] + 1``, 0 for a code of -1, and a conversion's ordinal among
+    the conversions in row order, where its value is found), scattered into BUCKETS buckets by the top 8 bits
     of ``h``, stable (N_PARTS row ranges counted and scattered in parallel); and the buckets' starts
     (BUCKETS + 1). Every column the cut reads travels in the record: sorting then reads no row at
     random (random reads cost more than the sort itself)."""
@@ -67,9 +69,19 @@ def _user_records(h, h2, t, is_conv, code, remap):
     for c in range(parts + 1):
         bounds[c] = n * c // parts
     counts = np.zeros((parts, BUCKETS), dtype=np.int64)
+    conv_count = np.zeros(parts, dtype=np.int64)
     for c in numba.prange(parts):
+        n_conv = 0
         for i in range(bounds[c], bounds[c + 1]):
             counts[c, np.int64(h[i] >> np.uint64(56))] += 1
+            n_conv += np.int64(is_conv[i])
+        conv_count[c] = n_conv
+    # the conversions before each row range (a loop variable of its own: reusing the prange's ``c``
+    # here miscompiled the next parallel loop with Numba 0.68: a segmentation fault)
+    conv_base = np.empty(parts + 1, dtype=np.int64)
+    conv_base[0] = 0
+    for p in range(parts):
+        conv_base[p + 1] = conv_base[p] + conv_count[p]
     starts = np.empty(BUCKETS + 1, dtype=np.int64)
     total = 0
     for d in range(BUCKETS):
@@ -81,6 +93,7 @@ def _user_records(h, h2, t, is_conv, code, remap):
     starts[BUCKETS] = n
     rec = np.empty((n, 4), dtype=np.uint64)
     for c in numba.prange(parts):
+        ordinal = conv_base[c]
         for i in range(bounds[c], bounds[c + 1]):
             hv = h[i]
             d = np.int64(hv >> np.uint64(56))
@@ -89,9 +102,13 @@ def _user_records(h, h2, t, is_conv, code, remap):
             rec[q, 0] = hv
             rec[q, 1] = h2[i]
             rec[q, 2] = np.uint64(t[i] * 2 + np.int64(is_conv[i]))
-            k = code[i]
-            kk = np.int64(remap[k]) + 1 if k >= 0 else np.int64(0)
-            rec[q, 3] = (np.uint64(i) << np.uint64(32)) | np.uint64(kk)
+            if is_conv[i]:
+                low = ordinal
+                ordinal += 1
+            else:
+                kc = code[i]
+                low = np.int64(remap[kc]) + 1 if kc >= 0 else np.int64(0)
+            rec[q, 3] = (np.uint64(i) << np.uint64(32)) | np.uint64(low)
     return rec, starts
 
 
@@ -200,8 +217,14 @@ def _order_records(rec, starts, gmv, perm):
                 r = np.int64(w >> np.uint64(32))
                 perm[q] = np.int32(r)
                 t_out[q] = key >> 1
-                c_out[q] = (key & 1) == 1
-                k_out[q] = np.int32(np.int64(w & np.uint64(0xFFFFFFFF)) - 1)
-                g_out[q] = gmv[r] if (key & 1) == 1 else 0.0  # a touch's value is never read
+                low = np.int64(w & np.uint64(0xFFFFFFFF))
+                if (key & 1) == 1:
+                    c_out[q] = True
+                    k_out[q] = -1
+                    g_out[q] = gmv[low]
+                else:
+                    c_out[q] = False
+                    k_out[q] = np.int32(low - 1)
+                    g_out[q] = 0.0
             a = b
     return new_user, collided.any(), t_out, c_out, k_out, g_out
