@@ -285,6 +285,48 @@ def test_paths_are_in_a_content_fixed_order_whatever_the_row_order(tmp_path, mon
     assert sorted(z.path_labels()) == sorted(x.path_labels())
 
 
+def test_journeys_merge_in_canonical_order_by_one_sort(monkeypatch):
+    """The events path's merge (one sort by content key, runs checked and summed) gives the table of
+    the general way (hash merge, then canonical order) to the bit: values, per-path journey values
+    and order; also when keys collide (all equal: the checked runs fail, the general way is taken)
+    and when the rows are not single journeys."""
+    import numpy as np
+
+    import shapley_attr.kernels.sequences as sequences
+    from shapley_attr.frames import PathTable, canonical_order, merge_identical_paths
+    from shapley_attr.journeys import merged_in_canonical_order
+
+    rng = np.random.default_rng(8)
+    fields = ("offsets", "codes", "conversions", "value", "nulls", "value_offsets", "journey_values")
+    for trial in range(30):
+        m = int(rng.integers(0, 3000))
+        lengths = rng.integers(0 if trial % 3 else 1, 5, m)
+        offsets = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        codes = rng.integers(0, 1 + trial % 6, int(offsets[-1])).astype(np.int32)
+        conv = (rng.random(m) < 0.4).astype(np.float64)
+        nulls = 1.0 - conv
+        if trial % 5 == 0:
+            nulls[rng.random(m) < 0.1] = 0.0  # neither converting nor null
+        value = np.round(conv * rng.random(m) * 1000, int(rng.integers(0, 8)))
+        journeys = PathTable(offsets, codes, conv, value, nulls, tuple("abcdef"))
+        for keep in (False, True):
+            expected = canonical_order(merge_identical_paths(journeys, exact_value=True, keep_values=keep))
+            got = merged_in_canonical_order(journeys, keep_values=keep)
+            for f in fields:
+                a, b = getattr(expected, f), getattr(got, f)
+                assert (a is None and b is None) or (a.dtype == b.dtype and np.array_equal(a, b)), (trial, keep, f)
+    half = PathTable(offsets, codes, conv * 0.5, value, nulls, tuple("abcdef"))  # not single journeys
+    assert np.array_equal(merged_in_canonical_order(half).conversions,
+                          canonical_order(merge_identical_paths(half, exact_value=True)).conversions)
+    compiled = sequences._sequence_keys
+    monkeypatch.setattr(sequences, "_sequence_keys", lambda o, c: np.zeros(len(o) - 1, dtype=np.uint64))
+    collided = merged_in_canonical_order(journeys, keep_values=True)
+    monkeypatch.setattr(sequences, "_sequence_keys", compiled)
+    assert sorted(collided.path_labels()) == sorted(expected.path_labels())
+    assert np.array_equal(np.sort(collided.value), np.sort(expected.value))
+
+
 def test_compiled_sequence_keys_equal_numpy():
     """The events path orders paths with the compiled keys, the paths reader with NumPy's: the same
     64-bit values (so both engines and both inputs hand the models one table)."""

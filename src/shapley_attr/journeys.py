@@ -118,7 +118,7 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
         np.cumsum(conv > 0, out=value_offsets[1:])
         table = PathTable(off, codes, conv, val, nul, tuple(categories), ages, {}, value_offsets, val[conv > 0])
     else:
-        table = _canonical(merge_identical_paths(table, exact_value=True, keep_values=True))
+        table = merged_in_canonical_order(table, keep_values=True)
     table = drop_unused_channels(table)
     stats = {
         "events": n_events,
@@ -154,7 +154,50 @@ def _paths_of(journeys: PathTable, keep_ages: bool) -> PathTable:
         value = np.rint(journeys.value * VALUE_UNITS) / VALUE_UNITS
         return drop_unused_channels(PathTable(journeys.offsets, journeys.codes, journeys.conversions, value,
                                               journeys.nulls, journeys.channels, journeys.ages))
-    return drop_unused_channels(_canonical(merge_identical_paths(journeys, exact_value=True)))
+    return drop_unused_channels(merged_in_canonical_order(journeys))
+
+
+def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) -> PathTable:
+    """``canonical_order(merge_identical_paths(journeys, exact_value=True, keep_values))``, the same
+    table to the bit, by one sort: the journeys are ordered by their content key with the order
+    kernels (the key in place of the user hash, the journey's index in place of the time, its
+    conversion, null flag and value carried in the records, so nothing is gathered at random), each
+    run of one key is checked to hold one sequence, and the runs are summed (values exactly in
+    millionths; with ``keep_values`` each path keeps its converting journeys' values in journey
+    order). Journeys are single rows (conversions and nulls 0 or 1, never both 1); anything else,
+    and a key shared by distinct sequences (chance ~2^-64 a pair), takes the general way."""
+    from .kernels.ordering import _order_records, _user_records
+    from .kernels.sequences import _gather_sequences, _runs_identical, _sequence_keys
+
+    m = journeys.n_paths
+    converting = journeys.conversions == 1
+    null = journeys.nulls == 1
+    if (m < 2 or journeys.ages is not None or m >= 2**31
+            or not (converting | (journeys.conversions == 0)).all() or not (null | (journeys.nulls == 0)).all()
+            or (converting & null).any()):
+        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+    keys = _sequence_keys(journeys.offsets, journeys.codes)
+    records, starts = _user_records(keys, keys, np.arange(m, dtype=np.int64), converting, null.astype(np.int32),
+                                    np.arange(2, dtype=np.int32))
+    del keys
+    order = np.empty(m, dtype=np.int32)
+    run_start, _, _, converting, null, value = _order_records(records, starts, journeys.value[converting], order)
+    del records
+    if not _runs_identical(journeys.offsets, journeys.codes, order, run_start):
+        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+    at = np.flatnonzero(run_start)
+    off, codes = _gather_sequences(journeys.offsets, journeys.codes, order[at].astype(np.int64))
+    units = np.rint(value * VALUE_UNITS).astype(np.int64)  # 0 on the non-converting journeys
+    converting = converting.astype(np.int64)
+    null = (null == 1).astype(np.int64)  # the kernel's code: the null flag on the others, -1 on converting ones
+    value_offsets = journey_values = None
+    if keep_values:
+        journey_values = units[converting == 1] / VALUE_UNITS
+        value_offsets = np.zeros(len(at) + 1, dtype=np.int64)
+        np.cumsum(np.add.reduceat(converting, at), out=value_offsets[1:])
+    return PathTable(off, codes, np.add.reduceat(converting, at).astype(np.float64),
+                     np.add.reduceat(units, at) / VALUE_UNITS, np.add.reduceat(null, at).astype(np.float64),
+                     journeys.channels, None, dict(journeys.stats), value_offsets, journey_values)
 
 
 def _canonical(table: PathTable) -> PathTable:
