@@ -228,3 +228,31 @@ def _order_records(rec, starts, gmv, perm):
                     g_out[q] = 0.0
             a = b
     return new_user, collided.any(), t_out, c_out, k_out, g_out
+
+
+@kernel("boolean(int64[::1], int32[::1], int32[::1], boolean[::1])", parallel=True)
+def _runs_identical(offsets, codes, order, run_start):
+    """Whether every sequence ``order[i]`` that does not start a run (``run_start[i]`` false) equals
+    the sequence ``order[i - 1]``: sequences sorted by a content key, each run of one key checked to
+    hold one sequence (N_PARTS row ranges in parallel;
+    here, not in ``sequences``, so that runs on a paths table never load a parallel kernel)."""
+    m = order.shape[0]
+    parts = N_PARTS
+    differs = np.zeros(parts, dtype=np.bool_)
+    for c in numba.prange(parts):
+        for i in range(max(1, m * c // parts), m * (c + 1) // parts):
+            if run_start[i]:
+                continue
+            a = offsets[order[i - 1]]
+            b = offsets[order[i]]
+            length = offsets[order[i] + 1] - b
+            if offsets[order[i - 1] + 1] - a != length:
+                differs[c] = True
+                break
+            for q in range(length):
+                if codes[a + q] != codes[b + q]:
+                    differs[c] = True
+                    break
+            if differs[c]:
+                break
+    return not differs.any()

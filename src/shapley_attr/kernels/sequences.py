@@ -1,7 +1,6 @@
 """CSR sequences: hash, deduplicate and gather variable-length code sequences (paths, channel sets)."""
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._jit import kernel
@@ -122,30 +121,3 @@ def _sum_units_by_id(inverse, first, value):
     for p in range(inverse.shape[0]):
         sums[inverse[p]] += np.int64(np.rint(value[p] * 1e6))
     return sums
-
-
-@kernel("boolean(int64[::1], int32[::1], int32[::1], boolean[::1])", parallel=True)
-def _runs_identical(offsets, codes, order, run_start):
-    """Whether every sequence ``order[i]`` that does not start a run (``run_start[i]`` false) equals
-    the sequence ``order[i - 1]``: sequences sorted by a content key, each run of one key checked to
-    hold one sequence (16 row ranges in parallel)."""
-    m = order.shape[0]
-    parts = 16
-    differs = np.zeros(parts, dtype=np.bool_)
-    for c in numba.prange(parts):
-        for i in range(max(1, m * c // parts), m * (c + 1) // parts):
-            if run_start[i]:
-                continue
-            a = offsets[order[i - 1]]
-            b = offsets[order[i]]
-            length = offsets[order[i] + 1] - b
-            if offsets[order[i - 1] + 1] - a != length:
-                differs[c] = True
-                break
-            for q in range(length):
-                if codes[a + q] != codes[b + q]:
-                    differs[c] = True
-                    break
-            if differs[c]:
-                break
-    return not differs.any()
