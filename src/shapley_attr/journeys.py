@@ -3,8 +3,9 @@
 Ordering: per user, by ``event_time``; a touch at the same instant as a conversion comes first;
 otherwise events at the same instant keep their input order. Users are ordered by a 64-bit hash of
 the id with a compiled parallel sort (buckets, then radix within each) that carries the columns the
-cut reads in its records (Polars' two-key sort measured 3.2 s on 10.7M rows against 0.4 s); a hash collision between two different users is
-detected by a second hash and the ids themselves are sorted instead.
+cut reads in its records (Polars' two-key sort measured 3.2 s on 10.7M rows against 0.4 s); a hash
+collision between two different users is detected by a second hash and the ids themselves are
+sorted instead.
 
 Rules chosen where DATA.md is silent (also written in the manifest):
 - the lookback window is closed: a touch exactly ``lookback_days`` before its conversion counts;
@@ -64,9 +65,9 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     ``gmv`` is the order value of every accepted conversion (``events.conversions``, in row order) in
     the unit of the credits: converted to the reporting currency for the run's conversions; the
     values of conversions outside the run are never read. (One value per accepted event, the
-    conversions' read and the touches' ignored, is taken too.) A conversion with no touch in its window becomes the path
-    ``(direct)``, which the models credit directly (``models.fit``). ``events.user_ids()`` is called
-    only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
+    conversions' read and the touches' ignored, is taken too.) A conversion with no touch in its
+    window becomes the path ``(direct)``, which the models credit directly (``models.fit``).
+    ``events.user_ids()`` is called only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
     touch keeps its age in seconds (time-decay).
 
     ``in_scope`` (bool, one per accepted event; None = all) marks the conversions the run attributes
@@ -169,13 +170,16 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     from .kernels.ordering import _order_records, _runs_identical, _user_records
     from .kernels.sequences import _gather_sequences, _sequence_keys
 
+    def general() -> PathTable:
+        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+
     m = journeys.n_paths
     converting = journeys.conversions == 1
     null = journeys.nulls == 1
     if (m < 2 or journeys.ages is not None or m >= 2**31
             or not (converting | (journeys.conversions == 0)).all() or not (null | (journeys.nulls == 0)).all()
             or (converting & null).any()):
-        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+        return general()
     keys = _sequence_keys(journeys.offsets, journeys.codes)
     records, starts = _user_records(keys, keys, np.arange(m, dtype=np.int64), converting, null.astype(np.int32),
                                     np.arange(2, dtype=np.int32))
@@ -184,20 +188,21 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     run_start, _, _, converting, null, value = _order_records(records, starts, journeys.value[converting], order)
     del records
     if not _runs_identical(journeys.offsets, journeys.codes, order, run_start):
-        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+        return general()
     at = np.flatnonzero(run_start)
     off, codes = _gather_sequences(journeys.offsets, journeys.codes, order[at].astype(np.int64))
     units = np.rint(value * VALUE_UNITS).astype(np.int64)  # 0 on the non-converting journeys
-    converting = converting.astype(np.int64)
-    null = (null == 1).astype(np.int64)  # the kernel's code: the null flag on the others, -1 on converting ones
+    conversions = np.add.reduceat(converting.astype(np.int64), at)  # converting journeys of each path
+    # the kernel's code column: the null flag on the non-converting journeys, -1 on the converting ones
+    nulls = np.add.reduceat((null == 1).astype(np.int64), at)
     value_offsets = journey_values = None
     if keep_values:
-        journey_values = units[converting == 1] / VALUE_UNITS
+        journey_values = units[converting] / VALUE_UNITS
         value_offsets = np.zeros(len(at) + 1, dtype=np.int64)
-        np.cumsum(np.add.reduceat(converting, at), out=value_offsets[1:])
-    return PathTable(off, codes, np.add.reduceat(converting, at).astype(np.float64),
-                     np.add.reduceat(units, at) / VALUE_UNITS, np.add.reduceat(null, at).astype(np.float64),
-                     journeys.channels, None, dict(journeys.stats), value_offsets, journey_values)
+        np.cumsum(conversions, out=value_offsets[1:])
+    return PathTable(off, codes, conversions.astype(np.float64), np.add.reduceat(units, at) / VALUE_UNITS,
+                     nulls.astype(np.float64), journeys.channels, None, dict(journeys.stats), value_offsets,
+                     journey_values)
 
 
 def _canonical(table: PathTable) -> PathTable:

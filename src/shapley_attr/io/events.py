@@ -162,7 +162,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # checks' own whitespace rule), which also gives the channel dictionary.
     compact = lf.select(
         pl.col(ROW).cast(pl.Int64), user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
-        exprs["t"].alias("t"), (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
+        exprs["t"].alias("t"),
+        (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
         raw_touch.alias("_touch"), (~(user.is_null() | (user.str.strip_chars() == ""))).alias("_user"),
     ).select(ROW, "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
              (pl.col("_touch") & pl.col("_user") & pl.col("t").is_not_null()).alias("_plain"))
