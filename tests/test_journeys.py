@@ -151,24 +151,86 @@ def test_column_mapping_from_foreign_names():
 
 
 def test_hash_collision_falls_back_to_the_ids():
-    """Two users whose first 64-bit hashes collide are still told apart (by the second hash check)."""
+    """Two users whose first 64-bit hashes collide are still told apart (by the second hash check):
+    ordered and cut by their ids, with the pilot scope and the conversion ordinals of the fast way."""
     from types import SimpleNamespace
 
     import numpy as np
     import polars as pl
 
-    from shapley_attr.journeys import _user_time_order
+    from shapley_attr.config import JourneyParams
+    from shapley_attr.journeys import _journeys_of_users
 
-    df = pl.DataFrame({"_h": pl.Series([7, 7, 7, 7], dtype=pl.UInt64), "_h2": pl.Series([1, 2, 1, 2], dtype=pl.UInt64),
-                       "t": [0, 0, 5, 5], "is_conversion": [False, False, True, True],
-                       "code": pl.Series([0, 1, -1, -1], dtype=pl.Int32)})
-    ids = pl.Series(["u1", "u2", "u1", "u2"])
+    df = pl.DataFrame({"_h": pl.Series([7, 7, 7, 7, 7], dtype=pl.UInt64),
+                       "_h2": pl.Series([1, 2, 1, 2, 2], dtype=pl.UInt64),
+                       "t": [0, 0, 5, 5, 9], "is_conversion": [False, False, True, True, True],
+                       "code": pl.Series([0, 1, -1, -1, -1], dtype=pl.Int32)})
+    ids = pl.Series(["u2", "u1", "u2", "u1", "u1"])
     events = SimpleNamespace(accepted=df, user_ids=lambda: ids)
-    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(events, np.array([1, 0], np.int32),
-                                                                np.array([2.5, 4.0]))  # one per conversion
-    assert perm.tolist() == [0, 2, 1, 3] and new_user.tolist() == [True, False, True, False]
-    assert t.tolist() == [0, 5, 0, 5] and is_conv.tolist() == [False, True, False, True]
-    assert code.tolist() == [1, -1, 0, -1] and gmv.tolist() == [0.0, 2.5, 0.0, 4.0]
+    for scope, kept in ((np.empty(0, np.bool_), [1, 2, 0]), (np.array([True, True, False]), [1, 0])):
+        users, (off, codes, _, conv, val, nul, source), stats = _journeys_of_users(
+            events, np.array([1, 0], np.int32), np.array([2.5, 4.0, 1.5]), scope, JourneyParams(), 2, True, False)
+        # u1 (touch code 1 -> 0, conversion ordinal 1; then a direct conversion, ordinal 2), u2 (ordinal 0)
+        expected = {1: ([0], 4.0), 2: ([2], 1.5), 0: ([1], 2.5)}
+        assert users == 2 and source.tolist() == kept
+        assert [codes[off[j]:off[j + 1]].tolist() for j in range(len(conv))] == [expected[k][0] for k in kept]
+        assert val.tolist() == [expected[k][1] for k in kept] and conv.tolist() == [1.0] * len(kept)
+
+
+def test_journeys_in_the_order_kernel_equal_order_then_cut():
+    """The cut inside the order kernel (each bucket of users counted, then cut at its place) gives
+    the journeys of the whole order followed by the whole cut, to the bit: random users (a third
+    sharing their hash's high 32 bits, one with many rows), periods, lookbacks, pilot scope, ages and
+    sources; on one thread as on all."""
+    import numba
+    import numpy as np
+
+    from shapley_attr.kernels.cut import _cut_journeys
+    from shapley_attr.kernels.ordering import _sorted_journeys, _user_records, _user_time_order
+
+    rng = np.random.default_rng(17)
+    for trial in range(30):
+        n_users = int(rng.integers(1, 50 if trial < 10 else 3000))
+        users = rng.integers(0, 2**63, n_users, dtype=np.uint64)
+        users[: n_users // 3] = (users[: n_users // 3] & np.uint64(0xFFFF)) | np.uint64(0xABCD) << np.uint64(32)
+        n = int(rng.integers(0 if trial == 0 else 1, 5000))
+        pick = rng.integers(0, n_users, n)
+        pick[: n // 5] = 0
+        h = users[pick]
+        t = rng.integers(0, 40, n).astype(np.int64) * 1_000_000
+        is_conv = rng.random(n) < 0.25
+        code = np.where(is_conv, -1, rng.integers(-1, 6, n)).astype(np.int32)
+        remap = rng.permutation(6).astype(np.int32)
+        n_conv = int(is_conv.sum())
+        gmv = rng.random(n_conv)
+        scope = rng.random(n_conv) < 0.8 if trial % 3 == 1 else np.empty(0, np.bool_)
+        lookback = int(rng.integers(0, 30)) * 1_000_000
+        period = (int(rng.integers(-1, 15)) * 1_000_000, int(rng.integers(15, 45)) * 1_000_000)
+        keep_ages, keep_source = bool(trial % 2), bool(trial % 4 < 2)
+        args = (lookback, *period, np.int32(6), keep_ages, keep_source)
+
+        perm = np.empty(n, dtype=np.int32)
+        new_user, _, t_o, c_o, k_o, g_o = _user_time_order(h, ~h, t, is_conv, code, remap, gmv, perm)
+        ordinal = np.cumsum(is_conv) - 1
+        per_event = np.ones(n, np.bool_) if len(scope) else scope
+        if len(scope):
+            per_event[is_conv] = scope
+        *expected, st = _cut_journeys(new_user, t_o, c_o, k_o, g_o, per_event[perm] if len(scope) else scope, *args)
+        if keep_source:
+            expected[6] = np.where(expected[6] >= 0, ordinal[perm[np.maximum(expected[6], 0)]], -1)
+
+        for threads in (numba.get_num_threads(), 1) if trial == 29 else (numba.get_num_threads(),):
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                records, starts = _user_records(h, ~h, t, is_conv, code, remap)
+                collided, n_users_seen, got, stats = _sorted_journeys(records, starts, gmv, scope, *args)
+            finally:
+                numba.set_num_threads(before)
+            assert not collided and n_users_seen == int(new_user.sum())
+            assert stats.tolist() == st.tolist(), trial
+            for a, b in zip(got, expected):
+                assert a.dtype == b.dtype and a.tolist() == b.tolist(), trial
 
 
 def test_user_time_order_kernel_against_a_lexsort():

@@ -67,14 +67,15 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     values of conversions outside the run are never read. (One value per accepted event, the
     conversions' read and the touches' ignored, is taken too.) A conversion with no touch in its
     window becomes the path ``(direct)``, which the models credit directly (``models.fit``).
-    ``events.user_ids()`` is called only if the two user-id hashes collide. With ``params.keep_ages`` journeys are not merged and each
-    touch keeps its age in seconds (time-decay).
+    ``events.user_ids()`` is called only if the two user-id hashes collide. With ``params.keep_ages``
+    journeys are not merged and each touch keeps its age in seconds (time-decay).
 
-    ``in_scope`` (bool, one per accepted event; None = all) marks the conversions the run attributes
-    among those of the period: one outside the pilot countries closes its user's journey but is not
-    emitted (PROGRAMME.md "Pilot scope"). With ``margin`` (one per accepted event, the order margin in
-    the unit of the credits), the second table holds the same paths in the same order valued at their
-    journeys' margins instead of their GMV: what the model's shares distribute as attributed margin.
+    ``in_scope`` (bool; None = all) marks the conversions the run attributes among those of the
+    period: one outside the pilot countries closes its user's journey but is not emitted (PROGRAMME.md
+    "Pilot scope"). With ``margin`` (the order margin in the unit of the credits), the second table
+    holds the same paths in the same order valued at their journeys' margins instead of their GMV:
+    what the model's shares distribute as attributed margin. Both, like ``gmv``, hold one entry per
+    accepted conversion, or one per accepted event (the conversions' read).
 
     With ``release`` (the local engine, which owns ``events``), the accepted columns the order
     carries in its records (ORDER_COLUMNS) are dropped from ``events`` once copied there: on 10.7M
@@ -82,34 +83,29 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     """
     from .kernels.cut import (STAT_CONV_BEFORE_PERIOD, STAT_CONV_IN_PERIOD, STAT_CONV_OUT_OF_SCOPE, STAT_DIRECT,
                               STAT_DROPPED_LOOKBACK, STAT_EVENTS_AFTER_PERIOD, STAT_TAIL_TOUCHES_DROPPED,
-                              STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE, _cut_journeys)
+                              STAT_TAILS, STAT_TAILS_OUTSIDE_PERIOD, STAT_TOUCHES_OUT_OF_SCOPE)
 
     n_events = len(events.accepted)
     n_conv = int(events.accepted.get_column("is_conversion").sum())
     gmv = conversion_values(events, gmv, n_conv)
+    scope = np.empty(0, dtype=np.bool_) if in_scope is None else conversion_values(events, in_scope, n_conv, np.bool_)
+    if margin is not None:
+        margin = conversion_values(events, margin, n_conv)
     labels = list(events.channels)
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
     # codes index the sorted labels without (direct); shift the ones after it
     position = {c: i for i, c in enumerate(categories)}  # a dict, not list.index: 100k channels stay linear
     remap = np.array([position[c] for c in labels], dtype=np.int32) if labels else np.zeros(1, np.int32)
-    perm, new_user, (t, is_conv, code, gmv) = _user_time_order(events, remap, gmv, release)
-    scope = np.empty(0, dtype=np.bool_) if in_scope is None else np.ascontiguousarray(in_scope, dtype=np.bool_)[perm]
-    if margin is None:
-        del perm
-    p_start, p_end = period_bounds(params.period)
-    lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
-    off, codes, ages, conv, val, nul, source, st = _cut_journeys(
-        new_user, t, is_conv, code, gmv, scope, lookback_us, p_start, p_end, np.int32(direct_code), params.keep_ages,
-        margin is not None)
-    del t, is_conv, code, gmv  # the gathered events are not needed past the cut
+    users, (off, codes, ages, conv, val, nul, source), st = _journeys_of_users(
+        events, remap, gmv, scope, params, direct_code, margin is not None, release)
     del scope
     margin_table = None
-    if margin is not None:  # each converting journey's margin, from its conversion's accepted row
+    if margin is not None:  # each converting journey's margin, by its conversion's ordinal
         margin_j = np.zeros(len(conv), dtype=np.float64)
         converting = source >= 0
-        margin_j[converting] = np.asarray(margin, dtype=np.float64)[perm[source[converting]]]
-        del perm, source
+        margin_j[converting] = margin[source[converting]]
+        del source
         margin_table = _paths_of(PathTable(off, codes, conv, margin_j, nul, tuple(categories),
                                            ages if params.keep_ages else None), params.keep_ages)
     table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
@@ -123,7 +119,7 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     table = drop_unused_channels(table)
     stats = {
         "events": n_events,
-        "users": int(new_user.sum()),
+        "users": users,
         "touches": n_events - n_conv,
         "conversions": n_conv,
         "conversions_in_period": int(st[STAT_CONV_IN_PERIOD]),
@@ -212,18 +208,18 @@ def _canonical(table: PathTable) -> PathTable:
     return canonical_order(table, keys=_sequence_keys(table.offsets, table.codes))
 
 
-def conversion_values(events: ValidatedEvents, gmv: np.ndarray, n_conv: int) -> np.ndarray:
-    """``gmv`` as one float64 value per accepted conversion (row order): as given, or taken at the
-    conversions' positions when it holds one value per accepted event."""
-    gmv = np.asarray(gmv, dtype=np.float64)
-    if len(gmv) == n_conv:
-        return np.ascontiguousarray(gmv)
-    if len(gmv) == len(events.accepted):
+def conversion_values(events: ValidatedEvents, values, n_conv: int, dtype=np.float64) -> np.ndarray:
+    """``values`` as one entry per accepted conversion (row order; float64 unless ``dtype``): as given,
+    or taken at the conversions' positions when it holds one entry per accepted event."""
+    values = np.asarray(values, dtype=dtype)
+    if len(values) == n_conv:
+        return np.ascontiguousarray(values)
+    if len(values) == len(events.accepted):
         position = events.conversions.get_column("_i").to_numpy()
         if len(position) != n_conv:
             raise RuntimeError(f"validation kept {len(position)} conversions and {n_conv} conversion events")
-        return gmv[position]
-    raise ValueError(f"gmv has {len(gmv)} values: expected one per accepted conversion ({n_conv}) "
+        return values[position]
+    raise ValueError(f"{len(values)} values: expected one per accepted conversion ({n_conv}) "
                      f"or one per accepted event ({len(events.accepted)})")
 
 
@@ -236,48 +232,77 @@ def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
     return np.ascontiguousarray(df.get_column(name).to_numpy(), dtype=dtype)
 
 
-def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray, release: bool = False):
-    """The row permutation ordering ``events.accepted`` by user, then time (touch before conversion at
-    the same instant), then input order; the ``new_user`` flags in that order; and the rows' ``t,
-    is_conversion, remap[code]`` (-1 kept) and values (``gmv``: one per conversion, in row order; 0 on
-    touches) in that order.
+def _journeys_of_users(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray, in_scope: np.ndarray,
+                       params: JourneyParams, direct_code: int, keep_source: bool, release: bool):
+    """The users' journeys (``kernels.cut._cut_journeys``'s rules): ``(users, (offsets, codes, ages,
+    conversions, value, nulls, source), stats)``, ``source`` the conversion ordinal of each
+    converting journey (with ``keep_source``). ``gmv`` and ``in_scope`` (empty: all in scope) hold one
+    entry a conversion.
 
-    Users are ordered by a 64-bit hash of the id with a compiled bucket-and-radix sort (linear time;
-    see ``kernels.ordering``: every row becomes a record carrying the columns the cut reads), several
-    times faster than two stable Polars sorts on 10M rows. With ``release`` the order columns are
-    dropped from ``events`` once the records hold their values (see :func:`cut_journeys`). A second,
-    independent hash checks the first: two different ids sharing both 64-bit hashes has probability
-    ~n²/2^128. When the hashes disagree, the ids themselves (``events.user_ids()``) are sorted.
+    Events are ordered by user, then time (touch before conversion at the same instant), then input
+    order. Users are ordered by a 64-bit hash of the id with a compiled bucket-and-radix sort (linear
+    time; see ``kernels.ordering``: every row becomes a record carrying the columns the cut reads, and
+    each bucket of users is cut while its rows are in the cache), several times faster than two stable
+    Polars sorts on 10M rows. With ``release`` the order columns are dropped from ``events`` once the
+    records hold their values (see :func:`cut_journeys`). A second, independent hash checks the first:
+    two different ids sharing both 64-bit hashes has probability ~n²/2^128. When the hashes disagree,
+    the ids themselves (``events.user_ids()``) are sorted and cut as a whole.
     """
-    from .kernels.ordering import _order_records, _user_records
+    from .kernels.cut import _cut_journeys
+    from .kernels.ordering import _sorted_journeys
+
+    records, starts = _records_of(events, remap, len(gmv), release)
+    p_start, p_end = period_bounds(params.period)
+    lookback_us = int(round(params.lookback_days * 86400 * 1_000_000))
+    collided, users, journeys, stats = _sorted_journeys(records, starts, gmv, in_scope, lookback_us, p_start, p_end,
+                                                        np.int32(direct_code), params.keep_ages, keep_source)
+    if not collided:
+        return int(users), journeys, stats
+    new_user, (t, is_conv, code, value, ordinal) = _order_by_ids(events, records, gmv)
+    del records
+    scope = in_scope if len(in_scope) == 0 else np.where(is_conv, in_scope[np.maximum(ordinal, 0)], True)
+    off, codes, ages, conv, val, nul, source, stats = _cut_journeys(
+        new_user, t, is_conv, code, value, scope, lookback_us, p_start, p_end, np.int32(direct_code),
+        params.keep_ages, keep_source)
+    if keep_source:  # the event index in the order, as the conversion's ordinal
+        source = np.where(source >= 0, ordinal[np.maximum(source, 0)], -1)
+    return int(new_user.sum()), (off, codes, ages, conv, val, nul, source), stats
+
+
+def _records_of(events: ValidatedEvents, remap: np.ndarray, n_values: int, release: bool):
+    """The accepted events as the order kernel's records (``kernels.ordering._user_records``), and the
+    buckets' starts; with ``release`` the order columns are dropped from ``events`` afterwards."""
+    from .kernels.ordering import _user_records
 
     df = events.accepted
     n = len(df)
-    if n >= 2**31:  # the order kernel's int32 permutation (~97 GB of events on this engine anyway)
+    if n >= 2**31:  # the order kernel's int32 row field (~97 GB of events on this engine anyway)
         raise ModelLimitError(f"{n:,} accepted events: the local engine orders at most 2^31 - 1 "
                               "events; use --engine spark, or split the export by period or country")
     n_conv = int(df.get_column("is_conversion").sum())
-    if len(gmv) != n_conv:  # the kernel reads a conversion's value by its ordinal, unchecked
-        raise ValueError(f"{len(gmv)} values for {n_conv} conversions: expected one per conversion")
+    if n_values != n_conv:  # the kernels read a conversion's value by its ordinal, unchecked
+        raise ValueError(f"{n_values} values for {n_conv} conversions: expected one per conversion")
     records, starts = _user_records(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
                                     _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_),
                                     _column(df, "code", np.int32), remap)
     del df
     if release:
         events.release(ORDER_COLUMNS)
-    gmv = np.ascontiguousarray(gmv, dtype=np.float64)
-    perm = np.empty(n, dtype=np.int32)
-    new_user, collision, *gathered = _order_records(records, starts, gmv, perm)
-    if not collision:
-        return perm, new_user, gathered
-    del new_user, gathered
-    # the rows' values back from the records (they travel there), in row order
+    return records, starts
+
+
+def _order_by_ids(events: ValidatedEvents, records: np.ndarray, gmv: np.ndarray):
+    """After a collision of the user hashes: the events ordered by the user ids themselves, then time
+    (touch before conversion), then input order, from the rows' values in ``records`` (any order of
+    them): the ``new_user`` flags and ``t, is_conversion, code (-1 on conversions), value, ordinal``
+    (a conversion's ordinal, -1 on touches) in that order."""
+    n = len(records)
     row = (records[:, 3] >> np.uint64(32)).astype(np.int64)
     key = np.empty(n, dtype=np.int64)
     key[row] = records[:, 2].view(np.int64)
     low = np.empty(n, dtype=np.int64)
     low[row] = (records[:, 3] & np.uint64(0xFFFFFFFF)).astype(np.int64)  # code + 1, or conversion ordinal
-    del records, row
+    del row
     keys = pl.DataFrame({"_key": key, "user_id": events.user_ids()}).with_row_index("_i")
     order = keys.sort("_key", maintain_order=True).sort("user_id", maintain_order=True)
     u = order.get_column("user_id")
@@ -286,5 +311,6 @@ def _user_time_order(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray
     is_conv = (key & 1) == 1
     value = np.zeros(n, dtype=np.float64)
     value[is_conv] = gmv[low[is_conv]]
-    gathered = [key >> 1, is_conv, np.where(is_conv, -1, low - 1).astype(np.int32), value]
-    return perm, to_array((u != u.shift(1)).fill_null(True), np.bool_), gathered
+    ordinal = np.where(is_conv, low, -1)
+    new_user = to_array((u != u.shift(1)).fill_null(True), np.bool_)
+    return new_user, [key >> 1, is_conv, np.where(is_conv, -1, low - 1).astype(np.int32), value, ordinal]

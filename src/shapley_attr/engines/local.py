@@ -75,7 +75,6 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
     currencies = sorted(run_conv.get_column("currency").unique().to_list())
     gmv = conversions.get_column("gmv").to_numpy().astype(np.float64, copy=True)  # one per conversion
     run_at = np.flatnonzero(in_run.to_numpy())
-    position = run_conv.get_column("_i").to_numpy()
     if fx is not None:
         from ..finance.contracts import conversion_rates
 
@@ -87,11 +86,10 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
                                             "conversions: give FX rates (--fx, converting to --reporting-currency) "
                                             "or filter the export to one currency", column="currency")
         unit = currencies[0] if currencies else config.mapping.currency
-    in_scope = None
+    in_scope = None  # one flag a conversion, as gmv
     if getattr(config, "countries", None):  # the pilot's: other countries' conversions close journeys, unattributed
-        in_scope = np.ones(len(events.accepted), dtype=np.bool_)
-        in_scope[conversions.filter(~in_countries(conversions, config.countries)).get_column("_i").to_numpy()] = False
-    margins, margin = _order_margins(events, run_conv, position, config, fx)
+        in_scope = in_countries(conversions, config.countries).to_numpy()
+    margins, margin = _order_margins(events, run_conv, run_at, config, fx)
     table, margin_table = cut_journeys(events, gmv, config.journeys, in_scope, margin, release=True)
     del margin
     if margins is not None and margin_table is not None:
@@ -114,10 +112,11 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
                        has_timestamps=True, margins=margins)
 
 
-def _order_margins(events: ValidatedEvents, run_conv: pl.DataFrame, position, config, fx: FxRates | None):
+def _order_margins(events: ValidatedEvents, run_conv: pl.DataFrame, run_at, config, fx: FxRates | None):
     """The run's order margins (``run`` and ``validate`` of an export with a margin column): exact sums
     and, when every conversion of the run has one, each margin in the reporting currency at the
-    period's last-day rate, placed on its accepted event (what the cut carries into the margin table)."""
+    period's last-day rate, one per accepted conversion (``run_at``: the run's among them; 0 on the
+    others, never read), what the cut carries into the margin table."""
     if not events.has_margin or getattr(config, "command", "attribute") == "attribute" or not config.period:
         return None, None
     from ..finance.contracts import period_days, rate_on
@@ -130,8 +129,8 @@ def _order_margins(events: ValidatedEvents, run_conv: pl.DataFrame, position, co
                                                                     source))
     if per_conv is None:
         return margins, None
-    margin = np.zeros(len(events.accepted), dtype=np.float64)
-    margin[position] = per_conv
+    margin = np.zeros(len(events.conversions), dtype=np.float64)
+    margin[run_at] = per_conv
     return margins, margin
 
 

@@ -19,6 +19,95 @@ STAT_TOUCHES_OUT_OF_SCOPE = 9
 N_STATS = 10
 
 
+@kernel()
+def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_us, period_start, period_end,
+               direct_code, keep_ages, keep_source, write, out_codes, out_ages, ends, conv, val, nul, src, stats,
+               nj, nc):
+    """The cut of :func:`_cut_journeys` over rows ``[0, n)`` of sorted events, its journeys written
+    from journey ``nj`` and code ``nc`` on (``ends[j]``: the end of journey ``j`` in ``out_codes``;
+    ``conv, val, nul`` zeroed by the caller); ``src[j]`` is ``ident[k]`` of the journey's conversion
+    ``k`` (``k`` itself when ``ident`` is empty). Without ``write`` nothing is written (the outputs
+    may be empty): the journeys and codes are counted. Adds to ``stats``; returns the journeys and
+    codes written (counted) so far. A helper compiled into its callers: the whole cut
+    (:func:`_cut_journeys`) and the order kernel's cut of each bucket of users
+    (``kernels.ordering._sorted_journeys``, which counts, then writes)."""
+    all_in_scope = in_scope.shape[0] == 0
+    by_index = ident.shape[0] == 0
+    i = 0
+    while i < n:
+        b = i + 1
+        while b < n and not new_user[b]:
+            b += 1
+        start = i
+        k = i
+        while k < b:
+            if t[k] >= period_end:
+                stats[STAT_EVENTS_AFTER_PERIOD] += b - k
+                break
+            if is_conv[k]:
+                lo = t[k] - lookback_us
+                s = start
+                while s < k and t[s] < lo:
+                    s += 1
+                stats[STAT_DROPPED_LOOKBACK] += s - start
+                if t[k] >= period_start and not (all_in_scope or in_scope[k]):
+                    stats[STAT_CONV_OUT_OF_SCOPE] += 1
+                    stats[STAT_TOUCHES_OUT_OF_SCOPE] += k - s
+                elif t[k] >= period_start:
+                    stats[STAT_CONV_IN_PERIOD] += 1
+                    if s == k:
+                        if write:
+                            out_codes[nc] = direct_code
+                            if keep_ages:
+                                out_ages[nc] = 0.0
+                        nc += 1
+                        stats[STAT_DIRECT] += 1
+                    elif write:
+                        for q in range(s, k):
+                            out_codes[nc] = code[q]
+                            if keep_ages:
+                                out_ages[nc] = (t[k] - t[q]) * 1e-6
+                            nc += 1
+                    else:
+                        nc += k - s
+                    if write:
+                        conv[nj] = 1.0
+                        val[nj] = value[k]
+                        if keep_source:
+                            src[nj] = k if by_index else ident[k]
+                        ends[nj] = nc
+                    nj += 1
+                else:
+                    stats[STAT_CONV_BEFORE_PERIOD] += 1
+                start = k + 1
+            k += 1
+        # k is the first event not taken (b, or the first at/after period_end); [start, k) are touches
+        if start < k:
+            last = t[k - 1]
+            lo = last - lookback_us
+            s = start
+            while s < k and t[s] < lo:
+                s += 1
+            if last >= period_start:
+                stats[STAT_TAILS] += 1
+                stats[STAT_TAIL_TOUCHES_DROPPED] += s - start
+                if write:
+                    for q in range(s, k):
+                        out_codes[nc] = code[q]
+                        if keep_ages:
+                            out_ages[nc] = (last - t[q]) * 1e-6
+                        nc += 1
+                    nul[nj] = 1.0
+                    ends[nj] = nc
+                else:
+                    nc += k - s
+                nj += 1
+            else:
+                stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
+        i = b
+    return nj, nc
+
+
 @kernel("Tuple((int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], "
         "int64[::1]))(boolean[::1], int64[::1], boolean[::1], int32[::1], float64[::1], boolean[::1], int64, int64, "
         "int64, int32, boolean, boolean)")
@@ -50,76 +139,12 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, in_scope, lookback_us, period
     val = np.zeros(cap_j, dtype=np.float64)
     nul = np.zeros(cap_j, dtype=np.float64)
     src = np.full(cap_j if keep_source else 0, -1, dtype=np.int64)
-    all_in_scope = in_scope.shape[0] == 0
     stats = np.zeros(N_STATS, dtype=np.int64)
-    nj = 0
-    nc = 0
-    i = 0
-    while i < n:
-        b = i + 1
-        while b < n and not new_user[b]:
-            b += 1
-        start = i
-        k = i
-        while k < b:
-            if t[k] >= period_end:
-                stats[STAT_EVENTS_AFTER_PERIOD] += b - k
-                break
-            if is_conv[k]:
-                lo = t[k] - lookback_us
-                s = start
-                while s < k and t[s] < lo:
-                    s += 1
-                stats[STAT_DROPPED_LOOKBACK] += s - start
-                if t[k] >= period_start and not (all_in_scope or in_scope[k]):
-                    stats[STAT_CONV_OUT_OF_SCOPE] += 1
-                    stats[STAT_TOUCHES_OUT_OF_SCOPE] += k - s
-                elif t[k] >= period_start:
-                    stats[STAT_CONV_IN_PERIOD] += 1
-                    if s == k:
-                        out_codes[nc] = direct_code
-                        if keep_ages:
-                            out_ages[nc] = 0.0
-                        nc += 1
-                        stats[STAT_DIRECT] += 1
-                    else:
-                        for q in range(s, k):
-                            out_codes[nc] = code[q]
-                            if keep_ages:
-                                out_ages[nc] = (t[k] - t[q]) * 1e-6
-                            nc += 1
-                    conv[nj] = 1.0
-                    val[nj] = gmv[k]
-                    if keep_source:
-                        src[nj] = k
-                    nj += 1
-                    off[nj] = nc
-                else:
-                    stats[STAT_CONV_BEFORE_PERIOD] += 1
-                start = k + 1
-            k += 1
-        # k is the first event not taken (b, or the first at/after period_end); [start, k) are touches
-        if start < k:
-            last = t[k - 1]
-            lo = last - lookback_us
-            s = start
-            while s < k and t[s] < lo:
-                s += 1
-            if last >= period_start:
-                stats[STAT_TAILS] += 1
-                stats[STAT_TAIL_TOUCHES_DROPPED] += s - start
-                for q in range(s, k):
-                    out_codes[nc] = code[q]
-                    if keep_ages:
-                        out_ages[nc] = (last - t[q]) * 1e-6
-                    nc += 1
-                nul[nj] = 1.0
-                nj += 1
-                off[nj] = nc
-            else:
-                stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
-        i = b
+    nj, nc = _cut_users(new_user, t, is_conv, code, gmv, in_scope, np.empty(0, dtype=np.int64), n, lookback_us,
+                        period_start, period_end, direct_code, keep_ages, keep_source, True, out_codes, out_ages,
+                        off[1:], conv, val, nul, src, stats, 0, 0)
     # views of the buffers, not copies: the journeys are merged into paths and dropped right after, and
     # copying ~20 bytes an event into fresh memory cost more than the few unused slots hold
     return (off[: nj + 1], out_codes[:nc], out_ages[: nc if keep_ages else 0], conv[:nj], val[:nj], nul[:nj],
             src[: nj if keep_source else 0], stats)
+

@@ -7,6 +7,7 @@ import numpy as np
 from numba import types
 
 from ._jit import kernel
+from .cut import N_STATS, _cut_users
 
 
 def _ro(dtype):
@@ -28,6 +29,11 @@ _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types
                                    _out(types.int32), _out(types.float64)))(
     _RECORDS, _ro(types.int64), _ro(types.float64), _out(types.int32))]
 
+_F64, _I64 = _out(types.float64), _out(types.int64)
+_JOURNEY_SIGNATURES = [types.Tuple((types.boolean, types.int64,
+                                    types.Tuple((_I64, _out(types.int32), _F64, _F64, _F64, _F64, _I64)), _I64))(
+    _RECORDS, _ro(types.int64), _ro(types.float64), _ro(types.boolean), types.int64, types.int64, types.int64,
+    types.int32, types.boolean, types.boolean)]
 
 N_PARTS = 16
 """Fixed number of row ranges the parallel scatter splits the rows into. Results do not depend on it
@@ -112,14 +118,103 @@ def _user_records(h, h2, t, is_conv, code, remap):
     return rec, starts
 
 
+@kernel()
+def _sort_bucket(rec, s, e):
+    """Sort the records ``rec[s:e]`` of one bucket in place: two stable radix passes on bits 32..55
+    of ``h``; the rare runs whose high 32 bits tie with different full hashes put in ``h`` order;
+    each user's rows put in key order when they are not already (stable). 32 bytes of scratch a row.
+    Returns whether ``h2`` disagrees within a run of equal ``h`` (a collision). A helper compiled
+    into its callers."""
+    m = e - s
+    collided = False
+    if m == 0:
+        return collided
+    mask = np.uint64((1 << DIGIT_BITS) - 1)
+    if m > 1:
+        scratch = np.empty((m, 4), dtype=np.uint64)
+        cnt = np.empty(1 << DIGIT_BITS, dtype=np.int64)
+        for p in range(2):
+            sh = np.uint64(32 + DIGIT_BITS * p)
+            src = rec[s:e] if p == 0 else scratch
+            dst = scratch if p == 0 else rec[s:e]
+            cnt[:] = 0
+            for q in range(m):
+                cnt[np.int64((src[q, 0] >> sh) & mask)] += 1
+            tot = 0
+            for b in range(1 << DIGIT_BITS):
+                k = cnt[b]
+                cnt[b] = tot
+                tot += k
+            for q in range(m):
+                b = np.int64((src[q, 0] >> sh) & mask)
+                r = cnt[b]
+                cnt[b] = r + 1
+                dst[r, 0] = src[q, 0]
+                dst[r, 1] = src[q, 1]
+                dst[r, 2] = src[q, 2]
+                dst[r, 3] = src[q, 3]
+        # runs of equal high 32 bits with different full hashes: stable by the whole hash
+        i = s
+        while i < e:
+            hi = rec[i, 0] >> np.uint64(32)
+            j = i + 1
+            mixed = False
+            while j < e and (rec[j, 0] >> np.uint64(32)) == hi:
+                if rec[j, 0] != rec[i, 0]:
+                    mixed = True
+                j += 1
+            if mixed:
+                lo = np.empty(j - i, dtype=np.uint64)
+                for q in range(j - i):
+                    lo[q] = rec[i + q, 0]
+                o = np.argsort(lo, kind="mergesort")
+                seg = rec[i:j].copy()
+                for q in range(j - i):
+                    rec[i + q, :] = seg[o[q], :]
+            i = j
+    # users: order by key (touch before conversion at the same instant), stable
+    a = s
+    while a < e:
+        ha = rec[a, 0]
+        first2 = rec[a, 1]
+        prev = np.int64(rec[a, 2])
+        ordered = True
+        b = a + 1
+        while b < e and rec[b, 0] == ha:
+            if rec[b, 1] != first2:
+                collided = True
+            kb = np.int64(rec[b, 2])
+            if kb < prev:
+                ordered = False
+            prev = kb
+            b += 1
+        if not ordered and b - a <= 32:  # insertion sort, stable
+            for q in range(a + 1, b):
+                w0, w1, w2, w3 = rec[q, 0], rec[q, 1], rec[q, 2], rec[q, 3]
+                kv = np.int64(w2)
+                u = q - 1
+                while u >= a and np.int64(rec[u, 2]) > kv:
+                    rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = (
+                        rec[u, 0], rec[u, 1], rec[u, 2], rec[u, 3])
+                    u -= 1
+                rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = w0, w1, w2, w3
+        elif not ordered:
+            ks = np.empty(b - a, dtype=np.int64)
+            for q in range(b - a):
+                ks[q] = np.int64(rec[a + q, 2])
+            o = np.argsort(ks, kind="mergesort")
+            seg = rec[a:b].copy()
+            for q in range(b - a):
+                rec[a + q, :] = seg[o[q], :]
+        a = b
+    return collided
+
+
 @kernel(_ORDER_SIGNATURES, parallel=True)
 def _order_records(rec, starts, gmv, perm):
-    """Sort the records of :func:`_user_records` in place, bucket by bucket, and write the order's
-    outputs (see :func:`_user_time_order`; ``perm``, int32, is filled). Each bucket (small enough
-    for the cache on 10M events) is sorted on its own, buckets in parallel: two stable radix passes
-    on bits 32..55 of ``h``; the rare runs whose high 32 bits tie with different full hashes put in
-    ``h`` order; each user's rows put in key order when they are not already (stable). 32 bytes of
-    scratch a row of the largest bucket."""
+    """Sort the records of :func:`_user_records` in place, bucket by bucket (:func:`_sort_bucket`;
+    each bucket is small enough for the cache on 10M events, buckets in parallel) and write the
+    order's outputs (see :func:`_user_time_order`; ``perm``, int32, is filled)."""
     n = rec.shape[0]
     new_user = np.zeros(n, dtype=np.bool_)
     collided = np.zeros(BUCKETS, dtype=np.bool_)
@@ -127,107 +222,118 @@ def _order_records(rec, starts, gmv, perm):
     c_out = np.empty(n, dtype=np.bool_)
     k_out = np.empty(n, dtype=np.int32)
     g_out = np.empty(n, dtype=np.float64)
-    mask = np.uint64((1 << DIGIT_BITS) - 1)
     for d in numba.prange(BUCKETS):
         s = starts[d]
         e = starts[d + 1]
-        m = e - s
-        if m == 0:
-            continue
-        if m > 1:
-            scratch = np.empty((m, 4), dtype=np.uint64)
-            cnt = np.empty(1 << DIGIT_BITS, dtype=np.int64)
-            for p in range(2):
-                sh = np.uint64(32 + DIGIT_BITS * p)
-                src = rec[s:e] if p == 0 else scratch
-                dst = scratch if p == 0 else rec[s:e]
-                cnt[:] = 0
-                for q in range(m):
-                    cnt[np.int64((src[q, 0] >> sh) & mask)] += 1
-                tot = 0
-                for b in range(1 << DIGIT_BITS):
-                    k = cnt[b]
-                    cnt[b] = tot
-                    tot += k
-                for q in range(m):
-                    b = np.int64((src[q, 0] >> sh) & mask)
-                    r = cnt[b]
-                    cnt[b] = r + 1
-                    dst[r, 0] = src[q, 0]
-                    dst[r, 1] = src[q, 1]
-                    dst[r, 2] = src[q, 2]
-                    dst[r, 3] = src[q, 3]
-            # runs of equal high 32 bits with different full hashes: stable by the whole hash
-            i = s
-            while i < e:
-                hi = rec[i, 0] >> np.uint64(32)
-                j = i + 1
-                mixed = False
-                while j < e and (rec[j, 0] >> np.uint64(32)) == hi:
-                    if rec[j, 0] != rec[i, 0]:
-                        mixed = True
-                    j += 1
-                if mixed:
-                    lo = np.empty(j - i, dtype=np.uint64)
-                    for q in range(j - i):
-                        lo[q] = rec[i + q, 0]
-                    o = np.argsort(lo, kind="mergesort")
-                    seg = rec[i:j].copy()
-                    for q in range(j - i):
-                        rec[i + q, :] = seg[o[q], :]
-                i = j
-        # users: order by key (touch before conversion at the same instant), stable
-        a = s
-        while a < e:
-            ha = rec[a, 0]
-            first2 = rec[a, 1]
-            prev = np.int64(rec[a, 2])
-            ordered = True
-            b = a + 1
-            while b < e and rec[b, 0] == ha:
-                if rec[b, 1] != first2:
-                    collided[d] = True
-                kb = np.int64(rec[b, 2])
-                if kb < prev:
-                    ordered = False
-                prev = kb
-                b += 1
-            new_user[a] = True
-            if not ordered and b - a <= 32:  # insertion sort, stable
-                for q in range(a + 1, b):
-                    w0, w1, w2, w3 = rec[q, 0], rec[q, 1], rec[q, 2], rec[q, 3]
-                    kv = np.int64(w2)
-                    u = q - 1
-                    while u >= a and np.int64(rec[u, 2]) > kv:
-                        rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = (
-                            rec[u, 0], rec[u, 1], rec[u, 2], rec[u, 3])
-                        u -= 1
-                    rec[u + 1, 0], rec[u + 1, 1], rec[u + 1, 2], rec[u + 1, 3] = w0, w1, w2, w3
-            elif not ordered:
-                ks = np.empty(b - a, dtype=np.int64)
-                for q in range(b - a):
-                    ks[q] = np.int64(rec[a + q, 2])
-                o = np.argsort(ks, kind="mergesort")
-                seg = rec[a:b].copy()
-                for q in range(b - a):
-                    rec[a + q, :] = seg[o[q], :]
-            for q in range(a, b):
-                key = np.int64(rec[q, 2])
-                w = rec[q, 3]
-                r = np.int64(w >> np.uint64(32))
-                perm[q] = np.int32(r)
-                t_out[q] = key >> 1
-                low = np.int64(w & np.uint64(0xFFFFFFFF))
-                if (key & 1) == 1:
-                    c_out[q] = True
-                    k_out[q] = -1
-                    g_out[q] = gmv[low]
-                else:
-                    c_out[q] = False
-                    k_out[q] = np.int32(low - 1)
-                    g_out[q] = 0.0
-            a = b
+        collided[d] = _sort_bucket(rec, s, e)
+        for q in range(s, e):
+            new_user[q] = q == s or rec[q, 0] != rec[q - 1, 0]
+            key = np.int64(rec[q, 2])
+            w = rec[q, 3]
+            perm[q] = np.int32(w >> np.uint64(32))
+            t_out[q] = key >> 1
+            low = np.int64(w & np.uint64(0xFFFFFFFF))
+            if (key & 1) == 1:
+                c_out[q] = True
+                k_out[q] = -1
+                g_out[q] = gmv[low]
+            else:
+                c_out[q] = False
+                k_out[q] = np.int32(low - 1)
+                g_out[q] = 0.0
     return new_user, collided.any(), t_out, c_out, k_out, g_out
+
+
+@kernel()
+def _bucket_rows(rec, s, e, gmv, in_scope):
+    """The sorted rows ``rec[s:e]`` as the cut reads them: ``new_user, t, is_conv, code (-1 on
+    conversions), value (a conversion's gmv by its ordinal; 0 on touches), scope (by the ordinal;
+    empty when ``in_scope`` is), ident (a conversion's ordinal, -1 on touches)``."""
+    m = e - s
+    scoped = in_scope.shape[0] > 0
+    new_user = np.empty(m, dtype=np.bool_)
+    t = np.empty(m, dtype=np.int64)
+    is_conv = np.empty(m, dtype=np.bool_)
+    code = np.empty(m, dtype=np.int32)
+    value = np.zeros(m, dtype=np.float64)
+    scope = np.ones(m if scoped else 0, dtype=np.bool_)
+    ident = np.full(m, -1, dtype=np.int64)
+    for q in range(m):
+        r = s + q
+        new_user[q] = q == 0 or rec[r, 0] != rec[r - 1, 0]
+        key = np.int64(rec[r, 2])
+        low = np.int64(rec[r, 3] & np.uint64(0xFFFFFFFF))
+        t[q] = key >> 1
+        is_conv[q] = (key & 1) == 1
+        if is_conv[q]:
+            code[q] = -1
+            value[q] = gmv[low]
+            ident[q] = low
+            if scoped:
+                scope[q] = in_scope[low]
+        else:
+            code[q] = np.int32(low - 1)
+    return new_user, t, is_conv, code, value, scope, ident
+
+
+@kernel(_JOURNEY_SIGNATURES, parallel=True)
+def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, period_end, direct_code, keep_ages,
+                     keep_source):
+    """Sort the records of :func:`_user_records` bucket by bucket (:func:`_sort_bucket`) and cut each
+    bucket's users into journeys with the rules of ``kernels.cut._cut_journeys`` (``_cut_users``):
+    no column as long as the events is written, only the journeys. ``gmv`` and ``in_scope`` hold one
+    entry a conversion (row order; ``in_scope`` empty: all in scope), found by the ordinal in the
+    record; ``src`` is each converting journey's conversion ordinal (with ``keep_source``).
+
+    Two passes over the buckets, in parallel: each bucket is sorted and its journeys counted while
+    its rows are in the cache; then, each bucket's place known, its rows are read again and its
+    journeys written there, in bucket order (the order of the whole sort followed by the whole cut).
+    Returns (collided, users, (offsets, codes, ages, conversions, value, nulls, src), stats); after a
+    collision nothing is cut (the caller orders by the ids)."""
+    collided = np.zeros(BUCKETS, dtype=np.bool_)
+    users = np.zeros(BUCKETS, dtype=np.int64)
+    at = np.zeros((BUCKETS + 1, 2), dtype=np.int64)  # each bucket's first journey and code
+    stats = np.zeros((BUCKETS, N_STATS), dtype=np.int64)
+    none_f = np.empty(0, dtype=np.float64)
+    none_i = np.empty(0, dtype=np.int64)
+    for d in numba.prange(BUCKETS):
+        s = starts[d]
+        e = starts[d + 1]
+        collided[d] = _sort_bucket(rec, s, e)
+        if e > s and not collided[d]:
+            new_user, t, is_conv, code, value, scope, ident = _bucket_rows(rec, s, e, gmv, in_scope)
+            users[d] = new_user.sum()
+            nj, nc = _cut_users(new_user, t, is_conv, code, value, scope, ident, e - s, lookback_us, period_start,
+                                period_end, direct_code, keep_ages, keep_source, False, np.empty(0, dtype=np.int32),
+                                none_f, none_i, none_f, none_f, none_f, none_i, stats[d], 0, 0)
+            at[d + 1, 0] = nj
+            at[d + 1, 1] = nc
+    for d2 in range(BUCKETS):
+        at[d2 + 1, 0] += at[d2, 0]
+        at[d2 + 1, 1] += at[d2, 1]
+    total = np.zeros(N_STATS, dtype=np.int64)
+    for d3 in range(BUCKETS):
+        total += stats[d3]
+    failed = collided.any()
+    n_j = at[BUCKETS, 0] if not failed else 0
+    n_c = at[BUCKETS, 1] if not failed else 0
+    off = np.zeros(n_j + 1, dtype=np.int64)
+    codes = np.empty(n_c, dtype=np.int32)
+    ages = np.empty(n_c if keep_ages else 0, dtype=np.float64)
+    conv = np.zeros(n_j, dtype=np.float64)
+    val = np.zeros(n_j, dtype=np.float64)
+    nul = np.zeros(n_j, dtype=np.float64)
+    src = np.full(n_j if keep_source else 0, -1, dtype=np.int64)
+    ends = off[1:]
+    for d in numba.prange(0 if failed else BUCKETS):
+        s = starts[d]
+        e = starts[d + 1]
+        if e > s:
+            new_user, t, is_conv, code, value, scope, ident = _bucket_rows(rec, s, e, gmv, in_scope)
+            _cut_users(new_user, t, is_conv, code, value, scope, ident, e - s, lookback_us, period_start, period_end,
+                       direct_code, keep_ages, keep_source, True, codes, ages, ends, conv, val, nul, src,
+                       np.zeros(N_STATS, dtype=np.int64), at[d, 0], at[d, 1])
+    return failed, users.sum(), (off, codes, ages, conv, val, nul, src), total
 
 
 @kernel("boolean(int64[::1], int32[::1], int32[::1], boolean[::1])", parallel=True)
