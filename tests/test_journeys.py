@@ -177,6 +177,31 @@ def test_hash_collision_falls_back_to_the_ids():
         assert val.tolist() == [expected[k][1] for k in kept] and conv.tolist() == [1.0] * len(kept)
 
 
+def test_records_of_chunks_equal_the_records_of_the_whole():
+    """Rows given in chunks (the validation's batches, freed one by one as they are scattered) become
+    the records of the same rows given whole, to the bit; empty chunks included."""
+    import numpy as np
+
+    from shapley_attr.kernels.ordering import _records_of_chunks, _user_records
+
+    rng = np.random.default_rng(23)
+    for trial in range(10):
+        n = int(rng.integers(0, 3000))
+        h = rng.integers(0, 2**64, n, dtype=np.uint64)
+        h2 = rng.integers(0, 2**64, n, dtype=np.uint64)
+        t = rng.integers(0, 10**12, n).astype(np.int64)
+        is_conv = rng.random(n) < 0.3
+        code = np.where(is_conv, -1, rng.integers(-1, 4, n)).astype(np.int32)
+        remap = rng.permutation(4).astype(np.int32)
+        cuts = np.sort(rng.integers(0, n + 1, int(rng.integers(0, 6))))
+        bounds = [0, *cuts.tolist(), n]
+        chunks = [tuple(a[lo:hi].copy() for a in (h, h2, t, is_conv, code)) for lo, hi in zip(bounds, bounds[1:])]
+        rec, starts = _records_of_chunks(chunks, remap)
+        whole, whole_starts = _user_records(h, h2, t, is_conv, code, remap)
+        assert all(c is None for c in chunks)  # each chunk let go once scattered
+        assert np.array_equal(rec, whole) and np.array_equal(starts, whole_starts), trial
+
+
 def test_journeys_in_the_order_kernel_equal_order_then_cut():
     """The cut inside the order kernel (each bucket of users counted, then cut at its place) gives
     the journeys of the whole order followed by the whole cut, to the bit: random users (a third

@@ -272,7 +272,7 @@ def _journeys_of_users(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarr
 def _records_of(events: ValidatedEvents, remap: np.ndarray, n_values: int, release: bool):
     """The accepted events as the order kernel's records (``kernels.ordering._user_records``), and the
     buckets' starts; with ``release`` the order columns are dropped from ``events`` afterwards."""
-    from .kernels.ordering import _user_records
+    from .kernels.ordering import _records_of_chunks
 
     df = events.accepted
     n = len(df)
@@ -282,13 +282,25 @@ def _records_of(events: ValidatedEvents, remap: np.ndarray, n_values: int, relea
     n_conv = int(df.get_column("is_conversion").sum())
     if n_values != n_conv:  # the kernels read a conversion's value by its ordinal, unchecked
         raise ValueError(f"{n_values} values for {n_conv} conversions: expected one per conversion")
-    records, starts = _user_records(_column(df, "_h", np.uint64), _column(df, "_h2", np.uint64),
-                                    _column(df, "t", np.int64), _column(df, "is_conversion", np.bool_),
-                                    _column(df, "code", np.int32), remap)
+    chunks = _order_chunks(df)
     del df
-    if release:
+    if release:  # the chunks then hold the only references: each is freed once scattered
         events.release(ORDER_COLUMNS)
-    return records, starts
+    return _records_of_chunks(chunks, remap)
+
+
+def _order_chunks(df: pl.DataFrame) -> list[tuple[np.ndarray, ...]]:
+    """The order columns (``_h, _h2, t, is_conversion, code``) as arrays, chunk by chunk: the chunks of
+    the hash column (one a batch of the validation) where the others share them, else one."""
+    dtypes = (np.uint64, np.uint64, np.int64, np.bool_, np.int32)
+    parts = [df.get_column(name).get_chunks() for name in ORDER_COLUMNS]
+    lengths = [len(p) for p in parts[0]]
+    if len(lengths) > 1 and all([len(p) for p in column] == lengths for column in parts[1:3]):
+        bounds = np.cumsum([0] + lengths)
+        whole = {3: _column(df, "is_conversion", np.bool_), 4: _column(df, "code", np.int32)}
+        return [tuple(np.ascontiguousarray(parts[i][k].to_numpy(), dtype=dtypes[i]) if i < 3
+                      else whole[i][bounds[k]:bounds[k + 1]] for i in range(5)) for k in range(len(lengths))]
+    return [tuple(_column(df, name, dtype) for name, dtype in zip(ORDER_COLUMNS, dtypes))]
 
 
 def _order_by_ids(events: ValidatedEvents, records: np.ndarray, gmv: np.ndarray):

@@ -167,11 +167,13 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         raw_touch.alias("_touch"), (~(user.is_null() | (user.str.strip_chars() == ""))).alias("_user"),
     ).select(ROW, "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
              (pl.col("_touch") & pl.col("_user") & pl.col("t").is_not_null()).alias("_plain"))
-    # Each batch is copied into arrays of the whole export's length and dropped: Polars reuses its
-    # memory for the next batch, and no second copy of the columns is ever made.
+    # Each batch is copied into arrays and dropped: Polars reuses its memory for the next batch, and no
+    # second copy of the columns is ever made. The order columns stay one array a batch (CHUNKED): the
+    # journey cut frees them batch by batch as its records fill (see journeys._records_of).
     with decoding(source):
         total = lf.select(pl.len()).collect().item()  # Parquet and Arrow: from the metadata
-    rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()}
+    rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items() if name not in CHUNKED}
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in CHUNKED}
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
         for batch in compact.collect_batches(chunk_size=BATCH_ROWS):
@@ -179,7 +181,9 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             if done + m > total:
                 raise RuntimeError(f"validation: {source} gave more rows than its count {total}")
             for name, values in rows.items():
-                values[done:done + m] = batch.get_column(name).to_numpy()
+                _copy_into(batch.get_column(name), values[done:done + m])
+            for name, parts in chunks.items():
+                parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
             done += m
             bar.update(m)
             del batch
@@ -216,7 +220,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             del checked
     empty = frame_of(lf.clear()).collect()
     verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, "is_conversion", "code", "_bad")
-    accepted = _accepted_rows(rows, code, plain, verdict)
+    accepted = _accepted_rows(rows, chunks, code, plain, verdict)
     del rows, verdict, verdicts
     conv = pl.concat(convs) if convs else empty.select(conv_columns)
     conv = conv.rename({f"_raw_{c}": c for c in CONVERSION_TEXT}).select(
@@ -288,6 +292,19 @@ ACCEPTED_COLUMNS = (ROW, "_h", "_h2", "t", "is_conversion", "code")
 PASS_ONE = {ROW: np.int64, "_h": np.uint64, "_h2": np.uint64, "t": np.int64, "_label": np.int32, "_touch": np.bool_,
             "_plain": np.bool_}
 """The columns of the first pass over every row, as arrays."""
+CHUNKED = ("_h", "_h2", "t")
+"""The first pass's columns kept as one array a batch (accepted as chunked columns)."""
+
+
+def _copy_into(series: pl.Series, out: np.ndarray) -> np.ndarray:
+    """``series`` copied into ``out`` chunk by chunk (a batch's column comes in many chunks: its
+    ``to_numpy`` would copy them into one array first); ``out``."""
+    at = 0
+    for part in series.get_chunks():
+        k = len(part)
+        out[at:at + k] = part.to_numpy()
+        at += k
+    return out
 
 
 def _untrimmed(types) -> list[str]:
@@ -343,11 +360,12 @@ def _dictionary(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
     return channels, np.take(lut, labels, out=labels, mode="clip")  # in place: every id is in range
 
 
-def _accepted_rows(rows: dict[str, np.ndarray], code: np.ndarray, plain: np.ndarray, verdict: pl.DataFrame
-                   ) -> pl.DataFrame:
-    """The accepted rows (:data:`ACCEPTED_COLUMNS`, in row order, contiguous): the plain touches
-    (``code`` from the dictionary) and the other rows the checks accept (``verdict``: the other rows,
-    in row order). Takes the arrays out of ``rows`` and writes over ``code`` and ``plain``."""
+def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarray]], code: np.ndarray,
+                   plain: np.ndarray, verdict: pl.DataFrame) -> pl.DataFrame:
+    """The accepted rows (:data:`ACCEPTED_COLUMNS`, in row order): the plain touches (``code`` from
+    the dictionary) and the other rows the checks accept (``verdict``: the other rows, in row order).
+    Columns of ``rows`` are contiguous, those of ``chunks`` one chunk a batch (no copy when every row
+    is kept). Takes the arrays out of ``rows`` and ``chunks`` and writes over ``code`` and ``plain``."""
     at = np.flatnonzero(~plain)
     if not np.array_equal(verdict.get_column(ROW).to_numpy(), rows[ROW][at]):
         raise RuntimeError("validation: the checked rows are not the rows the first pass set aside")
@@ -360,11 +378,22 @@ def _accepted_rows(rows: dict[str, np.ndarray], code: np.ndarray, plain: np.ndar
     every = bool(keep.all())
     rows.update(is_conversion=is_conv, code=code)
     del is_conv, code
+    bounds = np.cumsum([0] + [len(part) for part in chunks[CHUNKED[0]]])
     columns = []
-    for name, key in zip(ACCEPTED_COLUMNS, (ROW, "_h", "_h2", "t", "is_conversion", "code")):
-        values = rows.pop(key)
-        columns.append(pl.Series(name, values if every else values[keep]))
-        del values
+    for name in ACCEPTED_COLUMNS:
+        if name in chunks:
+            parts = chunks.pop(name)
+            if not every:
+                parts = [part[keep[bounds[i]:bounds[i + 1]]] for i, part in enumerate(parts)]
+            column = pl.Series(name, parts[0] if parts else np.empty(0, dtype=PASS_ONE[name]))
+            for part in parts[1:]:
+                column.append(pl.Series(name, part))  # a chunk more, no copy
+            del parts
+        else:
+            values = rows.pop(name)
+            column = pl.Series(name, values if every else values[keep])
+            del values
+        columns.append(column)
     return pl.DataFrame(columns)
 
 @contextlib.contextmanager

@@ -22,8 +22,12 @@ def _out(dtype):
 
 _RECORDS = types.Array(types.uint64, 2, "C")
 
-_PACK_SIGNATURES = [types.Tuple((_RECORDS, _out(types.int64)))(
-    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32))]
+_COUNT_SIGNATURES = [types.Tuple((types.Array(types.int64, 2, "C"), _out(types.int64)))(
+    _ro(types.uint64), _ro(types.boolean))]
+
+_SCATTER_SIGNATURES = [types.int64(
+    _ro(types.uint64), _ro(types.uint64), _ro(types.int64), _ro(types.boolean), _ro(types.int32), _ro(types.int32),
+    types.Array(types.int64, 2, "C"), types.int64, _ro(types.int64), _RECORDS)]
 
 _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types.int64), _out(types.boolean),
                                    _out(types.int32), _out(types.float64)))(
@@ -61,50 +65,74 @@ def _user_time_order(h, h2, t, is_conv, code, remap, gmv, perm):
     return _order_records(records, starts, gmv, perm)
 
 
-@kernel(_PACK_SIGNATURES, parallel=True)
 def _user_records(h, h2, t, is_conv, code, remap):
     """Every row as a 32-byte record ``h, h2, key, row << 32 | low`` (``key = 2·t + is_conv``, as int64
     bits; ``low`` a touch's ``remap[code] + 1``, 0 for a code of -1, and a conversion's ordinal among
-    the conversions in row order, where its value is found), scattered into BUCKETS buckets by the top 8 bits
-    of ``h``, stable (N_PARTS row ranges counted and scattered in parallel); and the buckets' starts
-    (BUCKETS + 1). Every column the cut reads travels in the record: sorting then reads no row at
-    random (random reads cost more than the sort itself)."""
+    the conversions in row order, where its value is found), scattered into BUCKETS buckets by the top
+    8 bits of ``h``, stable; and the buckets' starts (BUCKETS + 1). Every column the cut reads travels
+    in the record: sorting then reads no row at random (random reads cost more than the sort itself).
+    :func:`_records_of_chunks` with one chunk."""
+    return _records_of_chunks([(h, h2, t, is_conv, code)], remap)
+
+
+def _records_of_chunks(chunks: list, remap):
+    """:func:`_user_records` of rows given in chunks (``(h, h2, t, is_conv, code)`` arrays of one
+    length each, in row order): the chunks are counted, then scattered one after the other, and each
+    entry of ``chunks`` is set to None once scattered, so that a caller holding no other reference
+    frees the rows while the records fill (the two are never both whole in memory)."""
+    counted = [_chunk_counts(c[0], c[3]) for c in chunks]
+    sizes = [len(c[0]) for c in chunks]
+    n = sum(sizes)
+    if n >= 2**32:
+        raise ValueError(f"{n} rows: the records hold a row number of 32 bits")
+    counts = np.array([c for c, _ in counted], dtype=np.int64).reshape(len(chunks), N_PARTS, BUCKETS)
+    # each bucket's slots: chunk after chunk, row range after row range (stable)
+    per_bucket = counts.transpose(2, 0, 1).reshape(BUCKETS, -1)
+    slots = (np.cumsum(per_bucket.ravel()) - per_bucket.ravel()).reshape(per_bucket.shape)
+    slots = np.ascontiguousarray(slots.reshape(BUCKETS, len(chunks), N_PARTS).transpose(1, 2, 0))
+    starts = np.append(slots[0, 0, :], n) if chunks else np.zeros(BUCKETS + 1, dtype=np.int64)
+    conv = np.array([c for _, c in counted], dtype=np.int64).ravel()
+    conv_base = (np.cumsum(conv) - conv).reshape(len(chunks), N_PARTS)
+    rec = np.empty((n, 4), dtype=np.uint64)
+    row = 0
+    for k in range(len(chunks)):
+        h, h2, t, is_conv, code = chunks[k]
+        chunks[k] = None
+        _scatter_chunk(h, h2, t, is_conv, code, remap, slots[k], np.int64(row), conv_base[k], rec)
+        row += sizes[k]
+        del h, h2, t, is_conv, code
+    return rec, starts.astype(np.int64)
+
+
+@kernel(_COUNT_SIGNATURES, parallel=True)
+def _chunk_counts(h, is_conv):
+    """The rows of each bucket (the top 8 bits of ``h``) and the conversions in each of N_PARTS row
+    ranges of a chunk: ((N_PARTS, BUCKETS) counts, (N_PARTS,) conversions)."""
     n = h.shape[0]
-    parts = N_PARTS
-    bounds = np.empty(parts + 1, dtype=np.int64)
-    for c in range(parts + 1):
-        bounds[c] = n * c // parts
-    counts = np.zeros((parts, BUCKETS), dtype=np.int64)
-    conv_count = np.zeros(parts, dtype=np.int64)
-    for c in numba.prange(parts):
+    counts = np.zeros((N_PARTS, BUCKETS), dtype=np.int64)
+    conv_count = np.zeros(N_PARTS, dtype=np.int64)
+    for c in numba.prange(N_PARTS):
         n_conv = 0
-        for i in range(bounds[c], bounds[c + 1]):
+        for i in range(n * c // N_PARTS, n * (c + 1) // N_PARTS):
             counts[c, np.int64(h[i] >> np.uint64(56))] += 1
             n_conv += np.int64(is_conv[i])
         conv_count[c] = n_conv
-    # the conversions before each row range (a loop variable of its own: reusing the prange's ``c``
-    # here miscompiled the next parallel loop with Numba 0.68: a segmentation fault)
-    conv_base = np.empty(parts + 1, dtype=np.int64)
-    conv_base[0] = 0
-    for p in range(parts):
-        conv_base[p + 1] = conv_base[p] + conv_count[p]
-    starts = np.empty(BUCKETS + 1, dtype=np.int64)
-    total = 0
-    for d in range(BUCKETS):
-        starts[d] = total
-        for c in range(parts):
-            k = counts[c, d]
-            counts[c, d] = total
-            total += k
-    starts[BUCKETS] = n
-    rec = np.empty((n, 4), dtype=np.uint64)
-    for c in numba.prange(parts):
+    return counts, conv_count
+
+
+@kernel(_SCATTER_SIGNATURES, parallel=True)
+def _scatter_chunk(h, h2, t, is_conv, code, remap, slots, row0, conv_base, rec):
+    """Write a chunk's rows as records at their slots (``slots[c, d]``: the next slot of row range
+    ``c`` in bucket ``d``, advanced; ``row0``: the chunk's first row; ``conv_base[c]``: the
+    conversions before row range ``c``), the N_PARTS row ranges in parallel."""
+    n = h.shape[0]
+    for c in numba.prange(N_PARTS):
         ordinal = conv_base[c]
-        for i in range(bounds[c], bounds[c + 1]):
+        for i in range(n * c // N_PARTS, n * (c + 1) // N_PARTS):
             hv = h[i]
             d = np.int64(hv >> np.uint64(56))
-            q = counts[c, d]
-            counts[c, d] = q + 1
+            q = slots[c, d]
+            slots[c, d] = q + 1
             rec[q, 0] = hv
             rec[q, 1] = h2[i]
             rec[q, 2] = np.uint64(t[i] * 2 + np.int64(is_conv[i]))
@@ -114,8 +142,8 @@ def _user_records(h, h2, t, is_conv, code, remap):
             else:
                 kc = code[i]
                 low = np.int64(remap[kc]) + 1 if kc >= 0 else np.int64(0)
-            rec[q, 3] = (np.uint64(i) << np.uint64(32)) | np.uint64(low)
-    return rec, starts
+            rec[q, 3] = (np.uint64(row0 + i) << np.uint64(32)) | np.uint64(low)
+    return 0
 
 
 @kernel()
