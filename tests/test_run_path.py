@@ -289,3 +289,20 @@ def test_engine_faults_are_exit_1_not_bad_input(monkeypatch, tmp_path):
     monkeypatch.setattr(models, "fit", broken)
     res = invoke("attribute", SAMPLES / "events.parquet", "--fx", SAMPLES / "fx.csv")
     assert res.exit_code == 1 and "internal error" in res.stderr and "a bug inside the engine" in res.stderr
+
+
+def test_kernels_load_without_scipy_and_blas_still_works():
+    """Loading the journey kernels does not import scipy.linalg (numba's import-time BLAS probe is
+    answered "absent"), and afterwards SciPy's BLAS imports as usual and numba's np.dot compiles
+    against it (a fresh interpreter: the test session has long imported SciPy)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, numba\n"
+            "import shapley_attr.kernels.ordering, shapley_attr.kernels.cut, shapley_attr.kernels.sequences\n"
+            "assert 'scipy.linalg' not in sys.modules and sys.modules.get('scipy.linalg.cython_blas', 1) is not None\n"
+            "import scipy.linalg.cython_blas, scipy.sparse.linalg\n"
+            "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "assert dot(np.arange(3.0), np.arange(3.0)) == 5.0\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr

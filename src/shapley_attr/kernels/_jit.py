@@ -74,6 +74,27 @@ if CACHE_DIR:
     if "numba" in sys.modules:  # numba read its configuration already
         sys.modules["numba"].config.CACHE_DIR = CACHE_DIR
 
+
+
+def _import_numba():
+    """Import numba and its array library with SciPy's BLAS hidden from the library's import-time
+    probe: numba.np.arraymath imports ``scipy.linalg.cython_blas`` to choose how np.convolve and
+    np.correlate take inner products (nothing else reads the probe; np.dot and np.linalg look for
+    the BLAS when they compile, and find it), and importing scipy.linalg cost ~0.1 s of CPU, plus
+    the spin of SciPy's OpenBLAS threads, in every run, for functions no kernel calls (numba + the
+    journey kernels: CPU 0.57 -> 0.35-0.40 s). SciPy itself imports as usual afterwards."""
+    probe = "scipy.linalg.cython_blas"
+    hide = probe not in sys.modules and "numba.np.arraymath" not in sys.modules
+    if hide:
+        sys.modules[probe] = None  # an import of it fails at once, without importing scipy.linalg
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        if hide and sys.modules.get(probe, 0) is None:
+            del sys.modules[probe]
+
+
+_import_numba()
 import numba  # noqa: E402  (after the cache directory is settled)
 
 # cache=False only when no cache directory at all can be written (see the module docstring)
