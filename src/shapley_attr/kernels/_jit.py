@@ -96,6 +96,12 @@ def _import_numba():
 
 _import_numba()
 import numba  # noqa: E402  (after the cache directory is settled)
+from numba import prange, types  # noqa: E402,F401  (kernel modules take numba's names from here: see below)
+
+# Kernel modules import numba's names from this module, never numba itself first: whichever thread
+# imports this module first then initialises numba whole (its array library included) while the
+# other waits on this module, so two threads never import numba's modules in different orders (the
+# preload thread and the main thread did: a circular-import error inside numba).
 
 # cache=False only when no cache directory at all can be written (see the module docstring)
 _COMMON = dict(cache=CACHE_DIR != "", nogil=True, error_model="numpy", fastmath=False)

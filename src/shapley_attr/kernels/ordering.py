@@ -1,12 +1,9 @@
 """Ordering events by user and time: a parallel bucket-then-radix sort on the user hash that carries the rows."""
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from numba import types
-
-from ._jit import kernel
+from ._jit import kernel, numba, types
 from .cut import N_STATS, _cut_users
 
 

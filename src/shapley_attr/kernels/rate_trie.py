@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from ._jit import kernel
+from ._jit import kernel, prange
 from .mix import mix64
 from .shapley_weights import _w_in_out
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from ._jit import kernel
+from ._jit import kernel, prange
 
 
 @kernel("float64[::1](int64[::1], float64[::1], float64[::1], int64)", parallel=True)

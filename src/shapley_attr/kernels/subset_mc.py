@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from ._jit import kernel
+from ._jit import kernel, prange
 from .rng import random_permutation
 
 
