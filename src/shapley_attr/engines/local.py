@@ -31,7 +31,7 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
 
     # the journey kernels load in the background while the rest of the validation runs; not earlier:
     # during the first pass their ~100 MB would add to the run's memory peak
-    events = validate_events(lf, name, config.mapping, after_first_pass=preload)
+    events = validate_events(lf, name, config.mapping, after_first_pass=preload, numbered=True)  # scan_input's
     if events.rows_rejected and not config.quarantine:
         raise_first(events.rejects)
     return from_validated(events, config, fx)

@@ -124,7 +124,7 @@ def _as_text(name: str, schema) -> pl.Expr:
 
 
 def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
-                    after_first_pass: Callable[[], None] | None = None) -> ValidatedEvents:
+                    after_first_pass: Callable[[], None] | None = None, numbered: bool = False) -> ValidatedEvents:
     """Split an events frame into accepted rows and rejects.
 
     Two passes: a cheap one over every row (hashes, time, a categorical label id, the plain-touch
@@ -132,7 +132,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     plain touch). No string column of the whole export is kept, no text is trimmed and no number
     parsed on a plain touch; reasons and raw values are built by reading the failing rows again.
     ``after_first_pass`` is called once the first pass (the memory peak) is done: the local engine
-    starts loading its journey kernels there.
+    starts loading its journey kernels there. ``numbered``: the row numbers (``__row``) are 1, 2, ...
+    in the frame's order (:func:`readers.scan_input`'s), so the first pass does not read them.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -165,14 +166,15 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         exprs["t"].alias("t"),
         (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
         raw_touch.alias("_touch"), (~(user.is_null() | (user.str.strip_chars() == ""))).alias("_user"),
-    ).select(ROW, "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
+    ).select(*([] if numbered else [ROW]), "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
              (pl.col("_touch") & pl.col("_user") & pl.col("t").is_not_null()).alias("_plain"))
     # Each batch is copied into arrays and dropped: Polars reuses its memory for the next batch, and no
     # second copy of the columns is ever made. The order columns stay one array a batch (CHUNKED): the
     # journey cut frees them batch by batch as its records fill (see journeys._records_of).
     with decoding(source):
         total = lf.select(pl.len()).collect().item()  # Parquet and Arrow: from the metadata
-    rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items() if name not in CHUNKED}
+    rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()
+            if name not in CHUNKED and not (numbered and name == ROW)}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in CHUNKED}
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
@@ -207,7 +209,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         u_block &= ~p_block
     others = ~raw_touch
     if unusual.any():  # touch-typed rows that are not plain (a blank user id, a bad time or label): rare
-        others = others | pl.col(ROW).is_in(pl.Series(rows[ROW][unusual]).implode())
+        others = others | pl.col(ROW).is_in(pl.Series(_row_numbers(rows, np.flatnonzero(unusual))).implode())
     flag_cols = [f"_bad{i}" for i in range(len(checks))]
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
@@ -299,6 +301,11 @@ CHUNKED = ("_h", "_h2", "t")
 """The first pass's columns kept as one array a batch (accepted as chunked columns)."""
 
 
+def _row_numbers(rows: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
+    """The row numbers of the first pass's rows ``at``: read, or 1, 2, ... when not read (numbered)."""
+    return rows[ROW][at] if ROW in rows else at.astype(np.int64) + 1
+
+
 def _copy_into(series: pl.Series, out: np.ndarray) -> np.ndarray:
     """``series`` copied into ``out`` chunk by chunk (a batch's column comes in many chunks: its
     ``to_numpy`` would copy them into one array first); ``out``."""
@@ -386,7 +393,7 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
     Columns of ``rows`` are contiguous, those of ``chunks`` one chunk a batch (no copy when every row
     is kept). Takes the arrays out of ``rows`` and ``chunks`` and writes over ``code`` and ``plain``."""
     at = np.flatnonzero(~plain)
-    if not np.array_equal(verdict.get_column(ROW).to_numpy(), rows[ROW][at]):
+    if not np.array_equal(verdict.get_column(ROW).to_numpy(), _row_numbers(rows, at)):
         raise RuntimeError("validation: the checked rows are not the rows the first pass set aside")
     n = len(plain)
     is_conv = np.zeros(n, dtype=np.bool_)
@@ -408,6 +415,8 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
             for part in parts[1:]:
                 column.append(pl.Series(name, part))  # a chunk more, no copy
             del parts
+        elif name == ROW and name not in rows:  # numbered rows: made here, past the first pass's peak
+            column = pl.Series(name, np.arange(1, n + 1, dtype=np.int64) if every else np.flatnonzero(keep) + 1)
         else:
             values = rows.pop(name)
             column = pl.Series(name, values if every else values[keep])
