@@ -21,6 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+SHELL_ENV = dict(os.environ)
+"""The environment the benchmark was started with, before its own imports wrote theirs (polars sets
+its allocator's _RJEM_MALLOC_CONF when imported): every measured command gets this one, as it would
+from the user's shell."""
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 RESULTS = HERE / "results"
@@ -50,7 +55,7 @@ def measure(cmd: list[str], env=None, timeout: float = 600.0, stdout: Path | Non
 
     with tempfile.TemporaryFile() as err, (open(stdout, "wb") if stdout else open(os.devnull, "wb")) as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=SHELL_ENV if env is None else env)
         deadline = t0 + timeout
         hwm = 0
         while True:
@@ -237,7 +242,7 @@ def mc_table(quick: bool) -> list[dict]:
     for n in (20, 50):
         for threads in ("1", "2"):
             code = MC_CODE.format(root=str(HERE.parent), n_j=n_j, n=n, target=0.05 if quick else 0.01)
-            env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+            env = dict(SHELL_ENV, NUMBA_NUM_THREADS=threads)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
             if out.returncode != 0:
                 rows.append({"channels": n, "threads": threads, "error": out.stderr[-500:]})
@@ -444,7 +449,7 @@ def measure_tree(cmd: list[str], timeout: float = 1800.0) -> dict:
 
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=SHELL_ENV)
         peak_driver = peak_jvm = peak_tree = 0
         status = None
         while status is None:
