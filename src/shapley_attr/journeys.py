@@ -164,7 +164,7 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     order). Journeys are single rows (conversions and nulls 0 or 1, never both 1); anything else,
     and a key shared by distinct sequences (chance ~2^-64 a pair), takes the general way."""
     from .kernels.ordering import _order_records, _runs_identical, _user_records
-    from .kernels.sequences import _gather_sequences, _sequence_keys
+    from .kernels.sequences import _gather_sequences, _run_sums, _sequence_keys
 
     def general() -> PathTable:
         return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
@@ -185,20 +185,14 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     del records
     if not _runs_identical(journeys.offsets, journeys.codes, order, run_start):
         return general()
-    at = np.flatnonzero(run_start)
-    off, codes = _gather_sequences(journeys.offsets, journeys.codes, order[at].astype(np.int64))
-    units = np.rint(value * VALUE_UNITS).astype(np.int64)  # 0 on the non-converting journeys
-    conversions = np.add.reduceat(converting.astype(np.int64), at)  # converting journeys of each path
     # the kernel's code column: the null flag on the non-converting journeys, -1 on the converting ones
-    nulls = np.add.reduceat((null == 1).astype(np.int64), at)
-    value_offsets = journey_values = None
-    if keep_values:
-        journey_values = units[converting] / VALUE_UNITS
-        value_offsets = np.zeros(len(at) + 1, dtype=np.int64)
-        np.cumsum(conversions, out=value_offsets[1:])
-    return PathTable(off, codes, conversions.astype(np.float64), np.add.reduceat(units, at) / VALUE_UNITS,
-                     nulls.astype(np.float64), journeys.channels, None, dict(journeys.stats), value_offsets,
-                     journey_values)
+    at, conversions, value, nulls, value_offsets, journey_values = _run_sums(run_start, converting, null, value,
+                                                                             keep_values)
+    off, codes = _gather_sequences(journeys.offsets, journeys.codes, order[at].astype(np.int64))
+    if not keep_values:
+        value_offsets = journey_values = None
+    return PathTable(off, codes, conversions, value, nulls, journeys.channels, None, dict(journeys.stats),
+                     value_offsets, journey_values)
 
 
 def _canonical(table: PathTable) -> PathTable:
