@@ -88,9 +88,10 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     n_events = len(events.accepted)
     n_conv = int(events.accepted.get_column("is_conversion").sum())
     gmv = conversion_values(events, gmv, n_conv)
-    scope = np.empty(0, dtype=np.bool_) if in_scope is None else conversion_values(events, in_scope, n_conv, np.bool_)
+    scope = (np.empty(0, dtype=np.bool_) if in_scope is None
+             else conversion_values(events, in_scope, n_conv, np.bool_, "in_scope"))
     if margin is not None:
-        margin = conversion_values(events, margin, n_conv)
+        margin = conversion_values(events, margin, n_conv, name="margin")
     labels = list(events.channels)
     categories = sorted(set(labels) | {DIRECT})
     direct_code = categories.index(DIRECT)
@@ -202,7 +203,8 @@ def _canonical(table: PathTable) -> PathTable:
     return canonical_order(table, keys=_sequence_keys(table.offsets, table.codes))
 
 
-def conversion_values(events: ValidatedEvents, values, n_conv: int, dtype=np.float64) -> np.ndarray:
+def conversion_values(events: ValidatedEvents, values, n_conv: int, dtype=np.float64, name: str = "gmv"
+                      ) -> np.ndarray:
     """``values`` as one entry per accepted conversion (row order; float64 unless ``dtype``): as given,
     or taken at the conversions' positions when it holds one entry per accepted event."""
     values = np.asarray(values, dtype=dtype)
@@ -213,7 +215,7 @@ def conversion_values(events: ValidatedEvents, values, n_conv: int, dtype=np.flo
         if len(position) != n_conv:
             raise RuntimeError(f"validation kept {len(position)} conversions and {n_conv} conversion events")
         return values[position]
-    raise ValueError(f"{len(values)} values: expected one per accepted conversion ({n_conv}) "
+    raise ValueError(f"{name} has {len(values)} values: expected one per accepted conversion ({n_conv}) "
                      f"or one per accepted event ({len(events.accepted)})")
 
 
