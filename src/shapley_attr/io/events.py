@@ -41,7 +41,8 @@ class ValidatedEvents:
 
     ``accepted``: ``__row, _h, _h2`` (two independent 64-bit hashes of user_id), ``t`` (UTC epoch µs),
     ``is_conversion`` and ``code`` (Int32 index into ``channels``; -1 on conversions), in row order
-    (the order values are the conversions' ``gmv``: no column of zeros for the touches).
+    (the order values are the conversions' ``gmv``: no column of zeros for the touches); the hashes
+    and times come in one chunk per validation batch (the journey cut frees them chunk by chunk).
     ``conversions``: the accepted conversion rows: ``__row, _i`` (position in ``accepted``), ``t,
     order_id, country, currency, gmv`` and ``margin`` (null when the export has none), in row order.
     ``counted``: every row that is not a touch (``__row, currency, gmv`` as exact decimals, ``rejected``),
