@@ -164,8 +164,8 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     millionths; with ``keep_values`` each path keeps its converting journeys' values in journey
     order). Journeys are single rows (conversions and nulls 0 or 1, never both 1); anything else,
     and a key shared by distinct sequences (chance ~2^-64 a pair), takes the general way."""
-    from .kernels.ordering import _order_records, _runs_identical, _user_records
-    from .kernels.sequences import _gather_sequences, _run_sums, _sequence_keys
+    from .kernels.ordering import _order_records, _run_sums, _runs_identical, _user_records
+    from .kernels.sequences import _gather_sequences, _sequence_keys
 
     def general() -> PathTable:
         return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))

@@ -387,3 +387,50 @@ def _runs_identical(offsets, codes, order, run_start):
             if differs[c]:
                 break
     return not differs.any()
+
+
+@kernel("Tuple((int64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1]))"
+        "(boolean[::1], boolean[::1], int32[::1], float64[::1], boolean)")
+def _run_sums(run_start, converting, null, value, keep_values):
+    """Runs of journeys sorted by content (``run_start`` flags the first of each), summed in one pass:
+    each run's first journey, its converting journeys, its value (the exact sum of its journeys'
+    ``rint(value · 1e6)`` millionths, as a float of units), its null journeys (``null == 1``; a
+    converting journey is never one), and with ``keep_values`` the offsets of each run's converting
+    journeys' values and those values (``rint(value · 1e6) / 1e6``, in journey order). Here, not in
+    ``sequences``, so that only the events path loads it (every kernel of a module loads with it)."""
+    m = run_start.shape[0]
+    runs = 0
+    n_conv = 0
+    for i in range(m):
+        runs += np.int64(run_start[i])
+        n_conv += np.int64(converting[i])
+    at = np.empty(runs, dtype=np.int64)
+    conversions = np.zeros(runs, dtype=np.float64)
+    total = np.zeros(runs, dtype=np.float64)
+    nulls = np.zeros(runs, dtype=np.float64)
+    value_offsets = np.zeros(runs + 1 if keep_values else 0, dtype=np.int64)
+    journey_values = np.empty(n_conv if keep_values else 0, dtype=np.float64)
+    r = -1
+    units = np.int64(0)
+    k = 0
+    for i in range(m):
+        if run_start[i]:
+            if r >= 0:
+                total[r] = np.float64(units) / 1e6
+            r += 1
+            at[r] = i
+            units = np.int64(0)
+        if converting[i]:
+            u = np.int64(np.rint(value[i] * 1e6))
+            units += u
+            conversions[r] += 1.0
+            if keep_values:
+                journey_values[k] = np.float64(u) / 1e6
+                k += 1
+        elif null[i] == 1:
+            nulls[r] += 1.0
+        if keep_values and (i + 1 == m or run_start[i + 1]):
+            value_offsets[r + 1] = k
+    if r >= 0:
+        total[r] = np.float64(units) / 1e6
+    return at, conversions, total, nulls, value_offsets, journey_values
