@@ -24,7 +24,7 @@ import polars as pl
 from .config import JourneyParams
 from .schema import DIRECT
 from .errors import InputError, ModelLimitError
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, merge_identical_paths, to_array
 

@@ -98,7 +98,7 @@ def _records_of_chunks(chunks: list, remap):
         _scatter_chunk(h, h2, t, is_conv, code, remap, slots[k], np.int64(row), conv_base[k], rec)
         row += sizes[k]
         del h, h2, t, is_conv, code
-    return rec, starts.astype(np.int64)
+    return rec, starts
 
 
 @kernel(_COUNT_SIGNATURES, parallel=True)
@@ -235,6 +235,48 @@ def _sort_bucket(rec, s, e):
     return collided
 
 
+@kernel()
+def _decode_rows(rec, s, e, gmv, in_scope, new_user, t, is_conv, code, value, scope, ident):
+    """Write the sorted rows ``rec[s:e]`` as the cut reads them, from index 0 of the outputs:
+    ``new_user, t, is_conv, code (-1 on conversions), value (a conversion's gmv by its ordinal; 0 on
+    touches)``, and where given (not empty) ``scope`` (a conversion's ``in_scope`` by its ordinal;
+    true on touches) and ``ident`` (a conversion's ordinal, -1 on touches). The one reading of a
+    record's fields, for both order kernels."""
+    scoped = scope.shape[0] > 0
+    with_ident = ident.shape[0] > 0
+    for q in range(e - s):
+        r = s + q
+        new_user[q] = q == 0 or rec[r, 0] != rec[r - 1, 0]
+        key = np.int64(rec[r, 2])
+        low = np.int64(rec[r, 3] & np.uint64(0xFFFFFFFF))
+        t[q] = key >> 1
+        is_conv[q] = (key & 1) == 1
+        if is_conv[q]:
+            code[q] = -1
+            value[q] = gmv[low]
+        else:
+            code[q] = np.int32(low - 1)
+            value[q] = 0.0
+        if with_ident:
+            ident[q] = low if is_conv[q] else -1
+        if scoped:
+            scope[q] = in_scope[low] if is_conv[q] else True
+
+
+@kernel()
+def _bucket_rows(rec, s, e, gmv, in_scope):
+    """:func:`_decode_rows` into arrays of their own (scope empty when ``in_scope`` is)."""
+    m = e - s
+    new_user = np.empty(m, dtype=np.bool_)
+    t = np.empty(m, dtype=np.int64)
+    is_conv = np.empty(m, dtype=np.bool_)
+    code = np.empty(m, dtype=np.int32)
+    value = np.empty(m, dtype=np.float64)
+    scope = np.empty(m if in_scope.shape[0] > 0 else 0, dtype=np.bool_)
+    ident = np.empty(m, dtype=np.int64)
+    _decode_rows(rec, s, e, gmv, in_scope, new_user, t, is_conv, code, value, scope, ident)
+    return new_user, t, is_conv, code, value, scope, ident
+
 @kernel(_ORDER_SIGNATURES, parallel=True)
 def _order_records(rec, starts, gmv, perm):
     """Sort the records of :func:`_user_records` in place, bucket by bucket (:func:`_sort_bucket`;
@@ -247,58 +289,19 @@ def _order_records(rec, starts, gmv, perm):
     c_out = np.empty(n, dtype=np.bool_)
     k_out = np.empty(n, dtype=np.int32)
     g_out = np.empty(n, dtype=np.float64)
+    no_scope = np.empty(0, dtype=np.bool_)
+    no_ident = np.empty(0, dtype=np.int64)
     for d in numba.prange(BUCKETS):
         s = starts[d]
         e = starts[d + 1]
         collided[d] = _sort_bucket(rec, s, e)
+        _decode_rows(rec, s, e, gmv, no_scope, new_user[s:e], t_out[s:e], c_out[s:e], k_out[s:e], g_out[s:e],
+                     no_scope, no_ident)
         for q in range(s, e):
-            new_user[q] = q == s or rec[q, 0] != rec[q - 1, 0]
-            key = np.int64(rec[q, 2])
-            w = rec[q, 3]
-            perm[q] = np.int32(w >> np.uint64(32))
-            t_out[q] = key >> 1
-            low = np.int64(w & np.uint64(0xFFFFFFFF))
-            if (key & 1) == 1:
-                c_out[q] = True
-                k_out[q] = -1
-                g_out[q] = gmv[low]
-            else:
-                c_out[q] = False
-                k_out[q] = np.int32(low - 1)
-                g_out[q] = 0.0
+            perm[q] = np.int32(rec[q, 3] >> np.uint64(32))
     return new_user, collided.any(), t_out, c_out, k_out, g_out
 
 
-@kernel()
-def _bucket_rows(rec, s, e, gmv, in_scope):
-    """The sorted rows ``rec[s:e]`` as the cut reads them: ``new_user, t, is_conv, code (-1 on
-    conversions), value (a conversion's gmv by its ordinal; 0 on touches), scope (by the ordinal;
-    empty when ``in_scope`` is), ident (a conversion's ordinal, -1 on touches)``."""
-    m = e - s
-    scoped = in_scope.shape[0] > 0
-    new_user = np.empty(m, dtype=np.bool_)
-    t = np.empty(m, dtype=np.int64)
-    is_conv = np.empty(m, dtype=np.bool_)
-    code = np.empty(m, dtype=np.int32)
-    value = np.zeros(m, dtype=np.float64)
-    scope = np.ones(m if scoped else 0, dtype=np.bool_)
-    ident = np.full(m, -1, dtype=np.int64)
-    for q in range(m):
-        r = s + q
-        new_user[q] = q == 0 or rec[r, 0] != rec[r - 1, 0]
-        key = np.int64(rec[r, 2])
-        low = np.int64(rec[r, 3] & np.uint64(0xFFFFFFFF))
-        t[q] = key >> 1
-        is_conv[q] = (key & 1) == 1
-        if is_conv[q]:
-            code[q] = -1
-            value[q] = gmv[low]
-            ident[q] = low
-            if scoped:
-                scope[q] = in_scope[low]
-        else:
-            code[q] = np.int32(low - 1)
-    return new_user, t, is_conv, code, value, scope, ident
 
 
 @kernel(_JOURNEY_SIGNATURES, parallel=True)
