@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,34 @@ def test_a_command_sets_its_process_defaults_before_numpy_and_polars_load() -> N
     env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "OPENBLAS_THREAD_TIMEOUT")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def _heap_of(text: str) -> tuple[int, int] | None:
+    for line in text.splitlines():
+        if line.rstrip().endswith("[heap]"):
+            lo, hi = line.split()[0].split("-")
+            return int(lo, 16), int(hi, 16)
+    return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"),
+                    reason="glibc's allocator settings")
+@pytest.mark.parametrize("user_tuned", [False, True])
+def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(user_tuned) -> None:
+    """After the process settings a 64 MB array is a block of glibc's heap (reused by the next stage
+    once freed), not a mapping of its own; a user who set glibc's MALLOC_*_ variables keeps them."""
+    code = ("import numpy as np\n"
+            "from shapley_attr import cli\n"
+            "cli._settle_process()\n"
+            "a = np.ones(64 << 20, dtype=np.uint8)\n"
+            "print(a.ctypes.data)\n"
+            "print(open('/proc/self/maps').read())\n")
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MALLOC_") or k == "GLIBC_TUNABLES")}
+    if user_tuned:
+        env["MALLOC_ARENA_MAX"] = "2"  # glibc's own variable: the command leaves the allocator alone
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    address, maps = done.stdout.split("\n", 1)
+    heap = _heap_of(maps)
+    on_heap = heap is not None and heap[0] <= int(address) < heap[1]
+    assert on_heap is not user_tuned
