@@ -253,3 +253,41 @@ def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(u
     heap = _heap_of(maps)
     on_heap = heap is not None and heap[0] <= int(address) < heap[1]
     assert on_heap is not user_tuned
+
+
+def _command(*args, code: str | None = None) -> subprocess.CompletedProcess:
+    """The installed entry point (``cli.main``) in a child process, after ``code`` when given."""
+    prelude = code or ""
+    script = f"{prelude}\nimport sys\nfrom shapley_attr.cli import main\nsys.argv = ['shapley-attr', *sys.argv[1:]]\nmain()\n"
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, timeout=300)
+
+
+def test_the_entry_point_ends_as_python_exit_would(events_file: Path, tmp_path: Path) -> None:
+    """The entry point leaves without the interpreter's teardown (cli._leave): the standard output is
+    whole (the same bytes as in process), files are written, exit functions run, and the exit status
+    is the command's: 0, 2 for bad input, 2 for a usage error."""
+    marker = tmp_path / "atexit-ran"
+    done = _command("attribute", events_file, "--model", "linear", "--format", "csv",
+                    code=f"import atexit, pathlib\natexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')")
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode() == run("attribute", events_file, "--model", "linear", "--format", "csv").stdout
+    assert marker.read_text() == "yes"
+    out = tmp_path / "credits.csv"
+    done = _command("attribute", events_file, "--model", "shapley", "--out", out)
+    assert done.returncode == 0 and out.read_text().startswith("channel,")
+    missing = _command("attribute", tmp_path / "absent.csv")
+    assert missing.returncode == 2 and b"absent.csv" in missing.stderr
+    assert _command("no-such-command").returncode == 2
+
+
+@pytest.mark.parametrize("status, expected", [(None, 0), (0, 0), (3, 3), ("stopped: a reason", 1)])
+def test_leave_keeps_sys_exit_statuses(status, expected) -> None:
+    """``_leave`` gives ``sys.exit``'s statuses: None is 0, a number itself, a message printed and 1."""
+    code = ("import sys\nfrom shapley_attr import cli\n"
+            "sys.stdout.write('buffered, not flushed')\n"
+            f"cli._leave({status!r})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == expected
+    assert done.stdout == "buffered, not flushed"
+    if isinstance(status, str):
+        assert status in done.stderr

@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -438,7 +439,35 @@ def report(run_dir) -> None:
 
 def main() -> None:
     _settle_process()
-    cli(prog_name="shapley-attr")
+    try:
+        cli(prog_name="shapley-attr")  # standalone: ends with SystemExit, the command's exit status
+        status = 0
+    except SystemExit as done:
+        status = done.code
+    _leave(status)
+
+
+def _leave(status) -> NoReturn:
+    """End the process as Python's exit does (the exit functions run, the standard streams are flushed,
+    the status is ``sys.exit``'s), without the interpreter's teardown: every output is written and
+    closed before the command returns, and freeing the modules' objects, numba's and llvm's among
+    them, took 0.13-0.17 s of every command (10.7M events: 0.18-0.22 s from the last exit function to
+    the end of the process; 0.04-0.06 s when it ends here, the kernel's release of its memory)."""
+    import atexit
+    import os
+
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):  # sys.exit("message"): printed, status 1
+        print(status, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()  # what the interpreter runs first at exit (coverage, logging, pools)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: Python's exit reports 120
+            status = status or 120
+    os._exit(status)
 
 
 GC_THRESHOLD = 20_000
