@@ -248,9 +248,14 @@ def drop_unused_channels(table: PathTable) -> PathTable:
     used = np.flatnonzero(np.bincount(table.codes, minlength=len(table.channels)))
     if len(used) == len(table.channels):
         return table
-    remap = np.full(len(table.channels), -1, dtype=np.int32)
-    remap[used] = np.arange(len(used), dtype=np.int32)
-    return PathTable(table.offsets, remap[table.codes], table.conversions, table.value, table.nulls,
+    if len(used) == len(table.channels) - 1:  # one channel unused (the (direct) label): the codes above it shift
+        gone = int(np.flatnonzero(np.diff(used, prepend=-1, append=len(table.channels)) > 1)[0])
+        codes = table.codes - (table.codes > gone).view(np.int8)
+    else:
+        remap = np.full(len(table.channels), -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        codes = remap[table.codes]
+    return PathTable(table.offsets, codes, table.conversions, table.value, table.nulls,
                      tuple(table.channels[i] for i in used), table.ages, dict(table.stats), table.value_offsets,
                      table.journey_values)
 
@@ -268,7 +273,28 @@ def split_direct(table: PathTable) -> tuple[PathTable, np.ndarray]:
     totals = _totals(table, direct)
     if not direct.any():
         return drop_unused_channels(table), totals
-    return drop_unused_channels(take_paths(table, np.flatnonzero(~direct))), totals
+    at = np.flatnonzero(direct)
+    rest = _without_path(table, int(at[0])) if len(at) == 1 else take_paths(table, np.flatnonzero(~direct))
+    return drop_unused_channels(rest), totals
+
+
+def _without_path(table: PathTable, k: int) -> PathTable:
+    """``table`` without its path ``k``, by slices (merged paths hold one ``(direct)`` path: the rest is
+    copied whole instead of gathered)."""
+    def cut(values: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
+        return None if values is None else np.concatenate([values[:lo], values[hi:]])
+
+    def offsets_without(off: np.ndarray) -> np.ndarray:
+        return np.concatenate([off[:k + 1], off[k + 2:] - (off[k + 1] - off[k])])
+
+    a, b = int(table.offsets[k]), int(table.offsets[k + 1])
+    value_offsets = journey_values = None
+    if table.value_offsets is not None:
+        value_offsets = offsets_without(table.value_offsets)
+        journey_values = cut(table.journey_values, int(table.value_offsets[k]), int(table.value_offsets[k + 1]))
+    return PathTable(offsets_without(table.offsets), cut(table.codes, a, b), cut(table.conversions, k, k + 1),
+                     cut(table.value, k, k + 1), cut(table.nulls, k, k + 1), table.channels, cut(table.ages, a, b),
+                     dict(table.stats), value_offsets, journey_values)
 
 
 def direct_totals(table: PathTable) -> np.ndarray:

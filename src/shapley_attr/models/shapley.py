@@ -46,15 +46,22 @@ def distinct_sets(table: PathTable):
     Returns (set_off, set_codes, path_set, K, N): the distinct sets as a CSR of sorted codes, the set of
     every path, and per set the conversions K(T) and journeys N(T) = conversions + nulls. Up to
     ``SMALL_CHANNELS`` channels (or a small table up to ``MASK_CHANNELS``) each path's set is a bit mask
-    (an OR per path, one sort of the masks: NumPy, so the common case never loads Numba); beyond, a
-    compiled pass. The sets are numbered in ascending mask order by masks and in first-seen order by
-    the compiled pass.
+    (an OR per path, then the masks counted in a table of 2^n, or sorted beyond SMALL_CHANNELS:
+    NumPy, so the common case never loads Numba); beyond, a compiled pass. The sets are numbered in
+    ascending mask order by masks and in first-seen order by the compiled pass.
     """
     n = table.n_channels
     if n <= SMALL_CHANNELS or (n <= MASK_CHANNELS and table.n_paths * n <= MASK_CELLS):
         path_mask = set_masks(table.offsets, table.codes)
-        masks, path_set = np.unique(path_mask, return_inverse=True)
-        path_set = path_set.astype(np.int64).ravel()
+        if n <= SMALL_CHANNELS:  # every mask indexes a table of 2^n: counted, not sorted
+            present = np.bincount(path_mask, minlength=1 << n) > 0
+            masks = np.flatnonzero(present)
+            rank = np.cumsum(present) - 1
+            path_set = rank[path_mask]
+            del present, rank
+        else:
+            masks, path_set = np.unique(path_mask, return_inverse=True)
+            path_set = path_set.astype(np.int64).ravel()
         bits = ((masks[:, None] >> np.arange(table.n_channels, dtype=np.int64)) & 1).astype(bool)
         set_off = np.zeros(len(masks) + 1, dtype=np.int64)
         np.cumsum(bits.sum(axis=1), out=set_off[1:])
