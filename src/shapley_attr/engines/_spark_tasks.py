@@ -248,7 +248,7 @@ def _validated_records(events, index: dict[str, int], rates, reporting: str, per
         return pl.DataFrame(cols)
 
     parts = [
-        frame(KIND_EVENT, len(accepted), row=accepted.get_column(ROW),
+        frame(KIND_EVENT, len(accepted), row=events.row_numbers(),
               h=accepted.get_column("_h").reinterpret(signed=True), h2=accepted.get_column("_h2").reinterpret(signed=True),
               t=accepted.get_column("t"), conv=accepted.get_column("is_conversion"), code=code, gmv=gmv,
               scope=event_scope, margin=event_margin),
