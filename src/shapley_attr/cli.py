@@ -494,7 +494,8 @@ free page reporting, as on this machine: blocks of 2 MB) has handed back, so eve
 fault in the host as well (the 10.7M-event records, 342 MB: 0.77 s of system time on huge pages,
 0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up)."""
 
-MALLOC_SETTINGS = {-4: 0, -1: 256 << 20}
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
+MALLOC_SETTINGS = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 256 << 20}
 """glibc ``mallopt`` settings a command makes (``M_MMAP_MAX`` = 0: large blocks come from the heap
 too; ``M_TRIM_THRESHOLD`` = 256 MiB: free memory at the heap's top beyond that goes back to the
 system), unless the user set glibc's ``MALLOC_*`` variables or its malloc tunables. By default glibc
@@ -503,8 +504,8 @@ records, the journeys, the paths) were memory the system had to find and zero ag
 stage to fault in; from the heap, a stage reuses what the one before freed (the validation's order
 columns, once the records hold them, become the journeys' and the paths' arrays). The price is
 memory: what a stage frees stays counted in the process until reused. Measured with the huge pages
-setting above, both against neither (whole ``attribute`` commands alternating): 10.7M events, 8 pairs, median
-3.10 -> 2.74 s, CPU 4.92 -> 4.28 s, peak RSS 958 -> 995 MiB; 53.4M events, 2 pairs, 15.1 -> 12.2 s,
+setting above, both against neither (whole ``attribute`` commands alternating): 10.7M events, 8
+pairs, median 3.10 -> 2.74 s, CPU 4.92 -> 4.28 s, peak RSS 958 -> 995 MiB; 53.4M events, 2 pairs, 15.1 -> 12.2 s,
 peak RSS 3.1 -> 4.0 GB (the order columns and the records are both resident at the records' end;
 mapped on their own, the columns went back as they were freed, and the time gain went with them)."""
 
