@@ -1,8 +1,9 @@
 """The plain-touch shortcut of ``validate_events`` against the contract's checks alone.
 
 Most rows are recognised as plain touches from their raw values (no trimming, no parsing); every
-other row goes through the checks. With the shortcut switched off every row is checked, so the two
-must agree on every output: accepted rows and their codes, conversions, rejects with reasons, the
+other row goes through the checks, those whose user id and time the first pass read without
+reading them again (``KNOWN_SHORTCUT``). With both shortcuts switched off every row is read whole
+and checked, so the two must agree on every output: accepted rows and their codes, conversions, rejects with reasons, the
 reconciliation rows and the channel dictionary — on exports full of the values that make a row
 *not* plain (padded types and labels, blank ids, bad times, the reserved label, partners).
 """
@@ -40,8 +41,9 @@ def rows(with_partner: bool):
 
 def validate(frame: pl.DataFrame, shortcut: bool, monkeypatch, mapping: ColumnMapping):
     with monkeypatch.context() as m:
-        if not shortcut:  # no raw event type counts as a touch: every row goes through the checks
+        if not shortcut:  # no raw event type counts as a touch: every row goes whole through the checks
             m.setattr(ev, "_untrimmed", lambda types: [])
+            m.setattr(ev, "KNOWN_SHORTCUT", False)
         return ev.validate_events(frame.lazy().with_row_index(ROW, offset=1), "events.csv", mapping)
 
 
@@ -82,8 +84,8 @@ def test_plain_touches_skip_the_checks(monkeypatch):
     seen = []
     exact = ev._exact_columns
 
-    def spy(*args):
-        frame_of = exact(*args)
+    def spy(*args, **kwargs):
+        frame_of = exact(*args, **kwargs)
 
         def wrapped(lf):
             out = frame_of(lf)
