@@ -232,8 +232,10 @@ def _heap_of(text: str) -> tuple[int, int] | None:
     return None
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"),
-                    reason="glibc's allocator settings")
+GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's allocator settings")
 @pytest.mark.parametrize("user_tuned", [False, True])
 def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(user_tuned) -> None:
     """After the process settings a 64 MB array is a block of glibc's heap (reused by the next stage
@@ -258,7 +260,8 @@ def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(u
 def _command(*args, code: str | None = None) -> subprocess.CompletedProcess:
     """The installed entry point (``cli.main``) in a child process, after ``code`` when given."""
     prelude = code or ""
-    script = f"{prelude}\nimport sys\nfrom shapley_attr.cli import main\nsys.argv = ['shapley-attr', *sys.argv[1:]]\nmain()\n"
+    script = (f"{prelude}\nimport sys\nfrom shapley_attr.cli import main\n"
+              "sys.argv = ['shapley-attr', *sys.argv[1:]]\nmain()\n")
     return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, timeout=300)
 
 

@@ -3,9 +3,10 @@
 Most rows are recognised as plain touches from their raw values (no trimming, no parsing); every
 other row goes through the checks, those whose user id and time the first pass read without
 reading them again (``KNOWN_SHORTCUT``). With both shortcuts switched off every row is read whole
-and checked, so the two must agree on every output: accepted rows and their codes, conversions, rejects with reasons, the
-reconciliation rows and the channel dictionary — on exports full of the values that make a row
-*not* plain (padded types and labels, blank ids, bad times, the reserved label, partners).
+and checked, so the two must agree on every output: accepted rows and their codes, conversions,
+rejects with reasons, the reconciliation rows and the channel dictionary — on exports full of the
+values that make a row *not* plain (padded types and labels, blank ids, bad times, the reserved
+label, partners).
 """
 from __future__ import annotations
 

@@ -265,7 +265,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 at += m
                 del batch
             if at != len(non_touch):
-                raise RuntimeError(f"validation: {source} gave {at} rows of other types, the first pass {len(non_touch)}")
+                raise RuntimeError(f"validation: {source} gave {at} rows of other types, "
+                                   f"the first pass {len(non_touch)}")
             others = pl.col(ROW).is_in(pl.Series(_row_numbers(rows, whole)).implode()) if len(whole) else None
         else:
             others = raw_touch.not_()
