@@ -239,7 +239,8 @@ GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") 
 @pytest.mark.parametrize("user_tuned", [False, True])
 def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(user_tuned) -> None:
     """After the process settings a 64 MB array is a block of glibc's heap (reused by the next stage
-    once freed), not a mapping of its own; a user who set glibc's MALLOC_*_ variables keeps them."""
+    once freed), not a mapping of its own; a user who set one of glibc's MALLOC_* variables keeps glibc's
+    defaults."""
     code = ("import numpy as np\n"
             "from shapley_attr import cli\n"
             "cli._settle_process()\n"
