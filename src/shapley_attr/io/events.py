@@ -191,6 +191,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()
             if name not in CHUNKED and not (numbered and name == ROW)}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in CHUNKED}
+    label_counts = np.zeros(1, dtype=np.int64)  # rows per label id, counted while Polars reads the next batch
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
         for batch in compact.collect_batches(chunk_size=BATCH_ROWS):
@@ -199,6 +200,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 raise RuntimeError(f"validation: {source} gave more rows than its count {total}")
             for name, values in rows.items():
                 _copy_into(batch.get_column(name), values[done:done + m])
+            label_counts = _count_labels(label_counts, rows["_label"][done:done + m])
             for name, parts in chunks.items():
                 parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
             done += m
@@ -208,7 +210,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
     if after_first_pass is not None:
         after_first_pass()
-    channels, code = _dictionary(rows.pop("_label"))
+    channels, code = _dictionary(rows.pop("_label"), label_counts)
     plain = rows.pop("_touch")  # written over: the plain touches (raw touch type, user id, time, label)
     known = rows.pop("_known")  # user id given and time parsed
     non_touch = np.flatnonzero(~plain)  # rows whose raw event type is no touch type, in row order
@@ -434,14 +436,24 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
     return frame
 
 
-def _dictionary(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _count_labels(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``counts`` (rows per label id) with ``labels`` counted in, grown to the largest id seen."""
+    for block in _blocks(labels):  # bincount copies its input as int64 first: a block at a time
+        more = np.bincount(block)
+        if len(more) > len(counts):
+            counts = np.concatenate([counts, np.zeros(len(more) - len(counts), dtype=np.int64)])
+        counts[:len(more)] += more
+    return counts
+
+
+def _dictionary(labels: np.ndarray, counts: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
     """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
     and every row's code in it (-1: a null, blank or reserved label) from the rows' categorical ids
-    plus one (0: a null label), written over ``labels``."""
-    top = int(labels.max()) if len(labels) else 0
-    counts = np.zeros(top + 1, dtype=np.int64)
-    for block in _blocks(labels):  # bincount copies its input as int64 first: a block at a time
-        counts += np.bincount(block, minlength=top + 1)
+    plus one (0: a null label), written over ``labels``. ``counts``: the rows of each id when the
+    caller counted them (the first pass does, batch by batch, while Polars reads the next one: after
+    it, NumPy's counting here shared the interpreter with the kernels' load in the background)."""
+    if counts is None:
+        counts = _count_labels(np.zeros(1, dtype=np.int64), labels)
     present = np.flatnonzero(counts[1:]) + 1
     trimmed = (pl.Series((present - 1).astype(np.uint32), dtype=pl.UInt32).cat.to(pl.Categorical).cast(pl.Utf8)
                .str.strip_chars().to_list()) if len(present) else []
