@@ -369,9 +369,14 @@ def _row_numbers(rows: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
     return rows[ROW][at] if ROW in rows else at.astype(np.int64) + 1
 
 
+def _chunk_bounds(parts: list[np.ndarray]) -> np.ndarray:
+    """Where each array of a column kept one array a batch starts, and the column's length."""
+    return np.cumsum([0] + [len(part) for part in parts])
+
+
 def _take_chunks(parts: list[np.ndarray], at: np.ndarray) -> np.ndarray:
     """The values at positions ``at`` (ascending) of a column kept one array a batch (``parts``)."""
-    bounds = np.cumsum([0] + [len(part) for part in parts])
+    bounds = _chunk_bounds(parts)
     out = np.empty(len(at), dtype=parts[0].dtype if parts else np.int64)
     cuts = np.searchsorted(at, bounds)
     for i, part in enumerate(parts):
@@ -446,14 +451,12 @@ def _count_labels(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _dictionary(labels: np.ndarray, counts: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+def _dictionary(labels: np.ndarray, counts: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
     and every row's code in it (-1: a null, blank or reserved label) from the rows' categorical ids
-    plus one (0: a null label), written over ``labels``. ``counts``: the rows of each id when the
-    caller counted them (the first pass does, batch by batch, while Polars reads the next one: after
-    it, NumPy's counting here shared the interpreter with the kernels' load in the background)."""
-    if counts is None:
-        counts = _count_labels(np.zeros(1, dtype=np.int64), labels)
+    plus one (0: a null label), written over ``labels``. ``counts``: the rows of each id
+    (:func:`_count_labels`; the first pass counts them batch by batch, while Polars reads the next
+    one: after it, NumPy's counting shared the interpreter with the kernels' load in the background)."""
     present = np.flatnonzero(counts[1:]) + 1
     trimmed = (pl.Series((present - 1).astype(np.uint32), dtype=pl.UInt32).cat.to(pl.Categorical).cast(pl.Utf8)
                .str.strip_chars().to_list()) if len(present) else []
@@ -496,7 +499,7 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
     every = bool(keep.all())
     rows.update(is_conversion=is_conv, code=code)
     del is_conv, code
-    bounds = np.cumsum([0] + [len(part) for part in chunks[CHUNKED[0]]])
+    bounds = _chunk_bounds(chunks[CHUNKED[0]])
     columns = []
     for name in ACCEPTED_COLUMNS:
         if name in chunks:

@@ -75,7 +75,6 @@ if CACHE_DIR:
         sys.modules["numba"].config.CACHE_DIR = CACHE_DIR
 
 
-
 def _import_numba():
     """Import numba and its array library with SciPy's BLAS hidden from the library's import-time
     probe: numba.np.arraymath imports ``scipy.linalg.cython_blas`` to choose how np.convolve and

@@ -277,6 +277,7 @@ def _bucket_rows(rec, s, e, gmv, in_scope):
     _decode_rows(rec, s, e, gmv, in_scope, new_user, t, is_conv, code, value, scope, ident)
     return new_user, t, is_conv, code, value, scope, ident
 
+
 @kernel(_ORDER_SIGNATURES, parallel=True)
 def _order_records(rec, starts, gmv, perm):
     """Sort the records of :func:`_user_records` in place, bucket by bucket (:func:`_sort_bucket`;
@@ -300,8 +301,6 @@ def _order_records(rec, starts, gmv, perm):
         for q in range(s, e):
             perm[q] = np.int32(rec[q, 3] >> np.uint64(32))
     return new_user, collided.any(), t_out, c_out, k_out, g_out
-
-
 
 
 @kernel(_JOURNEY_SIGNATURES, parallel=True)
