@@ -375,11 +375,12 @@ def test_paths_are_in_a_content_fixed_order_whatever_the_row_order(tmp_path, mon
 def test_journeys_merge_in_canonical_order_by_one_sort(monkeypatch):
     """The events path's merge (one sort by content key, runs checked and summed) gives the table of
     the general way (hash merge, then canonical order) to the bit: values, per-path journey values
-    and order; also when keys collide (all equal: the checked runs fail, the general way is taken)
-    and when the rows are not single journeys."""
+    and order, with paths whose codes the content word holds and paths it hashes (long, or many
+    channels); also when keys collide (all equal: the content words differ within the run, the
+    general way is taken) and when the rows are not single journeys."""
     import numpy as np
 
-    import shapley_attr.kernels.sequences as sequences
+    import shapley_attr.kernels.ordering as ordering
     from shapley_attr.frames import PathTable, canonical_order, merge_identical_paths
     from shapley_attr.journeys import merged_in_canonical_order
 
@@ -387,29 +388,32 @@ def test_journeys_merge_in_canonical_order_by_one_sort(monkeypatch):
     fields = ("offsets", "codes", "conversions", "value", "nulls", "value_offsets", "journey_values")
     for trial in range(30):
         m = int(rng.integers(0, 3000))
-        lengths = rng.integers(0 if trial % 3 else 1, 5, m)
+        # up to 4 codes of 6 channels (all packed), up to 30 codes (12 fit a word), 5000 channels (4 fit)
+        lengths = rng.integers(0 if trial % 3 else 1, (5, 30, 6)[trial % 3], m)
         offsets = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        codes = rng.integers(0, 1 + trial % 6, int(offsets[-1])).astype(np.int32)
+        channels = tuple("abcdef") if trial % 3 < 2 else tuple(f"c{i}" for i in range(5000))
+        codes = rng.integers(0, (1 + trial % 6, 2, 5000)[trial % 3], int(offsets[-1])).astype(np.int32)
         conv = (rng.random(m) < 0.4).astype(np.float64)
         nulls = 1.0 - conv
         if trial % 5 == 0:
             nulls[rng.random(m) < 0.1] = 0.0  # neither converting nor null
         value = np.round(conv * rng.random(m) * 1000, int(rng.integers(0, 8)))
-        journeys = PathTable(offsets, codes, conv, value, nulls, tuple("abcdef"))
+        journeys = PathTable(offsets, codes, conv, value, nulls, channels)
         for keep in (False, True):
             expected = canonical_order(merge_identical_paths(journeys, exact_value=True, keep_values=keep))
             got = merged_in_canonical_order(journeys, keep_values=keep)
             for f in fields:
                 a, b = getattr(expected, f), getattr(got, f)
                 assert (a is None and b is None) or (a.dtype == b.dtype and np.array_equal(a, b)), (trial, keep, f)
-    half = PathTable(offsets, codes, conv * 0.5, value, nulls, tuple("abcdef"))  # not single journeys
+    half = PathTable(offsets, codes, conv * 0.5, value, nulls, channels)  # not single journeys
     assert np.array_equal(merged_in_canonical_order(half).conversions,
                           canonical_order(merge_identical_paths(half, exact_value=True)).conversions)
-    compiled = sequences._sequence_keys
-    monkeypatch.setattr(sequences, "_sequence_keys", lambda o, c: np.zeros(len(o) - 1, dtype=np.uint64))
+    compiled = ordering._keys_and_contents
+    monkeypatch.setattr(ordering, "_keys_and_contents", lambda o, c, bits: (
+        np.zeros(len(o) - 1, dtype=np.uint64), compiled(o, c, bits)[1]))
     collided = merged_in_canonical_order(journeys, keep_values=True)
-    monkeypatch.setattr(sequences, "_sequence_keys", compiled)
+    monkeypatch.setattr(ordering, "_keys_and_contents", compiled)
     assert sorted(collided.path_labels()) == sorted(expected.path_labels())
     assert np.array_equal(np.sort(collided.value), np.sort(expected.value))
 

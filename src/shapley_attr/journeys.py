@@ -158,14 +158,17 @@ def _paths_of(journeys: PathTable, keep_ages: bool) -> PathTable:
 def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) -> PathTable:
     """``canonical_order(merge_identical_paths(journeys, exact_value=True, keep_values))``, the same
     table to the bit, by one sort: the journeys are ordered by their content key with the order
-    kernels (the key in place of the user hash, the journey's index in place of the time, its
-    conversion, null flag and value carried in the records, so nothing is gathered at random), each
-    run of one key is checked to hold one sequence, and the runs are summed (values exactly in
-    millionths; with ``keep_values`` each path keeps its converting journeys' values in journey
-    order). Journeys are single rows (conversions and nulls 0 or 1, never both 1); anything else,
-    and a key shared by distinct sequences (chance ~2^-64 a pair), takes the general way."""
-    from .kernels.ordering import _order_records, _run_sums, _runs_identical, _user_records
-    from .kernels.sequences import _gather_sequences, _sequence_keys
+    kernels (the key in place of the user hash, a second word of the content in place of the second
+    hash, the journey's index in place of the time, its conversion, null flag and value carried in
+    the records, so nothing is gathered at random), and the runs of one key are summed (values
+    exactly in millionths; with ``keep_values`` each path keeps its converting journeys' values in
+    journey order). The second word holds the codes themselves when they fit in 63 bits (most
+    journeys: 12 codes of up to 31 channels), else a second hash (``kernels.ordering.
+    _keys_and_contents``): a run whose words differ is a key shared by distinct sequences (chance
+    ~2^-64 a pair) and takes the general way, as do rows that are not single journeys (conversions
+    and nulls 0 or 1, never both 1). The paths' codes are unpacked from the words of their runs'
+    first journeys (read from the journeys only where hashed)."""
+    from .kernels.ordering import _keys_and_contents, _order_records, _run_sequences, _run_sums, _user_records
 
     def general() -> PathTable:
         return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
@@ -177,19 +180,22 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
             or not (converting | (journeys.conversions == 0)).all() or not (null | (journeys.nulls == 0)).all()
             or (converting & null).any()):
         return general()
-    keys = _sequence_keys(journeys.offsets, journeys.codes)
-    records, starts = _user_records(keys, keys, np.arange(m, dtype=np.int64), converting, null.astype(np.int32),
-                                    np.arange(2, dtype=np.int32))
-    del keys
+    bits = max(1, len(journeys.channels).bit_length())  # code + 1 <= n_channels < 2^bits
+    keys, contents = _keys_and_contents(journeys.offsets, journeys.codes, bits)
+    records, starts = _user_records(keys, contents, np.arange(m, dtype=np.int64), converting,
+                                    null.astype(np.int32), np.arange(2, dtype=np.int32))
+    del keys, contents
     order = np.empty(m, dtype=np.int32)
-    run_start, _, _, converting, null, value = _order_records(records, starts, journeys.value[converting], order)
-    del records
-    if not _runs_identical(journeys.offsets, journeys.codes, order, run_start):
+    run_start, collided, _, converting, null, value = _order_records(records, starts,
+                                                                     journeys.value[converting], order)
+    if collided:
         return general()
     # the kernel's code column: the null flag on the non-converting journeys, -1 on the converting ones
     at, conversions, value, nulls, value_offsets, journey_values = _run_sums(run_start, converting, null, value,
                                                                              keep_values)
-    off, codes = _gather_sequences(journeys.offsets, journeys.codes, order[at].astype(np.int64))
+    first = records[at, 1]  # the records are sorted in place: each run's first content word
+    del records
+    off, codes = _run_sequences(first, journeys.offsets, journeys.codes, order[at].astype(np.int64), bits)
     if not keep_values:
         value_offsets = journey_values = None
     return PathTable(off, codes, conversions, value, nulls, journeys.channels, None, dict(journeys.stats),

@@ -5,6 +5,7 @@ import numpy as np
 
 from ._jit import kernel, numba, types
 from .cut import N_STATS, _cut_users
+from .sequences import _content_key, _sequence_hash
 
 
 def _ro(dtype):
@@ -363,32 +364,81 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
     return failed, users.sum(), (off, codes, ages, conv, val, nul, src), total
 
 
-@kernel("boolean(int64[::1], int32[::1], int32[::1], boolean[::1])", parallel=True)
-def _runs_identical(offsets, codes, order, run_start):
-    """Whether every sequence ``order[i]`` that does not start a run (``run_start[i]`` false) equals
-    the sequence ``order[i - 1]``: sequences sorted by a content key, each run of one key checked to
-    hold one sequence (N_PARTS row ranges in parallel;
-    here, not in ``sequences``, so that runs on a paths table never load a parallel kernel)."""
-    m = order.shape[0]
-    parts = N_PARTS
-    differs = np.zeros(parts, dtype=np.bool_)
-    for c in numba.prange(parts):
-        for i in range(max(1, m * c // parts), m * (c + 1) // parts):
-            if run_start[i]:
-                continue
-            a = offsets[order[i - 1]]
-            b = offsets[order[i]]
-            length = offsets[order[i] + 1] - b
-            if offsets[order[i - 1] + 1] - a != length:
-                differs[c] = True
-                break
-            for q in range(length):
-                if codes[a + q] != codes[b + q]:
-                    differs[c] = True
-                    break
-            if differs[c]:
-                break
-    return not differs.any()
+CONTENT_HASHED = np.uint64(1 << 63)
+"""The top bit of a sequence's content word (:func:`_keys_and_contents`): set when the word is a hash,
+clear when it holds the codes themselves."""
+
+
+@kernel("Tuple((uint64[::1], uint64[::1]))(int64[::1], int32[::1], int64)", parallel=True)
+def _keys_and_contents(offsets, codes, bits):
+    """Every sequence's content key (``sequences._sequence_keys``) and a second word that tells
+    sequences of one key apart: the codes themselves, ``code + 1`` in ``bits`` bits each, the first
+    lowest, where they fit in 63 bits and every code is in range (0 to ``2^bits - 2``: a word
+    ends at its first empty slot), else an independent 63-bit hash (``sequences._sequence_hash``) with
+    CONTENT_HASHED set. Equal sequences have equal words; two distinct ones share key and word with
+    chance 0 when packed, ~2^-127 when hashed. N_PARTS row ranges in parallel."""
+    n = offsets.shape[0] - 1
+    keys = np.empty(n, dtype=np.uint64)
+    contents = np.empty(n, dtype=np.uint64)
+    fits = 63 // bits
+    top = 1 << bits
+    for c in numba.prange(N_PARTS):
+        for p in range(n * c // N_PARTS, n * (c + 1) // N_PARTS):
+            a = offsets[p]
+            b = offsets[p + 1]
+            keys[p] = _content_key(codes, a, b)
+            word = np.uint64(0)
+            packed = b - a <= fits
+            if packed:
+                for q in range(a, b):
+                    v = np.int64(codes[q]) + 1
+                    if v < 1 or v >= top:
+                        packed = False
+                        break
+                    word |= np.uint64(v) << np.uint64(bits * (q - a))
+            if not packed:
+                word = _sequence_hash(codes, a, b) | CONTENT_HASHED
+            contents[p] = word
+    return keys, contents
+
+
+@kernel("Tuple((int64[::1], int32[::1]))(uint64[::1], int64[::1], int32[::1], int64[::1], int64)", parallel=True)
+def _run_sequences(contents, offsets, codes, rows, bits):
+    """The sequences of the runs' first journeys as a CSR table: unpacked from their content words
+    (:func:`_keys_and_contents`) where those hold the codes, so that no journey is read at random,
+    else copied from the journeys' table (``offsets, codes``) at ``rows``. N_PARTS ranges of runs in
+    parallel."""
+    m = rows.shape[0]
+    mask = np.uint64((1 << bits) - 1)
+    off = np.zeros(m + 1, dtype=np.int64)
+    for c in numba.prange(N_PARTS):
+        for i in range(m * c // N_PARTS, m * (c + 1) // N_PARTS):
+            word = contents[i]
+            length = 0
+            if word & CONTENT_HASHED:
+                length = offsets[rows[i] + 1] - offsets[rows[i]]
+            else:
+                while word:
+                    length += 1
+                    word >>= np.uint64(bits)
+            off[i + 1] = length
+    for j in range(m):
+        off[j + 1] += off[j]
+    out = np.empty(off[m], dtype=np.int32)
+    for c2 in numba.prange(N_PARTS):
+        for i2 in range(m * c2 // N_PARTS, m * (c2 + 1) // N_PARTS):
+            word2 = contents[i2]
+            q = off[i2]
+            if word2 & CONTENT_HASHED:
+                a = offsets[rows[i2]]
+                for k in range(off[i2 + 1] - q):
+                    out[q + k] = codes[a + k]
+            else:
+                while word2:
+                    out[q] = np.int32(word2 & mask) - 1
+                    word2 >>= np.uint64(bits)
+                    q += 1
+    return off, out
 
 
 @kernel("Tuple((int64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1]))"

@@ -80,6 +80,18 @@ _STEP = np.uint64(0x9E3779B97F4A7C15)
 _LENGTH = np.uint64(0x94D049BB133111EB)
 
 
+@kernel()
+def _content_key(codes, a, b):
+    """The content key of the sequence ``codes[a:b]`` (see :func:`_sequence_keys`). A helper compiled
+    into its callers."""
+    total = np.uint64(0)
+    power = np.uint64(1)
+    for q in range(a, b):
+        power = power * _STEP
+        total += (np.uint64(codes[q]) + np.uint64(1)) * power
+    return mix64(total ^ (np.uint64(b - a) * _LENGTH))
+
+
 @kernel("uint64[::1](int64[::1], int32[::1])")
 def _sequence_keys(offsets, codes):
     """:func:`frames.sequence_keys` compiled, for callers that have the kernels loaded already: the
@@ -88,12 +100,7 @@ def _sequence_keys(offsets, codes):
     n = offsets.shape[0] - 1
     out = np.empty(n, dtype=np.uint64)
     for p in range(n):
-        total = np.uint64(0)
-        power = np.uint64(1)
-        for q in range(offsets[p], offsets[p + 1]):
-            power = power * _STEP
-            total += (np.uint64(codes[q]) + np.uint64(1)) * power
-        out[p] = mix64(total ^ (np.uint64(offsets[p + 1] - offsets[p]) * _LENGTH))
+        out[p] = _content_key(codes, offsets[p], offsets[p + 1])
     return out
 
 
