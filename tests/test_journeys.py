@@ -203,7 +203,7 @@ def test_records_of_chunks_equal_the_records_of_the_whole():
 
 
 def test_journeys_in_the_order_kernel_equal_order_then_cut():
-    """The cut inside the order kernel (each bucket of users counted, then cut at its place) gives
+    """The cut inside the order kernel (each bucket of users cut, then moved to its place) gives
     the journeys of the whole order followed by the whole cut, to the bit: random users (a third
     sharing their hash's high 32 bits, one with many rows), periods, lookbacks, pilot scope, ages and
     sources; on one thread as on all."""

@@ -25,12 +25,13 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
                nj, nc):
     """The cut of :func:`_cut_journeys` over rows ``[0, n)`` of sorted events, its journeys written
     from journey ``nj`` and code ``nc`` on (``ends[j]``: the end of journey ``j`` in ``out_codes``;
-    ``conv, val, nul`` zeroed by the caller); ``src[j]`` is ``ident[k]`` of the journey's conversion
-    ``k`` (``k`` itself when ``ident`` is empty). Without ``write`` nothing is written (the outputs
+    every field of a journey written, so the buffers may be uninitialised); ``src[j]`` is
+    ``ident[k]`` of the journey's conversion ``k`` (``k`` itself when ``ident`` is empty; -1 on a
+    journey without a conversion). Without ``write`` nothing is written (the outputs
     may be empty): the journeys and codes are counted. Adds to ``stats``; returns the journeys and
     codes written (counted) so far. A helper compiled into its callers: the whole cut
     (:func:`_cut_journeys`) and the order kernel's cut of each bucket of users
-    (``kernels.ordering._sorted_journeys``, which counts, then writes)."""
+    (``kernels.ordering._sorted_journeys``)."""
     all_in_scope = in_scope.shape[0] == 0
     by_index = ident.shape[0] == 0
     i = 0
@@ -73,6 +74,7 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
                     if write:
                         conv[nj] = 1.0
                         val[nj] = value[k]
+                        nul[nj] = 0.0
                         if keep_source:
                             src[nj] = k if by_index else ident[k]
                         ends[nj] = nc
@@ -97,7 +99,11 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
                         if keep_ages:
                             out_ages[nc] = (last - t[q]) * 1e-6
                         nc += 1
+                    conv[nj] = 0.0
+                    val[nj] = 0.0
                     nul[nj] = 1.0
+                    if keep_source:
+                        src[nj] = -1
                     ends[nj] = nc
                 else:
                     nc += k - s

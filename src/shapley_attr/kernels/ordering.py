@@ -313,17 +313,27 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
     entry a conversion (row order; ``in_scope`` empty: all in scope), found by the ordinal in the
     record; ``src`` is each converting journey's conversion ordinal (with ``keep_source``).
 
-    Two passes over the buckets, in parallel: each bucket is sorted and its journeys counted while
-    its rows are in the cache; then, each bucket's place known, its rows are read again and its
-    journeys written there, in bucket order (the order of the whole sort followed by the whole cut).
+    The buckets in parallel: each is sorted and cut while its rows are in the cache, its journeys and
+    codes written from its first row's index on (a bucket has no more journeys, nor codes, than rows:
+    each journey holds a conversion or a touch of its own, each code a touch or a conversion of its
+    own); then the buckets' journeys and codes are moved down to their places, in bucket order (the
+    order of the whole sort followed by the whole cut). Only the slots written are ever touched, so
+    the buffers cost the memory of the journeys, as long as the events' though they are.
     Returns (collided, users, (offsets, codes, ages, conversions, value, nulls, src), stats); after a
     collision nothing is cut (the caller orders by the ids)."""
+    n = rec.shape[0]
     collided = np.zeros(BUCKETS, dtype=np.bool_)
     users = np.zeros(BUCKETS, dtype=np.int64)
-    at = np.zeros((BUCKETS + 1, 2), dtype=np.int64)  # each bucket's first journey and code
+    at = np.zeros((BUCKETS + 1, 2), dtype=np.int64)  # each bucket's first journey and code in the table
     stats = np.zeros((BUCKETS, N_STATS), dtype=np.int64)
-    none_f = np.empty(0, dtype=np.float64)
-    none_i = np.empty(0, dtype=np.int64)
+    off = np.empty(n + 1, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int32)
+    ages = np.empty(n if keep_ages else 0, dtype=np.float64)
+    conv = np.empty(n, dtype=np.float64)
+    val = np.empty(n, dtype=np.float64)
+    nul = np.empty(n, dtype=np.float64)
+    src = np.empty(n if keep_source else 0, dtype=np.int64)
+    ends = off[1:]
     for d in numba.prange(BUCKETS):
         s = starts[d]
         e = starts[d + 1]
@@ -332,10 +342,10 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
             new_user, t, is_conv, code, value, scope, ident = _bucket_rows(rec, s, e, gmv, in_scope)
             users[d] = new_user.sum()
             nj, nc = _cut_users(new_user, t, is_conv, code, value, scope, ident, e - s, lookback_us, period_start,
-                                period_end, direct_code, keep_ages, keep_source, False, np.empty(0, dtype=np.int32),
-                                none_f, none_i, none_f, none_f, none_f, none_i, stats[d], 0, 0)
-            at[d + 1, 0] = nj
-            at[d + 1, 1] = nc
+                                period_end, direct_code, keep_ages, keep_source, True, codes, ages, ends, conv, val,
+                                nul, src, stats[d], s, s)
+            at[d + 1, 0] = nj - s
+            at[d + 1, 1] = nc - s
     for d2 in range(BUCKETS):
         at[d2 + 1, 0] += at[d2, 0]
         at[d2 + 1, 1] += at[d2, 1]
@@ -343,25 +353,27 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
     for d3 in range(BUCKETS):
         total += stats[d3]
     failed = collided.any()
+    off[0] = 0
+    for d4 in range(0 if failed else BUCKETS):  # down to their places: never above where they were written
+        s = starts[d4]
+        j0 = at[d4, 0]
+        c0 = at[d4, 1]
+        shift = s - c0
+        for q in range(at[d4 + 1, 0] - j0):
+            ends[j0 + q] = ends[s + q] - shift
+            conv[j0 + q] = conv[s + q]
+            val[j0 + q] = val[s + q]
+            nul[j0 + q] = nul[s + q]
+            if keep_source:
+                src[j0 + q] = src[s + q]
+        for q in range(at[d4 + 1, 1] - c0):
+            codes[c0 + q] = codes[s + q]
+            if keep_ages:
+                ages[c0 + q] = ages[s + q]
     n_j = at[BUCKETS, 0] if not failed else 0
     n_c = at[BUCKETS, 1] if not failed else 0
-    off = np.zeros(n_j + 1, dtype=np.int64)
-    codes = np.empty(n_c, dtype=np.int32)
-    ages = np.empty(n_c if keep_ages else 0, dtype=np.float64)
-    conv = np.zeros(n_j, dtype=np.float64)
-    val = np.zeros(n_j, dtype=np.float64)
-    nul = np.zeros(n_j, dtype=np.float64)
-    src = np.full(n_j if keep_source else 0, -1, dtype=np.int64)
-    ends = off[1:]
-    for d in numba.prange(0 if failed else BUCKETS):
-        s = starts[d]
-        e = starts[d + 1]
-        if e > s:
-            new_user, t, is_conv, code, value, scope, ident = _bucket_rows(rec, s, e, gmv, in_scope)
-            _cut_users(new_user, t, is_conv, code, value, scope, ident, e - s, lookback_us, period_start, period_end,
-                       direct_code, keep_ages, keep_source, True, codes, ages, ends, conv, val, nul, src,
-                       np.zeros(N_STATS, dtype=np.int64), at[d, 0], at[d, 1])
-    return failed, users.sum(), (off, codes, ages, conv, val, nul, src), total
+    return failed, users.sum(), (off[:n_j + 1], codes[:n_c], ages[:n_c if keep_ages else 0], conv[:n_j], val[:n_j],
+                                 nul[:n_j], src[:n_j if keep_source else 0]), total
 
 
 CONTENT_HASHED = np.uint64(1 << 63)
