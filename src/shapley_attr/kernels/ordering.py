@@ -318,7 +318,9 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
     each journey holds a conversion or a touch of its own, each code a touch or a conversion of its
     own); then the buckets' journeys and codes are moved down to their places, in bucket order (the
     order of the whole sort followed by the whole cut). Only the slots written are ever touched, so
-    the buffers cost the memory of the journeys, as long as the events' though they are.
+    the buffers cost about the memory of the journeys, as long as the events' though they are; the
+    pages written above the table's final end stay with them until the caller drops the table (~60
+    MiB at 10.7M events, where the journeys take ~140 MB).
     Returns (collided, users, (offsets, codes, ages, conversions, value, nulls, src), stats); after a
     collision nothing is cut (the caller orders by the ids)."""
     n = rec.shape[0]
