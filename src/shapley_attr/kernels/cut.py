@@ -141,10 +141,10 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, in_scope, lookback_us, period
     off = np.zeros(cap_j + 1, dtype=np.int64)
     out_codes = np.empty(n + 1, dtype=np.int32)
     out_ages = np.empty(n + 1 if keep_ages else 0, dtype=np.float64)
-    conv = np.zeros(cap_j, dtype=np.float64)
-    val = np.zeros(cap_j, dtype=np.float64)
-    nul = np.zeros(cap_j, dtype=np.float64)
-    src = np.full(cap_j if keep_source else 0, -1, dtype=np.int64)
+    conv = np.empty(cap_j, dtype=np.float64)  # _cut_users writes every field of the journeys it emits
+    val = np.empty(cap_j, dtype=np.float64)
+    nul = np.empty(cap_j, dtype=np.float64)
+    src = np.empty(cap_j if keep_source else 0, dtype=np.int64)
     stats = np.zeros(N_STATS, dtype=np.int64)
     nj, nc = _cut_users(new_user, t, is_conv, code, gmv, in_scope, np.empty(0, dtype=np.int64), n, lookback_us,
                         period_start, period_end, direct_code, keep_ages, keep_source, True, out_codes, out_ages,
