@@ -19,7 +19,8 @@ from shapley_attr.config import ColumnMapping
 from shapley_attr.io import events as ev
 from shapley_attr.io.readers import ROW
 
-USERS = ["u1", "u2", " u3", "", "   ", None, "\tu4", "ü5"]
+USERS = ["u1", "u2", " u3", "", "   ", None, "\tu4", "ü5", "\u3000", "\u3000u6", "\u00a0", "\u2028u7",
+         "ñ8", "a-user-id-longer-than-twelve", " a-padded-user-id-longer-than-twelve", "\u205f" * 7]
 TIMES = ["2026-10-01T10:00:00Z", "2026-10-02 11:30:00", "2026-10-01T10:00:00+02:00", "yesterday", "", None,
          " 2026-10-03T09:00:00Z"]
 TYPES = ["touch", "conversion", " touch", "touch ", "conversion\t", "click", "", None, "Touch"]

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
+from .views import certainly_given
 
 MAX_GMV = 1e12
 """Largest order value (and |margin|) accepted: larger is a unit or parsing error, never an order."""
@@ -175,14 +176,17 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # label as a categorical id and whether the row is a *plain touch* candidate (user id given, time
     # parsed, raw event type one of the touch types). No text is trimmed and no number parsed per row:
     # the distinct labels (a few, even on a large export) are trimmed once afterwards by Polars (the
-    # checks' own whitespace rule), which also gives the channel dictionary.
+    # checks' own whitespace rule), which also gives the channel dictionary; whether the user id is
+    # given is read off the id column's string views (views.certainly_given: an id that starts with
+    # white space, blank or not, is left to the checks). 53.4M events, 3 alternating runs: 8.78 -> 8.44
+    # s, CPU 15.2 -> 14.6 s, against trimming every id in Polars (10.7M: within the runs' noise).
     compact = lf.select(
         pl.col(ROW).cast(pl.Int64), user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
         exprs["t"].alias("t"),
         (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
-        raw_touch.alias("_touch"), (~(user.is_null() | (user.str.strip_chars() == ""))).alias("_user"),
+        raw_touch.alias("_touch"), user.alias("_user"),
     ).select(*([] if numbered else [ROW]), "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
-             (pl.col("_user") & pl.col("t").is_not_null()).alias("_known"))
+             pl.col("t").is_not_null().alias("_known"), "_user")
     # Each batch is copied into arrays and dropped: Polars reuses its memory for the next batch, and no
     # second copy of the columns is ever made. The order columns stay one array a batch (CHUNKED): the
     # journey cut frees them batch by batch as its records fill (see journeys._records_of).
@@ -200,6 +204,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 raise RuntimeError(f"validation: {source} gave more rows than its count {total}")
             for name, values in rows.items():
                 _copy_into(batch.get_column(name), values[done:done + m])
+            rows["_known"][done:done + m] &= certainly_given(batch.get_column("_user"))
             label_counts = _count_labels(label_counts, rows["_label"][done:done + m])
             for name, parts in chunks.items():
                 parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
@@ -212,10 +217,11 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         after_first_pass()
     channels, code = _dictionary(rows.pop("_label"), label_counts)
     plain = rows.pop("_touch")  # written over: the plain touches (raw touch type, user id, time, label)
-    known = rows.pop("_known")  # user id given and time parsed
+    known = rows.pop("_known")  # user id certainly given (views.certainly_given) and time parsed
     non_touch = np.flatnonzero(~plain)  # rows whose raw event type is no touch type, in row order
     known_other = known[non_touch]
-    unusual = []  # touch-typed rows that are not plain (a blank user id, a bad time or label): rare
+    unusual = []  # touch-typed rows that are not plain (a blank user id or one that starts with white space,
+    # a bad time or label): rare
     for lo, p_block, k_block, c_block in zip(range(0, len(plain), BLOCK_ROWS), _blocks(plain), _blocks(known),
                                              _blocks(code)):
         k_block &= c_block >= 0

@@ -1,0 +1,100 @@
+"""Which text values certainly hold something besides whitespace, read from Arrow's string views.
+
+The validation's first pass has to know, for every row, whether the user id is given: a null, an
+empty or an all-whitespace id is a bad row (the contract's check trims, with Rust's
+``char::is_whitespace``, and rejects what is left empty). Trimming every id in Polars built a new
+string column for the test alone (10.7M events: ~0.06 s of the pass's ~0.55 s, 0.13 s of CPU). A
+Polars string column is a column of 16-byte views (Arrow's ``string_view``): the length, then the
+first four bytes of the text (for any length). A non-empty text whose first character is not
+whitespace is certainly not blank, and that is read off the view alone; every other value (null,
+empty, or starting with a whitespace character: blank or not) is reported as *not certain*, and the
+caller checks those rows whole with the contract's own rule. The views are read through Arrow's C
+data interface (no copy, no pyarrow).
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import polars as pl
+
+
+class _ArrowSchema(ctypes.Structure):
+    _fields_ = [("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
+                ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64), ("children", ctypes.c_void_p),
+                ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p)]
+
+
+class _ArrowArray(ctypes.Structure):
+    _fields_ = [("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
+                ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
+                ("buffers", ctypes.POINTER(ctypes.c_void_p)), ("children", ctypes.c_void_p),
+                ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p)]
+
+
+_RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+_ASCII_SPACE = np.zeros(256, dtype=np.bool_)
+_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
+_LEAD = np.zeros(256, dtype=np.bool_)
+_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+"""First bytes of the UTF-8 encodings of the other White_Space characters (below)."""
+_WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c in
+                               (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+                                0x3000)), dtype=np.uint32)
+"""Unicode's White_Space characters beyond ASCII (what ``char::is_whitespace`` and so Polars'
+``strip_chars`` trim), as their UTF-8 bytes read little-endian: compared with the view's first two
+or three bytes."""
+
+
+def certainly_given(values: pl.Series) -> np.ndarray:
+    """Per value of a text column, whether it is certainly not blank: read from the views, True where it
+    is not null and its first character is not white space (so trimming leaves it non-empty), False
+    where it is null, empty or starts with white space (blank or not: the caller's own check decides
+    those rows); a chunk not exported as views gets Polars' trimming rule itself."""
+    out = np.empty(len(values), dtype=np.bool_)
+    at = 0
+    for part in values.get_chunks():
+        k = len(part)
+        _certain_chunk(part, out[at:at + k])
+        at += k
+    return out
+
+
+def _certain_chunk(part: pl.Series, out: np.ndarray) -> None:
+    """:func:`certainly_given` of a one-chunk column, written into ``out``."""
+    if len(part) and _from_views(part, out):
+        return
+    # not exported as views (an empty chunk, another layout): Polars' own rule
+    np.copyto(out, (part.is_not_null() & (part.str.strip_chars() != "")).fill_null(False).to_numpy())
+
+
+def _from_views(part: pl.Series, out: np.ndarray) -> bool:
+    """Write the test into ``out`` from the column's views, read in place while exported; False (nothing
+    written) when Polars does not export it as ``string_view``."""
+    array, schema = _ArrowArray(), _ArrowSchema()
+    part._export_arrow_to_c(ctypes.addressof(array), ctypes.addressof(schema))
+    try:
+        if schema.format != b"vu" or array.n_buffers < 2 or array.length != len(part) or not array.buffers[1]:
+            return False
+        n, offset = array.length, array.offset
+        raw = ctypes.cast(array.buffers[1], ctypes.POINTER(ctypes.c_uint32))
+        views = np.ctypeslib.as_array(raw, shape=(offset + n, 4))[offset:]
+        first = views.view(np.uint8)[:, 4]  # the text's first byte
+        blankish = _ASCII_SPACE[first]
+        wide = np.flatnonzero(_LEAD[first])  # rare in ids written in Latin script
+        if len(wide):
+            head = views[wide, 1]
+            blankish[wide] = (np.isin(head & 0xFFFF, _WIDE_SPACES[_WIDE_SPACES <= 0xFFFF])
+                              | np.isin(head & 0xFFFFFF, _WIDE_SPACES[_WIDE_SPACES > 0xFFFF]))
+        blankish |= views[:, 0] == 0
+        np.logical_not(blankish, out=out)
+        nulls = array.null_count
+    finally:
+        if array.release:
+            _RELEASE(array.release)(ctypes.addressof(array))
+        if schema.release:
+            _RELEASE(schema.release)(ctypes.addressof(schema))
+    if nulls != 0:  # -1: not computed by the exporter
+        out &= part.is_not_null().to_numpy()
+    return True
