@@ -225,11 +225,10 @@ def test_a_command_sets_its_process_defaults_before_numpy_and_polars_load() -> N
 
 
 def _heap_of(text: str) -> tuple[int, int] | None:
-    for line in text.splitlines():
-        if line.rstrip().endswith("[heap]"):
-            lo, hi = line.split()[0].split("-")
-            return int(lo, 16), int(hi, 16)
-    return None
+    """The heap's first and last address in a /proc/self/maps text (it may show as several mappings)."""
+    spans = [[int(x, 16) for x in line.split()[0].split("-")] for line in text.splitlines()
+             if line.rstrip().endswith("[heap]")]
+    return (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else None
 
 
 GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
@@ -256,6 +255,25 @@ def test_a_command_keeps_large_blocks_on_the_heap_unless_the_user_tuned_malloc(u
     heap = _heap_of(maps)
     on_heap = heap is not None and heap[0] <= int(address) < heap[1]
     assert on_heap is not user_tuned
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's allocator settings")
+def test_a_command_never_trims_its_heap() -> None:
+    """A large block freed at the heap's top stays with the process for the next stage (glibc would give
+    it back to the system, and the next stage would fault the memory in again)."""
+    code = ("import numpy as np\n"
+            "from shapley_attr import cli\n"
+            "cli._settle_process()\n"
+            "a = np.empty(320 << 20, dtype=np.uint8)\n"
+            "print(a.ctypes.data + a.nbytes)\n"
+            "del a\n"
+            "print(open('/proc/self/maps').read())\n")
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MALLOC_") or k == "GLIBC_TUNABLES")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    end, maps = done.stdout.split("\n", 1)
+    heap = _heap_of(maps)
+    assert heap is not None and heap[1] >= int(end)
 
 
 def _command(*args, code: str | None = None) -> subprocess.CompletedProcess:
