@@ -52,3 +52,11 @@ def test_certainly_given_without_views(monkeypatch):
     monkeypatch.setattr(views, "_from_views", lambda part, out: False)
     values = ["u1", "", None, " u2", "\u3000", "a" * 40]
     assert certainly_given(pl.Series(values)).tolist() == [True, False, False, True, False, True]
+
+
+def test_certainly_given_without_the_export(monkeypatch):
+    """A Polars without the C data interface export (or one that exports text otherwise) gets the same
+    answers, from Polars' own rule."""
+    monkeypatch.delattr(pl.Series, "_export_arrow_to_c")
+    values = ["u1", "", None, " u2", "\u3000", "a" * 40]
+    assert certainly_given(pl.Series(values)).tolist() == [True, False, False, True, False, True]

@@ -80,8 +80,11 @@ def _from_views(part: pl.Series, out: np.ndarray) -> bool:
     """Write the test into ``out`` from the column's views, read in place while exported; False (nothing
     written) when Polars does not export it as ``string_view``."""
     array, schema = _ArrowArray(), _ArrowSchema()
-    part._export_arrow_to_c(ctypes.addressof(array), ctypes.addressof(schema))
+    export = getattr(part, "_export_arrow_to_c", None)  # Polars' C data interface export
     try:
+        if export is None:
+            return False
+        export(ctypes.addressof(array), ctypes.addressof(schema))
         if schema.format != b"vu" or array.n_buffers < 2 or array.length != len(part) or not array.buffers[1]:
             return False
         n, offset = array.length, array.offset
