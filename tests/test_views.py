@@ -60,3 +60,12 @@ def test_certainly_given_without_the_export(monkeypatch):
     monkeypatch.delattr(pl.Series, "_export_arrow_to_c")
     values = ["u1", "", None, " u2", "\u3000", "a" * 40]
     assert certainly_given(pl.Series(values)).tolist() == [True, False, False, True, False, True]
+
+
+def test_certainly_given_when_the_export_fails(monkeypatch):
+    """An export that raises (a private method of Polars) falls back to Polars' own rule too."""
+    def broken(self, array, schema):
+        raise RuntimeError("no export")
+
+    monkeypatch.setattr(pl.Series, "_export_arrow_to_c", broken)
+    assert certainly_given(pl.Series(["u1", " ", None])).tolist() == [True, False, False]
