@@ -33,6 +33,7 @@ class _ArrowArray(ctypes.Structure):
 
 
 _RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_NATIVE_U4 = np.dtype(np.uint32).str  # the C data interface's buffers are in the machine's byte order
 
 
 class _Borrowed:
@@ -43,7 +44,7 @@ class _Borrowed:
     journeys' buffers no longer fitting there)."""
 
     def __init__(self, address: int, n: int):
-        self.__array_interface__ = {"data": (address, True), "shape": (n, 4), "typestr": "<u4", "version": 3}
+        self.__array_interface__ = {"data": (address, True), "shape": (n, 4), "typestr": _NATIVE_U4, "version": 3}
 
 
 _WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c in
@@ -51,7 +52,7 @@ _WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c i
                                 0x3000)), dtype=np.uint32)
 """Unicode's White_Space characters beyond ASCII (what ``char::is_whitespace`` and so Polars'
 ``strip_chars`` trim), as their UTF-8 bytes read little-endian: compared with the view's first two
-or three bytes."""
+or three bytes, read the same way whatever the machine's byte order."""
 
 
 def certainly_given(values: pl.Series) -> np.ndarray:
@@ -100,9 +101,11 @@ def _from_views(part: pl.Series, out: np.ndarray) -> bool:
         # the first bytes of the other White_Space characters' UTF-8 (_WIDE_SPACES): C2, E1, E2, E3
         wide = np.flatnonzero((first == np.uint8(0xC2)) | ((first - np.uint8(0xE1)) <= np.uint8(2)))
         if len(wide):  # rare in ids written in Latin script
-            head = views[wide, 1]
-            blankish[wide] = (np.isin(head & 0xFFFF, _WIDE_SPACES[_WIDE_SPACES <= 0xFFFF])
-                              | np.isin(head & 0xFFFFFF, _WIDE_SPACES[_WIDE_SPACES > 0xFFFF]))
+            lead = views.view(np.uint8)[wide, 4:7].astype(np.uint32)  # the first three bytes
+            two = lead[:, 0] | lead[:, 1] << np.uint32(8)
+            three = two | lead[:, 2] << np.uint32(16)
+            blankish[wide] = (np.isin(two, _WIDE_SPACES[_WIDE_SPACES <= 0xFFFF])
+                              | np.isin(three, _WIDE_SPACES[_WIDE_SPACES > 0xFFFF]))
         blankish |= views[:, 0] == 0
         np.logical_not(blankish, out=out)
         nulls = array.null_count
