@@ -313,3 +313,29 @@ def test_leave_keeps_sys_exit_statuses(status, expected) -> None:
     assert done.stdout == "buffered, not flushed"
     if isinstance(status, str):
         assert status in done.stderr
+
+
+def test_sigterm_wrapped_by_an_extension_import_still_exits_as_sigterm() -> None:
+    """SIGTERM during the output's write raises SystemExit(143); arriving while a C extension is being
+    imported (matplotlib's, for the report), the extension reports ``ImportError: initialization failed``
+    raised from it. The command exits 143 as SIGTERM asked, not 1 as an engine failure; any other
+    error still is one."""
+    import click
+
+    from shapley_attr.cli import handle_errors
+
+    def extension_import():
+        try:
+            raise SystemExit(143)  # what io.atomic's SIGTERM handler raises
+        except SystemExit as stop:
+            raise ImportError("initialization failed") from stop
+
+    def failing():
+        raise ImportError("no module named spam")
+
+    with pytest.raises(SystemExit) as stopped:
+        handle_errors(extension_import)()
+    assert stopped.value.code == 143
+    with pytest.raises(click.ClickException) as failed:
+        handle_errors(failing)()
+    assert failed.value.exit_code == 1 and "ImportError: no module named spam" in failed.value.format_message()

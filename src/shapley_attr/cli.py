@@ -56,9 +56,27 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            stop = _interruption(exc)
+            if stop is not None:  # SIGTERM's exit (or Ctrl-C) that a C extension wrapped on its way
+                raise stop from None
             raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper
+
+
+def _interruption(exc: BaseException) -> BaseException | None:
+    """The SystemExit or KeyboardInterrupt an exception was raised from, if any. A SIGTERM during the
+    output's write raises SystemExit(143) (io.atomic); arriving while a C extension module is being
+    imported (matplotlib's, for the report's charts), the extension's initialisation reports it as
+    ``ImportError: initialization failed`` raised from it, which is no failure of the engine: the command
+    exits as SIGTERM asked (seen once in the seeded kill test)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 # --- shared option bundles ---------------------------------------------------------------------
