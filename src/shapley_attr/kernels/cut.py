@@ -21,15 +21,13 @@ N_STATS = 10
 
 @kernel()
 def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_us, period_start, period_end,
-               direct_code, keep_ages, keep_source, write, out_codes, out_ages, ends, conv, val, nul, src, stats,
+               direct_code, keep_ages, keep_source, out_codes, out_ages, ends, conv, val, nul, src, stats,
                nj, nc):
     """The cut of :func:`_cut_journeys` over rows ``[0, n)`` of sorted events, its journeys written
     from journey ``nj`` and code ``nc`` on (``ends[j]``: the end of journey ``j`` in ``out_codes``;
     every field of a journey written, so the buffers may be uninitialised); ``src[j]`` is
     ``ident[k]`` of the journey's conversion ``k`` (``k`` itself when ``ident`` is empty; -1 on a
-    journey without a conversion). Without ``write`` nothing is written (the outputs
-    may be empty): the journeys and codes are counted. Adds to ``stats``; returns the journeys and
-    codes written (counted) so far. A helper compiled into its callers: the whole cut
+    journey without a conversion). Adds to ``stats``; returns the journeys and codes written so far. A helper compiled into its callers: the whole cut
     (:func:`_cut_journeys`) and the order kernel's cut of each bucket of users
     (``kernels.ordering._sorted_journeys``)."""
     all_in_scope = in_scope.shape[0] == 0
@@ -57,27 +55,23 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
                 elif t[k] >= period_start:
                     stats[STAT_CONV_IN_PERIOD] += 1
                     if s == k:
-                        if write:
-                            out_codes[nc] = direct_code
-                            if keep_ages:
-                                out_ages[nc] = 0.0
+                        out_codes[nc] = direct_code
+                        if keep_ages:
+                            out_ages[nc] = 0.0
                         nc += 1
                         stats[STAT_DIRECT] += 1
-                    elif write:
+                    else:
                         for q in range(s, k):
                             out_codes[nc] = code[q]
                             if keep_ages:
                                 out_ages[nc] = (t[k] - t[q]) * 1e-6
                             nc += 1
-                    else:
-                        nc += k - s
-                    if write:
-                        conv[nj] = 1.0
-                        val[nj] = value[k]
-                        nul[nj] = 0.0
-                        if keep_source:
-                            src[nj] = k if by_index else ident[k]
-                        ends[nj] = nc
+                    conv[nj] = 1.0
+                    val[nj] = value[k]
+                    nul[nj] = 0.0
+                    if keep_source:
+                        src[nj] = k if by_index else ident[k]
+                    ends[nj] = nc
                     nj += 1
                 else:
                     stats[STAT_CONV_BEFORE_PERIOD] += 1
@@ -93,20 +87,17 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
             if last >= period_start:
                 stats[STAT_TAILS] += 1
                 stats[STAT_TAIL_TOUCHES_DROPPED] += s - start
-                if write:
-                    for q in range(s, k):
-                        out_codes[nc] = code[q]
-                        if keep_ages:
-                            out_ages[nc] = (last - t[q]) * 1e-6
-                        nc += 1
-                    conv[nj] = 0.0
-                    val[nj] = 0.0
-                    nul[nj] = 1.0
-                    if keep_source:
-                        src[nj] = -1
-                    ends[nj] = nc
-                else:
-                    nc += k - s
+                for q in range(s, k):
+                    out_codes[nc] = code[q]
+                    if keep_ages:
+                        out_ages[nc] = (last - t[q]) * 1e-6
+                    nc += 1
+                conv[nj] = 0.0
+                val[nj] = 0.0
+                nul[nj] = 1.0
+                if keep_source:
+                    src[nj] = -1
+                ends[nj] = nc
                 nj += 1
             else:
                 stats[STAT_TAILS_OUTSIDE_PERIOD] += 1
@@ -147,7 +138,7 @@ def _cut_journeys(new_user, t, is_conv, code, gmv, in_scope, lookback_us, period
     src = np.empty(cap_j if keep_source else 0, dtype=np.int64)
     stats = np.zeros(N_STATS, dtype=np.int64)
     nj, nc = _cut_users(new_user, t, is_conv, code, gmv, in_scope, np.empty(0, dtype=np.int64), n, lookback_us,
-                        period_start, period_end, direct_code, keep_ages, keep_source, True, out_codes, out_ages,
+                        period_start, period_end, direct_code, keep_ages, keep_source, out_codes, out_ages,
                         off[1:], conv, val, nul, src, stats, 0, 0)
     # views of the buffers, not copies: the journeys are merged into paths and dropped right after, and
     # copying ~20 bytes an event into fresh memory cost more than the few unused slots hold

@@ -347,7 +347,7 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
             new_user, t, is_conv, code, value, scope, ident = _bucket_rows(rec, s, e, gmv, in_scope)
             users[d] = new_user.sum()
             nj, nc = _cut_users(new_user, t, is_conv, code, value, scope, ident, e - s, lookback_us, period_start,
-                                period_end, direct_code, keep_ages, keep_source, True, codes, ages, ends, conv, val,
+                                period_end, direct_code, keep_ages, keep_source, codes, ages, ends, conv, val,
                                 nul, src, stats[d], s, s)
             at[d + 1, 0] = nj - s
             at[d + 1, 1] = nc - s
