@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
-from .views import certainly_given
+from .views import blank, certainly_given
 
 MAX_GMV = 1e12
 """Largest order value (and |margin|) accepted: larger is a unit or parsing error, never an order."""
@@ -655,7 +655,7 @@ def _checks(schema, mapping: ColumnMapping):
     expected_types = ", ".join(repr(t) for t in touch_types + conv_types)
     user = pl.col("user_id").cast(pl.Utf8)
     checks = [
-        (user.is_null() | (user.str.strip_chars() == ""), "user_id", "user_id",
+        (blank(user), "user_id", "user_id",
          "missing user_id: expected a customer id"),
         (pl.col("t").is_null(), "event_time", "_time_raw",
          "expected a UTC timestamp or ISO 8601 text like 2026-10-01T12:00:00Z"),

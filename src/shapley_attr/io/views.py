@@ -55,6 +55,12 @@ _WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c i
 or three bytes, read the same way whatever the machine's byte order."""
 
 
+def blank(text):
+    """The contract's missing-text rule (a Polars expression or Series of text): null, or empty once
+    trimmed. The validation's user-id check and this module's fallback both use it."""
+    return text.is_null() | (text.str.strip_chars() == "")
+
+
 def certainly_given(values: pl.Series) -> np.ndarray:
     """Per value of a text column, whether it is certainly not blank: read from the views, True where it
     is not null and its first character is not white space (so trimming leaves it non-empty), False
@@ -74,7 +80,7 @@ def _certain_chunk(part: pl.Series, out: np.ndarray) -> None:
     if len(part) and _from_views(part, out):
         return
     # not exported as views (an empty chunk, another layout): Polars' own rule
-    np.copyto(out, (part.is_not_null() & (part.str.strip_chars() != "")).fill_null(False).to_numpy())
+    np.copyto(out, (~blank(part)).fill_null(False).to_numpy())
 
 
 def _from_views(part: pl.Series, out: np.ndarray) -> bool:
