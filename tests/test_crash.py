@@ -403,3 +403,30 @@ def test_a_directory_appearing_during_the_write_is_not_replaced(tmp_path):
             target.mkdir()
             (target / "theirs.txt").write_text("theirs")
     assert tree(tmp_path) == {"run": None, "run/theirs.txt": b"theirs"}
+
+
+def test_sigterm_whose_exit_a_callback_swallowed_still_stops_the_write(tmp_path: Path) -> None:
+    """Python runs the SIGTERM handler between any two bytecodes, also inside a callback whose
+    exceptions it ignores (here a ``__del__``; in the seeded kill test the import system's module-lock
+    callback): the exit is lost there and the block goes on. The write still stops before anything is
+    published, the command exits 143, and no ignored exception is printed."""
+    target = tmp_path / "runs" / "2026-10"
+    code = ("import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from shapley_attr.io.atomic import atomic_directory\n"
+            "class Bomb:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        x = 0\n"
+            "        for _ in range(100000):\n"
+            "            x += 1\n"
+            "with atomic_directory(Path(sys.argv[1])) as tmp:\n"
+            "    (tmp / 'a.txt').write_text('x')\n"
+            "    bomb = Bomb()\n"
+            "    del bomb\n"
+            "    print('the block went on', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert done.stdout == "the block went on\n"  # the exit raised inside __del__ was lost there
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert not target.exists() and [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []
