@@ -22,7 +22,10 @@ from shapley_attr.io.readers import ROW
 USERS = ["u1", "u2", " u3", "", "   ", None, "\tu4", "ü5", "\u3000", "\u3000u6", "\u00a0", "\u2028u7",
          "ñ8", "a-user-id-longer-than-twelve", " a-padded-user-id-longer-than-twelve", "\u205f" * 7]
 TIMES = ["2026-10-01T10:00:00Z", "2026-10-02 11:30:00", "2026-10-01T10:00:00+02:00", "yesterday", "", None,
-         " 2026-10-03T09:00:00Z"]
+         " 2026-10-03T09:00:00Z", "2026-10-01T10:00:00.123456789+0530", "2026-10-01 10:00:05 UTC", "2026-10-01",
+         "2026-10-01T10:00:60Z", "2026-02-29T10:00:00Z", "1700000000", "2026-10-01T10:00:00 +02:00"]
+"""Times the compiled reader reads and times it leaves to parse_time (a leap second, a spaced offset,
+epoch digits), valid or not."""
 TYPES = ["touch", "conversion", " touch", "touch ", "conversion\t", "click", "", None, "Touch"]
 LABELS = ["email", "search", " email", "email ", "", "  ", None, "(direct)", " (direct) ", "display", "\u00a0seo", "\x1fseo", "seo"]
 PARTNERS = [None, None, "", "p1", " p2 ", "  "]
@@ -50,30 +53,37 @@ def validate(frame: pl.DataFrame, shortcut: bool, monkeypatch, mapping: ColumnMa
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data(), with_partner=st.booleans(), batch=st.sampled_from([3, 7, 2_000_000]))
-def test_shortcut_equals_the_checks(data, with_partner, batch, monkeypatch):
+@given(data=st.data(), with_partner=st.booleans(), batch=st.sampled_from([3, 7, 2_000_000]),
+       kept_rows=st.sampled_from([2, 2_000_000]))
+def test_shortcut_equals_the_checks(data, with_partner, batch, kept_rows, monkeypatch):
     records = data.draw(rows(with_partner))
     schema = {c: pl.Utf8 for c in ["user_id", "event_time", "event_type", "channel", "gmv", "currency", "order_id",
                                    "country"] + (["partner"] if with_partner else [])}
     frame = pl.DataFrame(records, schema=schema)
     mapping = ColumnMapping()
     monkeypatch.setattr(ev, "BATCH_ROWS", batch)
+    monkeypatch.setattr(ev, "WIDE_BATCH_ROWS", batch)
+    monkeypatch.setattr(ev, "KEPT_ROWS", kept_rows)  # 2: the kept rows are dropped and read again
     fast = validate(frame, True, monkeypatch, mapping)
     slow = validate(frame, False, monkeypatch, mapping)
-    # rows numbered 1, 2, ... by the reader (the local engine's): the first pass does not read them
-    numbered = ev.validate_events(frame.lazy().with_row_index(ROW, offset=1), "events.csv", mapping, numbered=True)
-    assert fast.channels == slow.channels == numbered.channels
-    assert fast.rows_read == slow.rows_read == numbered.rows_read == len(frame)
+    lf = frame.lazy().with_row_index(ROW, offset=1)
+    # rows numbered 1, 2, ... by the reader (the local engine's): the first pass does not read them;
+    # and the rows of other types kept by the first pass instead of read again (the local engine's on CSV)
+    numbered = ev.validate_events(lf, "events.csv", mapping, numbered=True)
+    kept = ev.validate_events(lf, "events.csv", mapping, numbered=True, keep_others=True)
+    assert fast.channels == slow.channels == numbered.channels == kept.channels
+    assert fast.rows_read == slow.rows_read == numbered.rows_read == kept.rows_read == len(frame)
     for name in ("accepted", "conversions", "rejects", "counted"):
         assert_frame_equal(getattr(fast, name), getattr(slow, name), check_dtypes=True)
-        theirs = getattr(numbered, name)
-        if name == "accepted":  # numbered rows are left out when every row is kept; row_numbers() gives them
-            assert (ROW in theirs.columns) == (numbered.rows_rejected > 0)
-            assert numbered.row_numbers().tolist() == fast.accepted.get_column(ROW).to_list()
-            if ROW not in theirs.columns:
-                theirs = theirs.insert_column(0, pl.Series(ROW, numbered.row_numbers()))
-        assert_frame_equal(getattr(fast, name), theirs, check_dtypes=True)
-    assert fast.order_ids_derived == slow.order_ids_derived
+        for other in (numbered, kept):
+            theirs = getattr(other, name)
+            if name == "accepted":  # numbered rows are left out when every row is kept; row_numbers() gives them
+                assert (ROW in theirs.columns) == (other.rows_rejected > 0)
+                assert other.row_numbers().tolist() == fast.accepted.get_column(ROW).to_list()
+                if ROW not in theirs.columns:
+                    theirs = theirs.insert_column(0, pl.Series(ROW, other.row_numbers()))
+            assert_frame_equal(getattr(fast, name), theirs, check_dtypes=True)
+    assert fast.order_ids_derived == slow.order_ids_derived == kept.order_ids_derived
     assert fast.rows_accepted + fast.rows_rejected == len(frame)
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from ..errors import InputError, Issue, UsageError
 from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..io.paths import read_paths_table
-from ..io.readers import scan_input
+from ..io.readers import is_csv_file, scan_input
 from ..journeys import cut_journeys, period_bounds
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from . import FxRates, LoadedInput
@@ -31,7 +31,8 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
 
     # the journey kernels load in the background while the rest of the validation runs; not earlier:
     # during the first pass their ~100 MB would add to the run's memory peak
-    events = validate_events(lf, name, config.mapping, after_first_pass=preload, numbered=True)  # scan_input's
+    events = validate_events(lf, name, config.mapping, after_first_pass=preload, numbered=True,  # scan_input's
+                             keep_others=is_csv_file(source, config.mapping))
     if events.rows_rejected and not config.quarantine:
         raise_first(events.rejects)
     return from_validated(events, config, fx)

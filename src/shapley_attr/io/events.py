@@ -18,9 +18,9 @@ import polars as pl
 from ..config import ColumnMapping
 from ..errors import InputError
 from ..progress import current
-from ..schema import CONVERSION_TEXT, DIRECT, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
+from ..schema import CONVERSION_TEXT, DIRECT, EVENT_COLUMNS, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
-from .views import blank, certainly_given
+from .views import blank, certainly_given, read_times
 
 MAX_GMV = 1e12
 """Largest order value (and |margin|) accepted: larger is a unit or parsing error, never an order."""
@@ -32,6 +32,13 @@ DERIVED_ORDER_ID_RULE = "derived from (user_id hash, event_time in µs, row numb
 
 BATCH_ROWS = 2_000_000
 """Rows validated per batch: bounds the memory of the wide per-row frame (~100 bytes a row)."""
+KEPT_ROWS = 2_000_000
+"""Most rows of other types (conversions, ...) the first pass keeps for the second (``keep_others``);
+beyond, it drops them and the second pass reads the input again."""
+WIDE_BATCH_ROWS = 500_000
+"""Rows of the first pass's batches when it reads every contract column (``keep_others``): 10.7M
+events from CSV, peak RSS 1.29 -> 0.98 GB and 4.0 -> 3.8 s against batches of BATCH_ROWS (a
+Parquet export's narrow first pass measured the same at either size: 1.93 / 1.90 s, 8 runs each)."""
 
 KNOWN_SHORTCUT = True
 """The second pass reads the rows whose user id and time the first pass read without those columns
@@ -125,6 +132,16 @@ def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
     return pl.coalesce(parsed).dt.epoch("us")
 
 
+def _text_time(dtype: pl.DataType) -> bool:
+    """Whether :func:`parse_time` reads a column of ``dtype`` as text."""
+    return not (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_integer() or dtype.is_float())
+
+
+def _parse_text_time(values: pl.Series) -> pl.Series:
+    """:func:`parse_time` of a text Series (Int64 microseconds, null where unparseable)."""
+    return pl.DataFrame({"event_time": values}).select(parse_time(pl.Utf8)).to_series()
+
+
 def _epoch_us(x: pl.Expr) -> pl.Expr:
     """Epoch seconds / ms / µs / ns (Float64) as Int64 µs, the unit chosen by magnitude; null if not finite."""
     a = x.abs()
@@ -140,7 +157,8 @@ def _as_text(name: str, schema) -> pl.Expr:
 
 
 def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
-                    after_first_pass: Callable[[], None] | None = None, numbered: bool = False) -> ValidatedEvents:
+                    after_first_pass: Callable[[], None] | None = None, numbered: bool = False,
+                    keep_others: bool = False) -> ValidatedEvents:
     """Split an events frame into accepted rows and rejects.
 
     Two passes: a cheap one over every row (hashes, time, a categorical label id, the plain-touch
@@ -150,6 +168,9 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     ``after_first_pass`` is called once the first pass (the memory peak) is done: the local engine
     starts loading its journey kernels there. ``numbered``: the row numbers (``__row``) are 1, 2, ...
     in the frame's order (:func:`readers.scan_input`'s), so the first pass does not read them.
+    ``keep_others``: the first pass also keeps the rows of other event types (their contract columns,
+    up to :data:`KEPT_ROWS` rows), which the second pass then checks instead of reading the input
+    again: for a CSV file, where reading a few rows again costs a whole parse of the file.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -180,13 +201,33 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # given is read off the id column's string views (views.certainly_given: an id that starts with
     # white space, blank or not, is left to the checks). 53.4M events, 3 alternating runs: 8.78 -> 8.44
     # s, CPU 15.2 -> 14.6 s, against trimming every id in Polars (10.7M: within the runs' noise).
+    # A time written as text is read by the compiled ISO 8601 reader off the column's views
+    # (views.read_times: the common layouts, with parse_time's results); the rows it leaves unread are
+    # not plain and go to the checks, which parse them with parse_time. 10.7M events from CSV: the
+    # first pass 11.8 -> ~0.x s of parsing (parse_time tries nine layouts on every row).
+    text_time = _text_time(schema["event_time"])
+    if text_time:
+        from ..kernels.preload import preload
+
+        preload(("shapley_attr.kernels.timeparse",))  # numba loads while Polars reads the first batch
+        time_columns = [pl.col("event_time").cast(pl.Utf8).alias("_time_text")]
+        time_out = ["_time_text"]
+    else:
+        time_columns = [exprs["t"].alias("t")]
+        time_out = [pl.col("t").fill_null(0), pl.col("t").is_not_null().alias("_known")]
+    # the contract columns of the rows of other types, kept for the second pass (keep_others)
+    kept = ([c for c in EVENT_COLUMNS if c in schema and c not in ("user_id", "event_time")]
+            if keep_others and KNOWN_SHORTCUT and not binary_checks else [])
+    kept_parts: list[pl.DataFrame] | None = [] if kept else None
+    kept_rows = 0
     compact = lf.select(
         pl.col(ROW).cast(pl.Int64), user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
-        exprs["t"].alias("t"),
+        *time_columns,
         (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
         raw_touch.alias("_touch"), user.alias("_user"),
-    ).select(*([] if numbered else [ROW]), "_h", "_h2", pl.col("t").fill_null(0), "_label", "_touch",
-             pl.col("t").is_not_null().alias("_known"), "_user")
+        *[pl.col(c).alias(f"_keep_{c}") for c in kept],
+    ).select(*([] if numbered else [ROW]), "_h", "_h2", *time_out, "_label", "_touch", "_user",
+             *[f"_keep_{c}" for c in kept])
     # Each batch is copied into arrays and dropped: Polars reuses its memory for the next batch, and no
     # second copy of the columns is ever made. The order columns stay one array a batch (CHUNKED): the
     # journey cut frees them batch by batch as its records fill (see journeys._records_of).
@@ -195,22 +236,40 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()
             if name not in CHUNKED and not (numbered and name == ROW)}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in CHUNKED}
+    copied = [name for name in rows if not (text_time and name == "_known")]
+    scratch = None  # the time texts' bytes, batch after batch (views.read_times)
     label_counts = np.zeros(1, dtype=np.int64)  # rows per label id, counted while Polars reads the next batch
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
-        for batch in compact.collect_batches(chunk_size=BATCH_ROWS):
+        for batch in compact.collect_batches(chunk_size=WIDE_BATCH_ROWS if kept else BATCH_ROWS):
             m = len(batch)
             if done + m > total:
                 raise RuntimeError(f"validation: {source} gave more rows than its count {total}")
-            for name, values in rows.items():
-                _copy_into(batch.get_column(name), values[done:done + m])
+            for name in copied:
+                _copy_into(batch.get_column(name), rows[name][done:done + m])
+            if text_time:  # the time and whether it was read
+                t = np.empty(m, dtype=PASS_ONE["t"])
+                scratch = read_times(batch.get_column("_time_text"), t, rows["_known"][done:done + m], _parse_text_time,
+                                     scratch)
+                chunks["t"].append(t)
+                del t
             rows["_known"][done:done + m] &= certainly_given(batch.get_column("_user"))
             label_counts = _count_labels(label_counts, rows["_label"][done:done + m])
             for name, parts in chunks.items():
-                parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
+                if not (text_time and name == "t"):
+                    parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
+            if kept_parts is not None:
+                other = batch.filter(~batch.get_column("_touch")).select(
+                    pl.col(f"_keep_{c}").alias(c) for c in kept)
+                kept_rows += len(other)
+                kept_parts.append(other)
+                del other
+                if kept_rows > KEPT_ROWS:  # too many to hold: the second pass reads the input again
+                    kept_parts = None
             done += m
             bar.update(m)
             del batch
+    del scratch
     if done != total:
         raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
     if after_first_pass is not None:
@@ -260,8 +319,16 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         if quick:
             known_of = _exact_columns(schema, mapping, checks, exprs, channels, known=True)
             at = 0
-            for batch in lf.filter(raw_touch.not_()).select(pl.exclude("user_id", "event_time")).collect_batches(
-                    chunk_size=BATCH_ROWS):
+            if kept_parts is not None:  # kept by the first pass, in row order: numbered here
+                kept_frame = pl.concat(kept_parts, how="vertical") if kept_parts else None
+                kept_parts = None
+                others_batches = [] if kept_frame is None else [kept_frame.with_columns(
+                    pl.Series(ROW, _row_numbers(rows, non_touch)))]
+                del kept_frame
+            else:
+                others_batches = lf.filter(raw_touch.not_()).select(pl.exclude("user_id", "event_time")).collect_batches(
+                    chunk_size=BATCH_ROWS)
+            for batch in others_batches:
                 m = len(batch)
                 keep = known_other[at:at + m]
                 if len(keep) != m:
@@ -556,7 +623,6 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
     """Contract columns as types the checks can read. Binary columns (Parquet/Arrow bytes) are decoded
     as UTF-8 where valid; a row whose bytes are not UTF-8 is a reject naming the column (its value
     shown in hex). A nested column (list, struct) where text or a number is expected is refused."""
-    from ..schema import EVENT_COLUMNS
 
     checks = []
     for name in EVENT_COLUMNS:

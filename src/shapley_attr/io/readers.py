@@ -200,6 +200,15 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
     return lf, name
 
 
+def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
+    """Whether ``source`` is a path :func:`scan_input` reads as CSV (where reading rows again costs a
+    whole parse of the file)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = Path(os.fspath(source))
+    return (mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())) == "csv"
+
+
 def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[dict[str, str], list[str]]:
     """``--col NAME=SOURCE`` against an input's ``columns``: the renames (source -> contract) and the
     columns to drop first because a mapped column takes their name. A source not found is an error."""

@@ -13,6 +13,7 @@ data interface (no copy, no pyarrow).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 
 import numpy as np
@@ -45,6 +46,21 @@ class _Borrowed:
 
     def __init__(self, address: int, n: int):
         self.__array_interface__ = {"data": (address, True), "shape": (n, 4), "typestr": _NATIVE_U4, "version": 3}
+
+
+class _Borrowed64:
+    """An exported int64 buffer of ``n`` values, as NumPy sees it (read-only)."""
+
+    def __init__(self, address: int, n: int):
+        self.__array_interface__ = {"data": (address, True), "shape": (n,), "typestr": np.dtype(np.int64).str,
+                                    "version": 3}
+
+
+class _BorrowedBytes:
+    """An exported buffer of ``n`` bytes, as NumPy sees it (read-only)."""
+
+    def __init__(self, address: int, n: int):
+        self.__array_interface__ = {"data": (address, True), "shape": (n,), "typestr": "|u1", "version": 3}
 
 
 _WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c in
@@ -83,22 +99,46 @@ def _certain_chunk(part: pl.Series, out: np.ndarray) -> None:
     np.copyto(out, (~blank(part)).fill_null(False).to_numpy())
 
 
-def _from_views(part: pl.Series, out: np.ndarray) -> bool:
-    """Write the test into ``out`` from the column's views, read in place while exported; False (nothing
-    written) when Polars does not export it as ``string_view`` (or cannot export it at all)."""
+@contextlib.contextmanager
+def _exported(part: pl.Series):
+    """``part`` (one chunk) exported through Arrow's C data interface while the block runs, as
+    ``(array, n_views)``, or None when Polars does not export it as ``string_view`` (or cannot export
+    it at all). The exported array and schema are released when the block ends, however it ends."""
     array, schema = _ArrowArray(), _ArrowSchema()
     export = getattr(part, "_export_arrow_to_c", None)  # Polars' C data interface export
     try:
         if export is None:
-            return False
+            yield None
+            return
         try:
             export(ctypes.addressof(array), ctypes.addressof(schema))
         except Exception:  # noqa: BLE001 - a private method: any failure means Polars' own rule
+            yield None
+            return
+        if schema.format != b"vu" or array.n_buffers < 3 or array.length != len(part) or not array.buffers[1]:
+            yield None
+            return
+        yield array
+    finally:
+        if array.release:
+            _RELEASE(array.release)(ctypes.addressof(array))
+        if schema.release:
+            _RELEASE(schema.release)(ctypes.addressof(schema))
+
+
+def _views_of(array) -> np.ndarray:
+    """The exported array's views (uint32, four words a row), read in place."""
+    n, offset = array.length, array.offset
+    return np.asarray(_Borrowed(array.buffers[1], offset + n))[offset:]
+
+
+def _from_views(part: pl.Series, out: np.ndarray) -> bool:
+    """Write the test into ``out`` from the column's views, read in place while exported; False (nothing
+    written) when Polars does not export it as ``string_view`` (or cannot export it at all)."""
+    with _exported(part) as array:
+        if array is None:
             return False
-        if schema.format != b"vu" or array.n_buffers < 2 or array.length != len(part) or not array.buffers[1]:
-            return False
-        n, offset = array.length, array.offset
-        views = np.asarray(_Borrowed(array.buffers[1], offset + n))[offset:]
+        views = _views_of(array)
         first = views.view(np.uint8)[:, 4]  # the text's first byte
         # byte tests rather than table look-ups, which widen the index bytes to intp first (16 MB a
         # million rows)
@@ -115,11 +155,63 @@ def _from_views(part: pl.Series, out: np.ndarray) -> bool:
         blankish |= views[:, 0] == 0
         np.logical_not(blankish, out=out)
         nulls = array.null_count
-    finally:
-        if array.release:
-            _RELEASE(array.release)(ctypes.addressof(array))
-        if schema.release:
-            _RELEASE(schema.release)(ctypes.addressof(schema))
     if nulls != 0:  # -1: not computed by the exporter
         out &= part.is_not_null().to_numpy()
     return True
+
+
+def read_times(values: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, parse, scratch: np.ndarray | None = None
+               ) -> np.ndarray:
+    """The instants (UTC epoch microseconds) of a text column's ISO 8601 timestamps, read from its
+    views by the compiled reader (``kernels.timeparse``: a strict subset of the layouts ``parse``
+    reads, with ``parse``'s results) into ``out_t``, and in ``out_ok`` whether each row was read
+    (False: a null, or a value outside the subset, which the caller parses with ``parse`` itself).
+    ``parse``: a function of a text Series giving ``parse_time``'s Int64 instants, used for a chunk
+    that is not exported as views (every row read by it, nulls left unread). ``scratch``: bytes to
+    reuse for the texts (returned, grown when too small: give it back for the next batch)."""
+    if scratch is None:
+        scratch = np.empty(0, dtype=np.uint8)
+    at = 0
+    for part in values.get_chunks():
+        k = len(part)
+        if k:
+            done, scratch = _times_from_views(part, out_t[at:at + k], out_ok[at:at + k], scratch)
+            if not done:
+                parsed = parse(part)
+                np.copyto(out_ok[at:at + k], parsed.is_not_null().to_numpy())
+                np.copyto(out_t[at:at + k], parsed.fill_null(0).to_numpy())
+        at += k
+    return scratch
+
+
+def _times_from_views(part: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, scratch: np.ndarray
+                      ) -> tuple[bool, np.ndarray]:
+    """:func:`read_times` of a one-chunk column from its views; False (nothing written) when it is not
+    exported as ``string_view``. The data buffers (Polars writes a column read from CSV in buffers of
+    a few kB) are copied one after the other into ``scratch`` for the kernel (a timestamp's ~30
+    bytes: ~60 MB for 2M rows, in memory reused batch after batch)."""
+    from ..kernels.timeparse import parse_views
+
+    with _exported(part) as array:
+        if array is None:
+            return False, scratch
+        views = _views_of(array)
+        n_data = array.n_buffers - 3  # validity, views, the data buffers, their sizes
+        sizes = (np.asarray(_Borrowed64(array.buffers[array.n_buffers - 1], n_data)).copy() if n_data > 0
+                 else np.zeros(0, dtype=np.int64))
+        starts = np.zeros(max(n_data, 1), dtype=np.int64)
+        if n_data > 1:
+            np.cumsum(sizes[:-1], out=starts[1:])
+        total = int(sizes.sum())
+        if len(scratch) < total:
+            scratch = np.empty(max(total, 2 * len(scratch)), dtype=np.uint8)
+        for b in range(n_data):
+            if sizes[b]:
+                scratch[starts[b]:starts[b] + sizes[b]] = np.asarray(_BorrowedBytes(array.buffers[2 + b], int(sizes[b])))
+        parse_views(views, views.view(np.uint8).reshape(-1), scratch[:total], starts, out_t, out_ok)
+        nulls = array.null_count
+    if nulls != 0:  # -1: not computed by the exporter; a null's view is undefined
+        valid = part.is_not_null().to_numpy()
+        out_ok &= valid
+        out_t[~valid] = 0
+    return True, scratch

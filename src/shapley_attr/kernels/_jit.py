@@ -106,8 +106,11 @@ from numba import prange, types  # noqa: E402,F401  (kernel modules take numba's
 _COMMON = dict(cache=CACHE_DIR != "", nogil=True, error_model="numpy", fastmath=False)
 
 
-def kernel(signature=None, *, parallel: bool = False):
-    """Decorator for a compiled kernel. ``signature`` may be omitted for kernels with many call types."""
+def kernel(signature=None, *, parallel: bool = False, inline: bool = False):
+    """Decorator for a compiled kernel. ``signature`` may be omitted for kernels with many call types.
+    ``inline``: a small helper compiled into each caller's own code (numba's IR inlining), for the
+    per-byte helpers of a hot loop, where a call each time costs more than the work."""
+    options = dict(_COMMON, inline="always") if inline else _COMMON
     if signature is None:
-        return numba.njit(parallel=parallel, **_COMMON)
-    return numba.njit(signature, parallel=parallel, **_COMMON)
+        return numba.njit(parallel=parallel, **options)
+    return numba.njit(signature, parallel=parallel, **options)
