@@ -10,11 +10,14 @@ import time
 
 
 def floor_query(parquet):
-    """Scan ``parquet``, hash the user ids, stable-sort by the hash; the sorted keys are materialised,
-    so the optimiser cannot drop the sort."""
+    """Scan ``parquet`` (or a ``.csv`` file: every column as text, as the engine reads CSV), hash the
+    user ids, stable-sort by the hash; the sorted keys are materialised, so the optimiser cannot drop
+    the sort."""
     import polars as pl
 
-    return (pl.scan_parquet(parquet).select(pl.col("user_id").hash().alias("h"), pl.col("event_time"))
+    scan = (pl.scan_csv(parquet, infer_schema=False) if str(parquet).endswith(".csv")
+            else pl.scan_parquet(parquet))
+    return (scan.select(pl.col("user_id").hash().alias("h"), pl.col("event_time"))
             .sort("h", maintain_order=True).collect())
 
 

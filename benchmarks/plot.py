@@ -24,13 +24,16 @@ def plot_scale(report: dict, out: Path) -> None:
     if not rows:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs = [r["events"] for r in rows]
-    ax.loglog(xs, [r["wall_s"] for r in rows], "o-", label="shapley-attr attribute (wall)")
-    ax.loglog(xs, [r["floor_s"] for r in rows], "s--", label="floor: Polars scan + journey sort")
+    for fmt in dict.fromkeys(r.get("format", "parquet") for r in rows):  # one pair of lines per input format
+        mine = [r for r in rows if r.get("format", "parquet") == fmt]
+        xs = [r["events"] for r in mine]
+        line, = ax.loglog(xs, [r["wall_s"] for r in mine], "o-", label=f"shapley-attr attribute, {fmt} (wall)")
+        ax.loglog(xs, [r["floor_s"] for r in mine], "s--", color=line.get_color(),
+                  label=f"floor on the {fmt} file: Polars scan + journey sort")
     ax.set_xlabel("events")
     ax.set_ylabel("seconds")
     ax.set_title(f"End to end, {report['machine']['cpus']} cores, {report['date']}")
-    ax.legend()
+    ax.legend(fontsize="small")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "scale.png", dpi=110)

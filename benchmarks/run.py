@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import filecmp
 import json
 import os
 import platform
@@ -106,50 +107,77 @@ SCALE_REPEATS = 3
 medians and every run (single runs on a VM move by 10-20 %; one run cannot tell a change from noise)."""
 
 
+CSV_MAX_EVENTS = 11_000_000
+"""Sizes up to this many events are also run from CSV (the same rows written as CSV beside the
+Parquet file: 709 MB at 10.7M events), against the floor on that CSV file."""
+
+
+def csv_copy(parquet: Path) -> Path:
+    """The export written as CSV next to ``parquet`` (once; Polars' writer: ISO 8601 times with an
+    offset, empty cells for nulls, as a CDP's CSV export has them)."""
+    import polars as pl
+
+    out = parquet.with_suffix(".csv")
+    if not out.exists():
+        part = out.with_suffix(".csv.part")
+        pl.read_parquet(parquet).write_csv(part)
+        part.replace(out)
+    return out
+
+
 def scale_table(sizes: list[int], workdir: Path, repeats: int = SCALE_REPEATS) -> list[dict]:
+    rows = []
+    for n, d in events_files(sizes, workdir).items():
+        parquet = d / "events.parquet"
+        rows_n = __import__("pyarrow.parquet", fromlist=["x"]).ParquetFile(parquet).metadata.num_rows
+        rows.append(_scale_row(parquet, "parquet", rows_n, d, workdir / f"credits_{n}.csv", repeats))
+        if n <= CSV_MAX_EVENTS:
+            rows.append(_scale_row(csv_copy(parquet), "csv", rows_n, d, workdir / f"credits_{n}_csv.csv", repeats))
+            if not filecmp.cmp(workdir / f"credits_{n}.csv", workdir / f"credits_{n}_csv.csv", shallow=False):
+                rows[-1]["status"] = "credits differ from the Parquet run's"
+    return rows
+
+
+def _scale_row(events: Path, fmt: str, rows_n: int, d: Path, out: Path, repeats: int) -> dict:
+    """One size and input format of :func:`scale_table`: the command's runs against the floor's, in turn."""
     import statistics
 
-    rows = []
     exe = [sys.executable, "-m", "shapley_attr"]
-    for n, d in events_files(sizes, workdir).items():
-        events = d / "events.parquet"
-        rows_n = __import__("pyarrow.parquet", fromlist=["x"]).ParquetFile(events).metadata.num_rows
-        cmd = exe + ["attribute", str(events), "--fx", str(d / "fx.csv"), "--model", "shapley", "--game", "rate",
-                     "--out", str(workdir / f"credits_{n}.csv")]
-        measure(cmd)  # warm the Numba cache and the page cache
-        runs, floors, process_floors = [], [], []
-        measure(floor_command(events))  # the floor's own warm-up
-        for _ in range(repeats):  # a run of the command, then the floor: both see the machine's same minutes
-            runs.append(measure(cmd))
-            floors.append(floor_seconds(events))
-            process_floors.append(measure(floor_command(events))["wall_s"])
-        ok = [m for m in runs if m["wall_s"] is not None]
-        m = sorted(ok, key=lambda r: r["wall_s"])[(len(ok) - 1) // 2] if ok else runs[0]  # the median run
-        wall = statistics.median([r["wall_s"] for r in ok]) if ok else None
-        rss = max(r["rss_mib"] for r in ok) if ok else None
-        fl = statistics.median(floors)
-        fc = statistics.median(process_floors) if None not in process_floors else None
-        times = {}
-        for line in m.get("stderr", "").splitlines():
-            if line.startswith("time:"):  # "time: read, validate and cut journeys 0.55s, model 0.01s"
-                times = {("model" if name.strip() == "model" else "read+journeys"): float(sec)
-                         for name, sec in re.findall(r"\s*(.*?) (\d+(?:\.\d+)?)s(?:,|$)", line[5:])}
-        target = next(((s_, mib) for size, s_, mib in TARGETS if abs(rows_n - size) <= 0.1 * size), (None, None))
-        rows.append({"events": rows_n, "wall_s": wall, "rss_mib": rss,
-                     "wall_runs_s": " / ".join(f"{r['wall_s']:.2f}" for r in ok),
-                     "floor_runs_s": " / ".join(f"{f:.2f}" for f in floors),
-                     "target": f"<= {target[0]} s, <= {target[1]:,} MiB, <= {FLOOR_RATIO}x floor" if target[0] else "",
-                     "meets_target": (wall is not None and wall <= target[0] and rss <= target[1]
-                                      and wall / fl <= FLOOR_RATIO) if target[0] else "",
-                     "events_per_s": rows_n / wall if wall else None, "floor_s": fl,
-                     "ratio_to_floor": wall / fl if wall else None,
-                     # the floor as a whole command (start-up and import included), for reading the ratio
-                     "floor_command_s": fc,
-                     "floor_command_runs_s": " / ".join(f"{f:.2f}" for f in process_floors if f is not None),
-                     "ratio_to_floor_command": wall / fc if wall and fc else None,
-                     "status": "ok" if len(ok) == len(runs) else next(r["status"] for r in runs if r["wall_s"] is None),
-                     "read_journeys_s": times.get("read+journeys"), "model_s": times.get("model")})
-    return rows
+    cmd = exe + ["attribute", str(events), "--fx", str(d / "fx.csv"), "--model", "shapley", "--game", "rate",
+                 "--out", str(out)]
+    measure(cmd)  # warm the Numba cache and the page cache
+    runs, floors, process_floors = [], [], []
+    measure(floor_command(events))  # the floor's own warm-up
+    for _ in range(repeats):  # a run of the command, then the floor: both see the machine's same minutes
+        runs.append(measure(cmd))
+        floors.append(floor_seconds(events))
+        process_floors.append(measure(floor_command(events))["wall_s"])
+    ok = [m for m in runs if m["wall_s"] is not None]
+    m = sorted(ok, key=lambda r: r["wall_s"])[(len(ok) - 1) // 2] if ok else runs[0]  # the median run
+    wall = statistics.median([r["wall_s"] for r in ok]) if ok else None
+    rss = max(r["rss_mib"] for r in ok) if ok else None
+    fl = statistics.median(floors)
+    fc = statistics.median(process_floors) if None not in process_floors else None
+    times = {}
+    for line in m.get("stderr", "").splitlines():
+        if line.startswith("time:"):  # "time: read, validate and cut journeys 0.55s, model 0.01s"
+            times = {("model" if name.strip() == "model" else "read+journeys"): float(sec)
+                     for name, sec in re.findall(r"\s*(.*?) (\d+(?:\.\d+)?)s(?:,|$)", line[5:])}
+    target = next(((s_, mib) for size, s_, mib in TARGETS if abs(rows_n - size) <= 0.1 * size), (None, None))
+    return {"events": rows_n, "format": fmt, "wall_s": wall, "rss_mib": rss,
+            "wall_runs_s": " / ".join(f"{r['wall_s']:.2f}" for r in ok),
+            "floor_runs_s": " / ".join(f"{f:.2f}" for f in floors),
+            "target": f"<= {target[0]} s, <= {target[1]:,} MiB, <= {FLOOR_RATIO}x floor" if target[0] else "",
+            "meets_target": (wall is not None and wall <= target[0] and rss <= target[1]
+                             and wall / fl <= FLOOR_RATIO) if target[0] else "",
+            "events_per_s": rows_n / wall if wall else None, "floor_s": fl,
+            "ratio_to_floor": wall / fl if wall else None,
+            # the floor as a whole command (start-up and import included), for reading the ratio
+            "floor_command_s": fc,
+            "floor_command_runs_s": " / ".join(f"{f:.2f}" for f in process_floors if f is not None),
+            "ratio_to_floor_command": wall / fc if wall and fc else None,
+            "status": "ok" if len(ok) == len(runs) else next(r["status"] for r in runs if r["wall_s"] is None),
+            "read_journeys_s": times.get("read+journeys"), "model_s": times.get("model")}
 
 
 def bootstrap_table(sizes: list[int], workdir: Path, replicates: int = 200) -> list[dict]:
@@ -622,13 +650,14 @@ def main() -> None:
     if "scale" not in args.skip:
         sizes = [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000] + ([50_000_000] if args.full else [])
         report["scale"] = scale_table(sizes, args.workdir)
-        print(f"## End to end: `shapley-attr attribute` (Parquet, Shapley rate game; medians of {SCALE_REPEATS} runs)\n\n"
+        print(f"## End to end: `shapley-attr attribute` (Shapley rate game; medians of {SCALE_REPEATS} runs)\n\n"
               + markdown(report["scale"], [
-                  "events", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s",
+                  "events", "format", "wall_s", "rss_mib", "events_per_s", "read_journeys_s", "model_s", "floor_s",
                   "ratio_to_floor", "wall_runs_s", "floor_runs_s", "floor_command_s", "ratio_to_floor_command",
                   "floor_command_runs_s", "target", "meets_target", "status"]) + "\n"
-              + "floor_s: the floor in this process (the target's); floor_command_s: the same work as a whole "
-                "command (benchmarks/floor.py: Python's start-up and Polars' import included).\n")
+              + "floor_s: the floor in this process (the target's), on the row's own file (Parquet or CSV); "
+                "floor_command_s: the same work as a whole command (benchmarks/floor.py: Python's start-up and "
+                "Polars' import included). CSV rows: the same export written as CSV.\n")
     if "bootstrap" not in args.skip:
         sizes = [100_000] if args.quick else [1_000_000, 10_000_000]
         report["bootstrap"] = bootstrap_table(sizes, args.workdir)

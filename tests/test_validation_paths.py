@@ -38,7 +38,8 @@ def rows(with_partner: bool):
     columns = dict(user_id=st.sampled_from(USERS), event_time=st.sampled_from(TIMES),
                    event_type=st.sampled_from(TYPES), channel=st.sampled_from(LABELS), gmv=st.sampled_from(GMV),
                    currency=st.sampled_from(CURRENCY), order_id=st.sampled_from(ORDER),
-                   country=st.sampled_from(["DE", " fr", "", None]))
+                   country=st.sampled_from(["DE", " fr", "", None]),
+                   page_url=st.sampled_from(["/home", "", None]))  # not a contract column: never checked
     if with_partner:
         columns["partner"] = st.sampled_from(PARTNERS)
     return st.lists(st.fixed_dictionaries(columns), min_size=0, max_size=60)
@@ -58,7 +59,7 @@ def validate(frame: pl.DataFrame, shortcut: bool, monkeypatch, mapping: ColumnMa
 def test_shortcut_equals_the_checks(data, with_partner, batch, kept_rows, monkeypatch):
     records = data.draw(rows(with_partner))
     schema = {c: pl.Utf8 for c in ["user_id", "event_time", "event_type", "channel", "gmv", "currency", "order_id",
-                                   "country"] + (["partner"] if with_partner else [])}
+                                   "country", "page_url"] + (["partner"] if with_partner else [])}
     frame = pl.DataFrame(records, schema=schema)
     mapping = ColumnMapping()
     monkeypatch.setattr(ev, "BATCH_ROWS", batch)

@@ -170,7 +170,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     in the frame's order (:func:`readers.scan_input`'s), so the first pass does not read them.
     ``keep_others``: the first pass also keeps the rows of other event types (their contract columns,
     up to :data:`KEPT_ROWS` rows), which the second pass then checks instead of reading the input
-    again: for a CSV file, where reading a few rows again costs a whole parse of the file.
+    again: for a CSV file, where reading a few rows again parses the whole file.
     """
     schema = lf.collect_schema()
     missing = [c for c in EVENT_REQUIRED if c not in schema]
@@ -215,9 +215,10 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     else:
         time_columns = [exprs["t"].alias("t")]
         time_out = [pl.col("t").fill_null(0), pl.col("t").is_not_null().alias("_known")]
-    # the contract columns of the rows of other types, kept for the second pass (keep_others)
-    kept = ([c for c in EVENT_COLUMNS if c in schema and c not in ("user_id", "event_time")]
-            if keep_others and KNOWN_SHORTCUT and not binary_checks else [])
+    # the contract columns the second pass reads of the rows whose user id and time the first pass read
+    # (an export's other columns are never read there); kept by the first pass with keep_others
+    other_columns = [c for c in EVENT_COLUMNS if c in schema and c not in ("user_id", "event_time")]
+    kept = other_columns if keep_others and KNOWN_SHORTCUT and not binary_checks else []
     kept_parts: list[pl.DataFrame] | None = [] if kept else None
     kept_rows = 0
     compact = lf.select(
@@ -326,7 +327,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                     pl.Series(ROW, _row_numbers(rows, non_touch)))]
                 del kept_frame
             else:
-                others_batches = lf.filter(raw_touch.not_()).select(pl.exclude("user_id", "event_time")).collect_batches(
+                others_batches = lf.filter(raw_touch.not_()).select(ROW, *other_columns).collect_batches(
                     chunk_size=BATCH_ROWS)
             for batch in others_batches:
                 m = len(batch)

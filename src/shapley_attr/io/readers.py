@@ -201,8 +201,10 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
 
 
 def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
-    """Whether ``source`` is a path :func:`scan_input` reads as CSV (where reading rows again costs a
-    whole parse of the file)."""
+    """Whether ``source`` is a path :func:`scan_input` reads as CSV, where reading some rows again
+    parses the whole file again. (An Arrow IPC file's second read also reads its columns whole before
+    filtering, 10.7M events: 0.72 s for 205k rows; keeping the rows in the first pass instead measured
+    2.34 -> 2.24 s but 1.8 -> 2.2 GB of peak RSS, the file's mapped pages: not done.)"""
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(os.fspath(source))
