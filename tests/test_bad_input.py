@@ -185,3 +185,50 @@ def test_binary_column_with_bytes_that_are_not_utf8(tmp_path):
     assert report.rejects.row(0, named=True) | {"source": ""} == {"source": "", "row": 1, "column": "user_id",
                                                                    "value": "8081", "reason": report.rejects["reason"][0]}
     assert table.path_labels() == ["b"] and table.value.tolist() == [5.0]
+
+
+_CSV_PIECES = st.sampled_from([b"a", b"bc", b",", b",", b'"', b'""', b"\n", b"\n", b"\r\n", b"\r", b" ", b"\xc3\xa9",
+                               b"\xff", b"\xe2\x82", b"\x00", b"\t", b'"x\ny"', b"\n\n"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.sampled_from([b"a,b,c\n", b"\n\na,b\r\n", b'"a\nx",b\n', b"a,b,c"]),
+       body=st.lists(_CSV_PIECES, max_size=60).map(b"".join), bom=st.booleans(), chunk=st.integers(1, 9))
+def test_the_csv_check_in_two_halves_is_the_one_pass_check(tmp_path, monkeypatch, header, body, bom, chunk):
+    """A large CSV file's byte check runs in two halves at once (readers._scan_halves): same verdict,
+    same first fault (message, row, column) as one pass over the file, wherever the middle falls (in a
+    quoted value, a UTF-8 sequence, a blank line, the header)."""
+    from shapley_attr.io import readers
+
+    path = tmp_path / "t.csv"
+    path.write_bytes((readers.BOM_UTF8 if bom else b"") + header + body)
+
+    def verdict(parallel: bool):
+        with monkeypatch.context() as m:
+            m.setattr(readers, "CHUNK_BYTES", chunk)
+            m.setattr(readers, "PARALLEL_BYTES", 1 if parallel else 1 << 40)
+            try:
+                readers.check_csv_bytes(path, ",")
+            except InputError as exc:
+                return str(exc), exc.issue
+            return None
+
+    assert verdict(True) == verdict(False)
+
+
+def test_the_csv_check_in_two_halves_finds_the_second_halfs_fault(tmp_path, monkeypatch):
+    from shapley_attr.io import readers
+
+    rows = [b"u%d,2026-10-01,touch" % i for i in range(2000)]
+    rows[1500] = b"u1500,2026-10-01,touch,extra"
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"user_id,event_time,event_type\n" + b"\n".join(rows) + b"\n")
+    monkeypatch.setattr(readers, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 4096)
+    calls = []
+    halves = readers._scan_halves
+    monkeypatch.setattr(readers, "_scan_halves", lambda *a: calls.append(1) or halves(*a))
+    with pytest.raises(InputError) as err:
+        readers.check_csv_bytes(path, ",")
+    assert calls and err.value.issue.row == 1501 and "more fields than the header's 3" in str(err.value)
+    assert "(line 1502)" in str(err.value)

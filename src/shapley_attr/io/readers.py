@@ -4,7 +4,7 @@ CSV is read with every column as text and cast explicitly afterwards, so that a 
 row-level fault with its row number instead of a parser crash in the middle of the file.
 
 Before Polars sees a CSV file, one streaming pass over its bytes (:func:`check_csv_bytes`, a Numba
-kernel, about 1 GB/s) checks what Polars would only trip over deep inside a lazy collect, without a
+kernel, about 1 GB/s; a large file in two halves at once) checks what Polars would only trip over deep inside a lazy collect, without a
 row number: text that is not UTF-8 (Latin-1, UTF-16), NUL bytes, a quote never closed, text after a
 closing quote, a row with more fields than the header. Each is refused (exit 2) naming the file, the
 row, the column, the byte offset and the line. A header naming a column twice is refused too (Polars
@@ -95,11 +95,10 @@ def _context(path: Path, offset: int) -> str:
 def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) -> None:
     """Refuse a CSV file whose bytes Polars cannot read, naming file, row, column, byte offset and line.
 
-    One streaming pass in chunks of :data:`CHUNK_BYTES` (see ``kernels.csv_scan`` for the rules).
-    Also refuses a header that names a column twice.
+    One streaming pass in chunks of :data:`CHUNK_BYTES` (see ``kernels.csv_scan`` for the rules); a
+    file of :data:`PARALLEL_BYTES` or more is checked in two halves at once (:func:`_scan_halves`:
+    the same verdict and the same first fault). Also refuses a header that names a column twice.
     """
-    import numpy as np
-
     from ..kernels import csv_scan as k
 
     path = Path(path)
@@ -107,22 +106,14 @@ def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) 
     sep_bytes = sep.encode("utf-8")
     if len(sep_bytes) != 1 or sep_bytes in b'"\r\n':
         raise InputError(name, f"--delimiter {sep!r}: expected one ASCII character other than a quote or a line end")
-    state = k.new_state()
-    classes = k.byte_classes(sep_bytes[0], ord('"'))
-    buf = np.empty(CHUNK_BYTES, dtype=np.uint8)
+    scan = _Scan(path, sep_bytes[0], k.byte_classes(sep_bytes[0], ord('"')))
     with open(path, "rb") as fh:
         head = fh.read(4)
         check_not_utf16(head, name)
-        base = len(BOM_UTF8) if head.startswith(BOM_UTF8) else 0
-        fh.seek(base)
-        code = k.OK
-        while code == k.OK:
-            n = fh.readinto(memoryview(buf))
-            if not n:
-                code = k.finish(state, base)
-                break
-            code = k.scan_chunk(buf[:n], base, sep_bytes[0], ord('"'), classes, state)
-            base += n
+        size = os.fstat(fh.fileno()).st_size
+    start = len(BOM_UTF8) if head.startswith(BOM_UTF8) else 0
+    halves = _scan_halves(scan, start, size) if size - start >= PARALLEL_BYTES else None
+    code, state = halves if halves is not None else scan.range(k.new_state(), start, size, final=True)
     if code != k.OK:
         _raise_fault(path, name, sep, code, state)
     names = _header_names(path, sep)
@@ -132,6 +123,104 @@ def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) 
             raise InputError(name, f"the header names column {col!r} twice (columns {seen[col] + 1} and {i + 1}): "
                                    "expected each column once", row=0, column=col)
         seen.setdefault(col, i)
+
+
+PARALLEL_BYTES = 1 << 26
+"""Files of this many bytes or more (64 MiB) are checked in two halves at once (10.7M events, 709 MB:
+0.80 -> 0.36 s; the whole attribute command 3.87 -> 3.59 s, 3 alternating runs each)."""
+
+
+class _Scan:
+    """The byte check of one file over byte ranges, in chunks of :data:`CHUNK_BYTES` (each range
+    with a buffer and a handle of its own: two ranges may be scanned at once, the kernel releases the
+    interpreter)."""
+
+    def __init__(self, path: Path, delim: int, classes):
+        self.path, self.delim, self.classes = path, delim, classes
+
+    def range(self, state, lo: int, hi: int, final: bool = False) -> tuple[int, object]:
+        """Scan bytes ``lo .. hi`` on from ``state`` (changed in place); with ``final`` the end of the
+        file's checks too. Returns (fault code, state)."""
+        import numpy as np
+
+        from ..kernels import csv_scan as k
+
+        buf = np.empty(min(CHUNK_BYTES, max(hi - lo, 1)), dtype=np.uint8)
+        code = k.OK
+        with open(self.path, "rb") as fh:
+            fh.seek(lo)
+            base = lo
+            while base < hi:
+                n = fh.readinto(memoryview(buf)[:min(len(buf), hi - base)])
+                if not n:  # the file got shorter while read
+                    break
+                code = k.scan_chunk(buf[:n], base, self.delim, ord('"'), self.classes, state)
+                base += n
+                if code != k.OK:
+                    return code, state
+        if final:
+            code = k.finish(state, base)
+        return code, state
+
+
+def _scan_halves(scan: _Scan, start: int, size: int):
+    """:meth:`_Scan.range` of the whole file in two halves at once: the first from the start, the
+    second from the first line end after the middle, as if a record began there (the header's field
+    count taken from a look at the first chunk). When the first half ends anywhere else (the line end
+    was inside a quoted value), the second is scanned again on from the first's state; so the verdict
+    and the first fault are the whole scan's. None (scan the file in one pass) when the header does
+    not end in the first chunk or no line end follows the middle closely."""
+    import threading
+
+    from ..kernels import csv_scan as k
+
+    first = k.new_state()
+    head_end = min(start + CHUNK_BYTES, size)
+    code, _ = scan.range(first, start, head_end)
+    if code != k.OK or first[k.S_FIELDS] < 0:
+        return None if code == k.OK else (code, first)
+    with open(scan.path, "rb") as fh:
+        fh.seek(start + (size - start) // 2)
+        window = fh.read(1 << 20)
+    lf = window.find(b"\n")
+    if lf < 0:
+        return None
+    split = start + (size - start) // 2 + lf + 1
+    if split <= head_end or split >= size:
+        return None
+    second = k.new_state()
+    second[k.S_FIELDS] = first[k.S_FIELDS]
+    second[k.S_RECORD] = 1
+    result: list = []
+    failure: list = []
+
+    def run_second() -> None:
+        try:
+            result.append(scan.range(second, split, size))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_second, name="shapley_attr-csv-check", daemon=True)
+    thread.start()
+    try:
+        code, _ = scan.range(first, head_end, split)
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
+    if code != k.OK:
+        return code, first
+    if not (first[k.S_MODE] == 0 and first[k.S_NEED] == 0 and first[k.S_FIELD] == 0 and first[k.S_NONEMPTY] == 0):
+        return scan.range(first, split, size, final=True)  # the split fell inside a quoted value
+    lines, records = first[k.S_LINE] - 1, first[k.S_RECORD] - 1
+    for slot in (k.S_LINE, k.S_RECORD_LINE, k.S_QUOTE_LINE, k.S_ERR_LINE):
+        second[slot] += lines
+    for slot in (k.S_RECORD, k.S_ERR_RECORD):
+        second[slot] += records
+    code, _ = result[0]
+    if code == k.OK:
+        code = k.finish(second, size)
+    return code, second
 
 
 def _raise_fault(path: Path, name: str, sep: str, code: int, state) -> None:
