@@ -645,3 +645,19 @@ def test_sample_run_shows_every_programme_figure(tmp_path):
     assert res.exit_code == 0, res.output
     reasons = {r["reason"] for r in rows_of(run / "scenarios" / "gamma_min.csv")}
     assert {"met_at_zero", "unreachable"} <= reasons
+
+
+def test_a_pilot_needs_no_rate_for_the_currencies_it_does_not_pay(tmp_path):
+    """A partner and a co-op budget outside the pilot are not paid, so their currency (CHF here, with
+    no rate in fx.csv) needs no rate; without the pilot the same inputs are refused for it."""
+    partners = ["P1,One,DE,EUR,partner:P1,0.10,0,0,0,0,true,half-even,,,",
+                "P3,Three,CH,CHF,partner:P3,0.10,0,0,0,0,true,half-even,,,"]
+    coop = ["period,scope,currency,budget", "2026-10,DE,EUR,100.00", "2026-10,CH,CHF,80.00"]
+    toml = inputs(tmp_path, PILOT_EVENTS, partners, ["P1,2026-10,0,0", "P3,2026-10,0,0"], [], coop, {"model": "linear"})
+    res = invoke("run", "--config", toml, "--countries", "DE")
+    assert res.exit_code == 0, res.output
+    assert [r["partner_id"] for r in rows_of(tmp_path / "run" / "payouts.csv")] == ["P1"]
+    outside = json.loads((tmp_path / "run" / "manifest.json").read_text())["programme"]["outside_pilot"]
+    assert outside["partners"] == ["P3"] and [b["scope"] for b in outside["coop"]] == ["CH"]
+    res = invoke("run", "--config", toml, "--force")
+    assert res.exit_code == 2 and "missing FX rate for CHF" in res.stderr

@@ -147,7 +147,7 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     with active(prog):
         with prog.stage("finance inputs"):
             finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
-                                   config.reporting_currency)
+                                   config.reporting_currency, config.countries)
             fx = FxRates(finance.fx, str(paths["fx"]))
             programme = read_programme_inputs(config, finance, paths["partners"])
             finance = programme.finance

@@ -78,10 +78,25 @@ class FinanceInputs:
     rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
 
 
-def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str, reporting: str) -> FinanceInputs:
+def paid_in_pilot(partner: Partner, countries) -> bool:
+    """Whether a pilot of ``countries`` (None or empty: no pilot) pays ``partner``: its country is one
+    of the pilot's (PROGRAMME.md, "Pilot scope")."""
+    return not countries or partner.country in countries
+
+
+def budget_in_pilot(budget: CoopBudget, countries) -> bool:
+    """Whether a pilot of ``countries`` shares out a co-op ``budget``: its scope is ``*`` or one of the
+    pilot's countries."""
+    return not countries or budget.scope == "*" or budget.scope in countries
+
+
+def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str, reporting: str,
+                 countries: tuple[str, ...] | None = None) -> FinanceInputs:
     """Read and check the four finance files of a run; every problem of every file is collected and
     raised as one ContractError (nothing is written before). The rates of the period's last day must
-    exist for every partner's and every budget's currency (payouts convert with them)."""
+    exist for the currency of every partner and every budget the run pays (payouts convert with them):
+    in a pilot of ``countries``, those of the pilot (:func:`paid_in_pilot`, :func:`budget_in_pilot`);
+    a partner of another country is not paid, so its currency needs no rate."""
     issues: list[Issue] = []
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
     known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
@@ -89,7 +104,8 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     rates, fx_rows = read_fx(fx, issues)
     budgets, coop_rows = read_coop(coop, period, issues)
     last_day = period_days(period)[1]
-    for ccy in sorted({p.currency for p in in_force} | {b.currency for b in budgets}):
+    paid = {p.currency for p in in_force if paid_in_pilot(p, countries)}
+    for ccy in sorted(paid | {b.currency for b in budgets if budget_in_pilot(b, countries)}):
         if ccy != reporting and (last_day, ccy) not in rates:
             issues.append(Issue(str(fx), 0, "rate_to_reporting", f"{last_day} {ccy}",
                                 f"missing FX rate for {ccy} on {last_day} (the period's last day): expected a "

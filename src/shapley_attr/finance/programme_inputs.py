@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ..errors import Issue
 from ..schema import MAP_COLUMNS, PRICE_COLUMNS, SPEND_COLUMNS
-from .contracts import (FinanceInputs, _currency, _date, _decimal, partner_ids_in, period_days, raise_issues,
-                        rate_on, read_rows)
+from .contracts import (FinanceInputs, _currency, _date, _decimal, budget_in_pilot, paid_in_pilot, partner_ids_in,
+                        period_days, raise_issues, rate_on, read_rows)
 from .money import CONTEXT
 from .programme import map_compliance
 
@@ -95,10 +95,10 @@ def scope_to_countries(finance: FinanceInputs, countries: tuple[str, ...] | None
     if not countries:
         return finance, [], []
     keep = set(countries)
-    partners = [p for p in finance.partners if p.country in keep]
-    budgets = [b for b in finance.coop if b.scope == "*" or b.scope in keep]
-    out_partners = sorted(p.partner_id for p in finance.partners if p.country not in keep)
-    out_budgets = [b for b in finance.coop if not (b.scope == "*" or b.scope in keep)]
+    partners = [p for p in finance.partners if paid_in_pilot(p, keep)]
+    budgets = [b for b in finance.coop if budget_in_pilot(b, keep)]
+    out_partners = sorted(p.partner_id for p in finance.partners if not paid_in_pilot(p, keep))
+    out_budgets = [b for b in finance.coop if not budget_in_pilot(b, keep)]
     return replace(finance, partners=partners, coop=budgets), out_partners, out_budgets
 
 
