@@ -12,6 +12,7 @@ from ..frames import VALUE_UNITS, PathTable, canonical_order
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
 from .readers import ROW
+from .views import blank
 
 UNSPECIFIED_CURRENCY = "?"
 MAX_NUMBER = 1e15
@@ -60,7 +61,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
         return pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) | (pl.col(c) > MAX_NUMBER)
 
     checks = [
-        (pl.col("_path_text").is_null() | (pl.col("_path_text").str.strip_chars() == ""), "path", "_path_text",
+        (blank(pl.col("_path_text")), "path", "_path_text",
          f"empty path: expected channels joined by {sep!r}"),
         (pl.col("labels").list.eval((pl.element() == "").any()).list.first(), "path", "_path_text",
          f"empty channel in path: expected non-empty labels joined by {sep!r}"),
