@@ -90,8 +90,12 @@ def two(lo: int, hi: int):
     return st.integers(lo, hi).map(lambda v: f"{v:02d}")
 
 
+def _stamp(y, m, d, sep, hh, mi, sec, frac, zone) -> str:
+    return f"{y}-{m}-{d}" + ("" if sep is None else f"{sep}{hh}:{mi}{sec}{frac if sec else ''}{zone}")
+
+
 stamp = st.builds(
-    lambda y, m, d, sep, hh, mi, sec, frac, zone: f"{y}-{m}-{d}" + ("" if sep is None else f"{sep}{hh}:{mi}{sec}{frac if sec else ''}{zone}"),
+    _stamp,
     st.one_of(st.integers(0, 9999).map(lambda v: f"{v:04d}"), st.sampled_from(["26", "20266", "+2026"])),
     st.one_of(two(0, 13), st.sampled_from(["1", "xx"])), st.one_of(two(0, 32), st.sampled_from(["1"])),
     st.sampled_from([None, "T", " ", "t", "_"]), st.one_of(two(0, 25), st.sampled_from(["1"])), two(0, 61),

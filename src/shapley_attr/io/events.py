@@ -203,8 +203,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # s, CPU 15.2 -> 14.6 s, against trimming every id in Polars (10.7M: within the runs' noise).
     # A time written as text is read by the compiled ISO 8601 reader off the column's views
     # (views.read_times: the common layouts, with parse_time's results); the rows it leaves unread are
-    # not plain and go to the checks, which parse them with parse_time. 10.7M events from CSV: the
-    # first pass 11.8 -> ~0.x s of parsing (parse_time tries nine layouts on every row).
+    # not plain and go to the checks, which parse them with parse_time. 10.7M events from CSV: 11.8 s
+    # of parsing (parse_time tries nine layouts on every row) -> ~0.3 s of one core.
     text_time = _text_time(schema["event_time"])
     if text_time:
         from ..kernels.preload import preload
@@ -265,8 +265,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 kept_rows += len(other)
                 kept_parts.append(other)
                 del other
-                if kept_rows > KEPT_ROWS:  # too many to hold: the second pass reads the input again
-                    kept_parts = None
+                if kept_rows > KEPT_ROWS:  # too many to hold: the second pass reads the input again (the
+                    kept_parts = None      # rest of this pass still reads the columns: correct, if wasted)
             done += m
             bar.update(m)
             del batch

@@ -35,32 +35,18 @@ class _ArrowArray(ctypes.Structure):
 
 _RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _NATIVE_U4 = np.dtype(np.uint32).str  # the C data interface's buffers are in the machine's byte order
+_NATIVE_I8 = np.dtype(np.int64).str
 
 
 class _Borrowed:
-    """The views buffer at ``address`` (``n`` views) as NumPy sees it, read-only. Through the array
-    interface, not ``np.ctypeslib.as_array``: that makes a ctypes array type for every length and
-    keeps it, small blocks left for the run's life among the batches' columns on the heap, which cut
-    up the room those columns leave when freed (10.7M events: peak RSS 962 -> 1,043 MiB, the
-    journeys' buffers no longer fitting there)."""
+    """An exported buffer at ``address`` as NumPy sees it, read-only (``shape`` values of ``typestr``).
+    Through the array interface, not ``np.ctypeslib.as_array``: that makes a ctypes array type for
+    every length and keeps it, small blocks left for the run's life among the batches' columns on the
+    heap, which cut up the room those columns leave when freed (10.7M events: peak RSS 962 -> 1,043
+    MiB, the journeys' buffers no longer fitting there)."""
 
-    def __init__(self, address: int, n: int):
-        self.__array_interface__ = {"data": (address, True), "shape": (n, 4), "typestr": _NATIVE_U4, "version": 3}
-
-
-class _Borrowed64:
-    """An exported int64 buffer of ``n`` values, as NumPy sees it (read-only)."""
-
-    def __init__(self, address: int, n: int):
-        self.__array_interface__ = {"data": (address, True), "shape": (n,), "typestr": np.dtype(np.int64).str,
-                                    "version": 3}
-
-
-class _BorrowedBytes:
-    """An exported buffer of ``n`` bytes, as NumPy sees it (read-only)."""
-
-    def __init__(self, address: int, n: int):
-        self.__array_interface__ = {"data": (address, True), "shape": (n,), "typestr": "|u1", "version": 3}
+    def __init__(self, address: int, shape: tuple, typestr: str):
+        self.__array_interface__ = {"data": (address, True), "shape": shape, "typestr": typestr, "version": 3}
 
 
 _WIDE_SPACES = np.array(sorted(int.from_bytes(chr(c).encode(), "little") for c in
@@ -101,9 +87,9 @@ def _certain_chunk(part: pl.Series, out: np.ndarray) -> None:
 
 @contextlib.contextmanager
 def _exported(part: pl.Series):
-    """``part`` (one chunk) exported through Arrow's C data interface while the block runs, as
-    ``(array, n_views)``, or None when Polars does not export it as ``string_view`` (or cannot export
-    it at all). The exported array and schema are released when the block ends, however it ends."""
+    """``part`` (one chunk) exported through Arrow's C data interface while the block runs (the
+    ``ArrowArray``), or None when Polars does not export it as ``string_view`` (or cannot export it at
+    all). The exported array and schema are released when the block ends, however it ends."""
     array, schema = _ArrowArray(), _ArrowSchema()
     export = getattr(part, "_export_arrow_to_c", None)  # Polars' C data interface export
     try:
@@ -129,7 +115,7 @@ def _exported(part: pl.Series):
 def _views_of(array) -> np.ndarray:
     """The exported array's views (uint32, four words a row), read in place."""
     n, offset = array.length, array.offset
-    return np.asarray(_Borrowed(array.buffers[1], offset + n))[offset:]
+    return np.asarray(_Borrowed(array.buffers[1], (offset + n, 4), _NATIVE_U4))[offset:]
 
 
 def _from_views(part: pl.Series, out: np.ndarray) -> bool:
@@ -197,7 +183,7 @@ def _times_from_views(part: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, sc
             return False, scratch
         views = _views_of(array)
         n_data = array.n_buffers - 3  # validity, views, the data buffers, their sizes
-        sizes = (np.asarray(_Borrowed64(array.buffers[array.n_buffers - 1], n_data)).copy() if n_data > 0
+        sizes = (np.asarray(_Borrowed(array.buffers[array.n_buffers - 1], (n_data,), _NATIVE_I8)).copy() if n_data > 0
                  else np.zeros(0, dtype=np.int64))
         starts = np.zeros(max(n_data, 1), dtype=np.int64)
         if n_data > 1:
@@ -207,7 +193,8 @@ def _times_from_views(part: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, sc
             scratch = np.empty(max(total, 2 * len(scratch)), dtype=np.uint8)
         for b in range(n_data):
             if sizes[b]:
-                scratch[starts[b]:starts[b] + sizes[b]] = np.asarray(_BorrowedBytes(array.buffers[2 + b], int(sizes[b])))
+                buffer = _Borrowed(array.buffers[2 + b], (int(sizes[b]),), "|u1")
+                scratch[starts[b]:starts[b] + sizes[b]] = np.asarray(buffer)
         parse_views(views, views.view(np.uint8).reshape(-1), scratch[:total], starts, out_t, out_ok)
         nulls = array.null_count
     if nulls != 0:  # -1: not computed by the exporter; a null's view is undefined
