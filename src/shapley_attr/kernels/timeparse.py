@@ -12,6 +12,8 @@ ASCII, ...) is left unread, and the caller parses those rows with ``parse_time``
     YYYY-MM-DD                                   midnight UTC
     YYYY-MM-DD[T| ]hh:mm[:ss[.f]][zone]          f: 1 to 9 digits (microseconds kept, the rest cut)
     zone: Z | +hh:mm | -hh:mm | +hhmm | -hhmm | UTC, after any number of spaces
+    -?[0-9]{9,}                                  epoch digits (GA4's event_timestamp as text), up to
+                                                 int64; unit by magnitude, as parse_time
 
 with a valid date (the proleptic Gregorian calendar, leap years included), hours 00-23, minutes and
 seconds 00-59, offsets up to 23:59; no zone means UTC. A zone after a space-separated time needs the
@@ -63,9 +65,43 @@ def _month_days(y, m):
 
 
 @kernel(inline=True)
+def _epoch_digits(src, base, n):
+    """Epoch digits (``-?[0-9]{9,}``, at most 19 significant digits) as ``parse_time`` reads them: the
+    number as float64 (correctly rounded, as Polars' text-to-float cast), in seconds below 1e11, ms
+    below 1e14, µs below 1e17, else ns (the magnitude's rule), scaled to µs in float64 and rounded half
+    to even. Returns (instant, whether read); not read when it is not digits or does not fit int64."""
+    neg = src[base] == 45
+    at = base + 1 if neg else base
+    end = base + n
+    if end - at < 9:
+        return np.int64(0), False
+    v = np.int64(0)
+    for q in range(at, end):
+        d = np.int64(src[q]) - 48
+        if d < 0 or d > 9 or v > (np.int64(9223372036854775807) - d) // 10:
+            return np.int64(0), False
+        v = v * 10 + d
+    x = np.float64(v)
+    if neg:
+        x = -x
+    a = abs(x)
+    if a < 1e11:
+        us = x * 1e6
+    elif a < 1e14:
+        us = x * 1e3
+    elif a < 1e17:
+        us = x
+    else:
+        us = x / 1e3
+    return np.int64(np.rint(us)), True
+
+
+@kernel(inline=True)
 def _parse_one(src, base, n):
     """The instant (UTC epoch microseconds) written by the ``n`` bytes of ``src`` from ``base``, and
     whether they are in the subset (the instant is 0 when not)."""
+    if n >= 9 and (src[base] == 45 or src[base + 4] != 45):  # '-' first, or no '-' after a year: digits
+        return _epoch_digits(src, base, n)
     if n < 10 or src[base + 4] != 45 or src[base + 7] != 45:  # '-'
         return np.int64(0), False
     y1 = _d2(src, base)
@@ -161,7 +197,7 @@ def parse_views(views, view_bytes, data, starts, out_t, out_ok):
         k = np.int64(views[i, 0])
         t = np.int64(0)
         ok = False
-        if 10 <= k <= LONGEST:
+        if 9 <= k <= LONGEST:
             if k <= INLINE:
                 t, ok = _parse_one(view_bytes, i * 16 + 4, k)
             else:
