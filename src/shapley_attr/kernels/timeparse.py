@@ -6,17 +6,17 @@ first that parses (nine parsers; 10.7M events from CSV: 11.8 s of the first pass
 CPU). This kernel reads the common layouts byte by byte in one pass and says for each row whether it
 read it. It reads a strict subset of what ``parse_time`` accepts and gives, for every value it reads,
 exactly ``parse_time``'s instant (tested against it value for value); any other value (another layout,
-white space around it, a leap second, an offset without minutes, a lower-case letter, text outside
+white space around it, a leap second, a one-digit offset, a lower-case letter, text outside
 ASCII, ...) is left unread, and the caller parses those rows with ``parse_time`` itself. The subset::
 
     YYYY-MM-DD                                   midnight UTC
     YYYY-MM-DD[T| ]hh:mm[:ss[.f]][zone]          f: 1 to 9 digits (microseconds kept, the rest cut)
-    zone: Z | +hh:mm | -hh:mm | +hhmm | -hhmm | UTC, after any number of spaces
+    zone: Z | UTC | ±hh | ±hh:mm | ±hhmm, after any number of spaces (Postgres writes +00)
     -?[0-9]{9,}                                  epoch digits (GA4's event_timestamp as text), up to
                                                  int64; unit by magnitude, as parse_time
 
 with a valid date (the proleptic Gregorian calendar, leap years included), hours 00-23, minutes and
-seconds 00-59, offsets up to 23:59; no zone means UTC. A zone after a space-separated time needs the
+seconds 00-59, offsets up to 23:59; no zone means UTC; the spaces before a zone are ASCII spaces. A zone after a space-separated time needs the
 seconds (``parse_time`` has no layout ``YYYY-MM-DD hh:mmZ``), so that one is left unread too.
 """
 from __future__ import annotations
@@ -149,26 +149,26 @@ def _parse_one(src, base, n):
                 us *= 10
             at += k
     offset = np.int64(0)
-    if at < end:  # a zone
+    if at < end:  # a zone, after any number of spaces
         s = at
-        while s < end and src[s] == 32:  # spaces, before UTC only
+        while s < end and src[s] == 32:
             s += 1
-        c = src[at]
-        if end - s == 3 and src[s] == 85 and src[s + 1] == 84 and src[s + 2] == 67:  # 'UTC'
+        c = src[s] if s < end else np.uint8(0)
+        rest = end - s - 1
+        if rest == 2 and c == 85 and src[s + 1] == 84 and src[s + 2] == 67:  # 'UTC'
             pass
-        elif s != at:
-            return np.int64(0), False
-        elif end - at == 1 and c == 90:  # 'Z'
+        elif rest == 0 and c == 90:  # 'Z'
             pass
-        elif c == 43 or c == 45:  # '+' or '-'
-            rest = end - at - 1
-            if rest == 5 and src[at + 3] == 58:
-                om = _d2(src, at + 4)
+        elif c == 43 or c == 45:  # '+' or '-': hh, hhmm or hh:mm
+            if rest == 5 and src[s + 3] == 58:
+                om = _d2(src, s + 4)
             elif rest == 4:
-                om = _d2(src, at + 3)
+                om = _d2(src, s + 3)
+            elif rest == 2:
+                om = np.int64(0)
             else:
                 return np.int64(0), False
-            oh = _d2(src, at + 1)
+            oh = _d2(src, s + 1)
             if oh < 0 or oh > 23 or om < 0 or om > 59:
                 return np.int64(0), False
             offset = (oh * 60 + om) * 60
