@@ -112,3 +112,12 @@ def test_plain_touches_skip_the_checks(monkeypatch):
     assert checked.get_column(ROW).to_list() == [2]
     assert got.accepted.get_column("code").to_list() == [0, -1, 1, 0]
     assert got.channels == ("email", "search") or list(got.channels) == ["email", "search"]
+
+
+@given(st.lists(st.integers(0, 2**40), max_size=50), st.lists(st.integers(0, 2**40), max_size=50))
+def test_union_is_numpys(a, b):
+    import numpy as np
+
+    a, b = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+    got = ev._union(a, b)
+    assert got.dtype == np.int64 and np.array_equal(got, np.union1d(a, b))

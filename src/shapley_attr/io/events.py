@@ -302,7 +302,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     quick = KNOWN_SHORTCUT and not binary_checks  # bytes decoded in Python: every row is read and checked whole
     whole = unusual if quick else np.zeros(0, dtype=np.int64)
     if quick and not known_other.all():
-        whole = np.union1d(whole, non_touch[~known_other])
+        whole = _union(whole, non_touch[~known_other])
     flag_cols = [f"_bad{i}" for i in range(len(checks))]
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
@@ -377,7 +377,10 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     rejects = empty_rejects()
     if flagged_parts:
         flagged = pl.concat(flagged_parts)
-        raw = lf.with_columns(**{k: v for k, v in exprs.items()}).join(flagged.lazy(), on=ROW, how="inner")
+        # the failing rows alone are read again and typed (the expressions on every row, then joined,
+        # took 2 s and 1.6 GB more for 1.07M rejects among 10.7M events)
+        raw = (lf.filter(pl.col(ROW).cast(pl.Int64).is_in(flagged.get_column(ROW).implode()))
+               .with_columns(**exprs).join(flagged.lazy(), on=ROW, how="inner"))
         reason = pl.lit(None, dtype=pl.Utf8)
         column = pl.lit(None, dtype=pl.Utf8)
         value = pl.lit(None, dtype=pl.Utf8)
@@ -436,6 +439,14 @@ PASS_ONE = {ROW: np.int64, "_h": np.uint64, "_h2": np.uint64, "t": np.int64, "_l
 """The columns of the first pass over every row, as arrays."""
 CHUNKED = ("_h", "_h2", "t")
 """The first pass's columns kept as one array a batch (accepted as chunked columns)."""
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of two integer arrays: ``np.union1d`` by a sort (NumPy 2.4's
+    ``unique`` hashes wide-ranged integers: 0.80 s for the union of 1.07M row positions with 20k, where
+    sorting them takes 0.05 s)."""
+    u = np.sort(np.concatenate([a, b]))
+    return u[np.concatenate(([True], u[1:] != u[:-1]))] if len(u) else u
 
 
 def _row_numbers(rows: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
