@@ -125,6 +125,26 @@ def csv_copy(parquet: Path) -> Path:
     return out
 
 
+ANONYMOUS_SHARE = 0.10
+"""Share of the rows whose user id is blanked in the ``parquet, anonymous`` rows (anonymous events, as
+a CDP export has them: each is a reject, quarantined with ``--rejects``)."""
+
+
+def anonymous_copy(parquet: Path) -> Path:
+    """The export with :data:`ANONYMOUS_SHARE` of its user ids blanked (seed 0), next to ``parquet``."""
+    import polars as pl
+
+    out = parquet.with_name("events_anonymous.parquet")
+    if not out.exists():
+        frame = pl.read_parquet(parquet)
+        blank = np.random.default_rng(0).random(len(frame)) < ANONYMOUS_SHARE
+        part = out.with_suffix(".part")
+        frame.with_columns(pl.when(pl.Series(blank)).then(None).otherwise(pl.col("user_id")).alias("user_id")
+                           ).write_parquet(part)
+        part.replace(out)
+    return out
+
+
 def scale_table(sizes: list[int], workdir: Path, repeats: int = SCALE_REPEATS) -> list[dict]:
     rows = []
     for n, d in events_files(sizes, workdir).items():
@@ -135,16 +155,20 @@ def scale_table(sizes: list[int], workdir: Path, repeats: int = SCALE_REPEATS) -
             rows.append(_scale_row(csv_copy(parquet), "csv", rows_n, d, workdir / f"credits_{n}_csv.csv", repeats))
             if not filecmp.cmp(workdir / f"credits_{n}.csv", workdir / f"credits_{n}_csv.csv", shallow=False):
                 rows[-1]["status"] = "credits differ from the Parquet run's"
+            rows.append(_scale_row(anonymous_copy(parquet), f"parquet, {ANONYMOUS_SHARE:.0%} anonymous", rows_n, d,
+                                   workdir / f"credits_{n}_anonymous.csv", repeats,
+                                   ["--rejects", str(workdir / f"rejects_{n}_anonymous.csv")]))
     return rows
 
 
-def _scale_row(events: Path, fmt: str, rows_n: int, d: Path, out: Path, repeats: int) -> dict:
-    """One size and input format of :func:`scale_table`: the command's runs against the floor's, in turn."""
+def _scale_row(events: Path, fmt: str, rows_n: int, d: Path, out: Path, repeats: int, extra=()) -> dict:
+    """One size and input of :func:`scale_table`: the command's runs against the floor's, in turn (the
+    floor on the row's own file)."""
     import statistics
 
     exe = [sys.executable, "-m", "shapley_attr"]
     cmd = exe + ["attribute", str(events), "--fx", str(d / "fx.csv"), "--model", "shapley", "--game", "rate",
-                 "--out", str(out)]
+                 "--out", str(out), *extra]
     measure(cmd)  # warm the Numba cache and the page cache
     runs, floors, process_floors = [], [], []
     measure(floor_command(events))  # the floor's own warm-up
@@ -657,7 +681,9 @@ def main() -> None:
                   "floor_command_runs_s", "target", "meets_target", "status"]) + "\n"
               + "floor_s: the floor in this process (the target's), on the row's own file (Parquet or CSV); "
                 "floor_command_s: the same work as a whole command (benchmarks/floor.py: Python's start-up and "
-                "Polars' import included). CSV rows: the same export written as CSV.\n")
+                "Polars' import included). CSV rows: the same export written as CSV; anonymous rows: the "
+                f"export with {ANONYMOUS_SHARE:.0%} of its user ids blanked, each such row a reject "
+                "(--rejects).\n")
     if "bootstrap" not in args.skip:
         sizes = [100_000] if args.quick else [1_000_000, 10_000_000]
         report["bootstrap"] = bootstrap_table(sizes, args.workdir)
