@@ -590,7 +590,8 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
         if name in chunks:
             parts = chunks.pop(name)
             if not every:
-                parts = [part[keep[bounds[i]:bounds[i + 1]]] for i, part in enumerate(parts)]
+                for i in range(len(parts)):  # one at a time: each original is freed before the next copy,
+                    parts[i] = parts[i][keep[bounds[i]:bounds[i + 1]]]  # which can take its room
             column = pl.Series(name, parts[0] if parts else np.empty(0, dtype=PASS_ONE[name]))
             for part in parts[1:]:
                 column.append(pl.Series(name, part))  # a chunk more, no copy
