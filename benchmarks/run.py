@@ -112,17 +112,22 @@ CSV_MAX_EVENTS = 11_000_000
 Parquet file: 709 MB at 10.7M events), against the floor on that CSV file."""
 
 
+def _written_once(out: Path, write) -> Path:
+    """``out``, made by ``write(path)`` unless it exists (written under another name, then renamed:
+    an interrupted run leaves no half-written export behind)."""
+    if not out.exists():
+        part = out.with_name(out.name + ".part")
+        write(part)
+        part.replace(out)
+    return out
+
+
 def csv_copy(parquet: Path) -> Path:
     """The export written as CSV next to ``parquet`` (once; Polars' writer: ISO 8601 times with an
     offset, empty cells for nulls, as a CDP's CSV export has them)."""
     import polars as pl
 
-    out = parquet.with_suffix(".csv")
-    if not out.exists():
-        part = out.with_suffix(".csv.part")
-        pl.read_parquet(parquet).write_csv(part)
-        part.replace(out)
-    return out
+    return _written_once(parquet.with_suffix(".csv"), lambda path: pl.read_parquet(parquet).write_csv(path))
 
 
 ANONYMOUS_SHARE = 0.10
@@ -134,15 +139,13 @@ def anonymous_copy(parquet: Path) -> Path:
     """The export with :data:`ANONYMOUS_SHARE` of its user ids blanked (seed 0), next to ``parquet``."""
     import polars as pl
 
-    out = parquet.with_name("events_anonymous.parquet")
-    if not out.exists():
+    def write(path: Path) -> None:
         frame = pl.read_parquet(parquet)
         blank = np.random.default_rng(0).random(len(frame)) < ANONYMOUS_SHARE
-        part = out.with_suffix(".part")
         frame.with_columns(pl.when(pl.Series(blank)).then(None).otherwise(pl.col("user_id")).alias("user_id")
-                           ).write_parquet(part)
-        part.replace(out)
-    return out
+                           ).write_parquet(path)
+
+    return _written_once(parquet.with_name("events_anonymous.parquet"), write)
 
 
 def scale_table(sizes: list[int], workdir: Path, repeats: int = SCALE_REPEATS) -> list[dict]:

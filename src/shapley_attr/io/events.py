@@ -237,7 +237,9 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     rows = {name: np.empty(total, dtype=dtype) for name, dtype in PASS_ONE.items()
             if name not in CHUNKED and not (numbered and name == ROW)}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in CHUNKED}
-    copied = [name for name in rows if not (text_time and name == "_known")]
+    read = set(compact.collect_schema())  # the columns Polars gives (no time nor _known with text_time)
+    copied = [name for name in rows if name in read]
+    chunked = [name for name in CHUNKED if name in read]
     scratch = None  # the time texts' bytes, batch after batch (views.read_times)
     label_counts = np.zeros(1, dtype=np.int64)  # rows per label id, counted while Polars reads the next batch
     done = 0
@@ -256,9 +258,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 del t
             rows["_known"][done:done + m] &= certainly_given(batch.get_column("_user"))
             label_counts = _count_labels(label_counts, rows["_label"][done:done + m])
-            for name, parts in chunks.items():
-                if not (text_time and name == "t"):
-                    parts.append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
+            for name in chunked:
+                chunks[name].append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
             if kept_parts is not None:
                 other = batch.filter(~batch.get_column("_touch")).select(
                     pl.col(f"_keep_{c}").alias(c) for c in kept)

@@ -27,8 +27,8 @@ def _cut_users(new_user, t, is_conv, code, value, in_scope, ident, n, lookback_u
     from journey ``nj`` and code ``nc`` on (``ends[j]``: the end of journey ``j`` in ``out_codes``;
     every field of a journey written, so the buffers may be uninitialised); ``src[j]`` is
     ``ident[k]`` of the journey's conversion ``k`` (``k`` itself when ``ident`` is empty; -1 on a
-    journey without a conversion). Adds to ``stats``; returns the journeys and codes written so far. A helper compiled into its callers: the whole cut
-    (:func:`_cut_journeys`) and the order kernel's cut of each bucket of users
+    journey without a conversion). Adds to ``stats``; returns the journeys and codes written so far. A
+    helper compiled into its callers: the whole cut (:func:`_cut_journeys`) and the order kernel's cut of each bucket of users
     (``kernels.ordering._sorted_journeys``)."""
     all_in_scope = in_scope.shape[0] == 0
     by_index = ident.shape[0] == 0
