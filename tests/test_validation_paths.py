@@ -86,6 +86,26 @@ def test_shortcut_equals_the_checks(data, with_partner, batch, kept_rows, monkey
             assert_frame_equal(getattr(fast, name), theirs, check_dtypes=True)
     assert fast.order_ids_derived == slow.order_ids_derived == kept.order_ids_derived
     assert fast.rows_accepted + fast.rows_rejected == len(frame)
+    # and, not through the shortcuts at all: each accepted row's user hashes and time are those of its
+    # raw values (a time the compiled reader leaves unread, e.g. with white space around it, is parsed
+    # by parse_time; the shortcuts once left it 0)
+    raw = lf.select(pl.col(ROW).cast(pl.Int64), pl.col("user_id").hash(seed=0).alias("_h"),
+                    pl.col("user_id").hash(seed=7919).alias("_h2"), ev.parse_time(pl.Utf8).alias("t")).collect()
+    want = fast.accepted.select(ROW).join(raw, on=ROW, how="left", maintain_order="left")
+    assert_frame_equal(fast.accepted.select(ROW, "_h", "_h2", "t"), want, check_dtypes=True)
+    assert want.get_column("t").null_count() == 0
+    # the event type and channel code too, from the trimmed raw values (Polars' trim is the contract's)
+    label = pl.col("channel").str.strip_chars()
+    if with_partner:
+        partner = pl.col("partner").str.strip_chars()
+        label = pl.when(partner.is_not_null() & (partner != "")).then(pl.lit("partner:") + partner).otherwise(label)
+    is_conv = pl.col("event_type").str.strip_chars().is_in(list(mapping.conversion_types)).fill_null(False)
+    typed = lf.select(pl.col(ROW).cast(pl.Int64), is_conv.alias("is_conversion"), label.alias("_label")).collect()
+    typed = fast.accepted.select(ROW).join(typed, on=ROW, how="left", maintain_order="left")
+    codes = [-1 if conv else list(fast.channels).index(lab)
+             for conv, lab in zip(typed.get_column("is_conversion"), typed.get_column("_label"))]
+    assert fast.accepted.get_column("is_conversion").to_list() == typed.get_column("is_conversion").to_list()
+    assert fast.accepted.get_column("code").to_list() == codes
 
 
 def test_plain_touches_skip_the_checks(monkeypatch):
@@ -121,3 +141,31 @@ def test_union_is_numpys(a, b):
     a, b = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
     got = ev._union(a, b)
     assert got.dtype == np.int64 and np.array_equal(got, np.union1d(a, b))
+
+
+def test_times_the_reader_leaves_unread_attribute_as_clean_ones(tmp_path):
+    """The bundled export as CSV twice: ISO times, and the same instants written as the compiled reader
+    leaves them to ``parse_time`` (white space around, a lower-case ``z``, a tab before the offset).
+    Every row then goes through the checks; the credits must be the same to the last digit (the
+    checked touches once kept the first pass's 0 for their unread times and fell out of every window)."""
+    import numpy as np
+
+    import shapley_attr as sa
+
+    events = pl.read_parquet("data/samples/events.parquet")
+    iso = events.with_columns(pl.col("event_time").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    styles = np.arange(len(iso)) % 3
+    odd = iso.with_columns(
+        pl.when(pl.Series(styles == 0)).then(pl.lit(" ") + pl.col("event_time") + pl.lit(" "))
+        .when(pl.Series(styles == 1)).then(pl.col("event_time").str.replace("Z", "z"))
+        .otherwise(pl.col("event_time").str.replace("Z", "\t+00:00")).alias("event_time"))
+    assert odd.get_column("event_time").head(3).to_list() == [
+        " " + iso.item(0, "event_time") + " ", iso.item(1, "event_time")[:-1] + "z",
+        iso.item(2, "event_time")[:-1] + "\t+00:00"]
+    clean_csv, odd_csv = tmp_path / "clean.csv", tmp_path / "odd.csv"
+    iso.write_csv(clean_csv)
+    odd.write_csv(odd_csv)
+    options = dict(fx="data/samples/fx.csv", model="shapley", game="rate")
+    clean = sa.attribute(str(clean_csv), **options)
+    assert_frame_equal(sa.attribute(str(odd_csv), **options), clean)
+    assert_frame_equal(sa.attribute("data/samples/events.parquet", **options), clean)

@@ -311,7 +311,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
 
     def take_verdicts(checked: pl.DataFrame) -> None:
         bad = checked.get_column("_bad")
-        verdicts.append(checked.select(ROW, "is_conversion", "code", "_bad"))
+        verdicts.append(checked.select(ROW, *CHECKED_ORDER, "is_conversion", "code", "_bad"))
         convs.append(_take(checked, conv_columns, checked.get_column("is_conversion") & ~bad))
         if bool(bad.any()):
             flagged_parts.append(_take(checked, [ROW, *flag_cols], bad))
@@ -357,7 +357,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         verdicts, convs, flagged_parts, counted_parts = (
             [pl.concat(parts).sort(ROW)] if parts else [] for parts in (verdicts, convs, flagged_parts, counted_parts))
     empty = frame_of(lf.clear()).collect()
-    verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, "is_conversion", "code", "_bad")
+    verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, *CHECKED_ORDER, "is_conversion", "code", "_bad")
     accepted = _accepted_rows(rows, chunks, code, plain, verdict)
     del rows, verdict, verdicts
     conv = pl.concat(convs) if convs else empty.select(conv_columns)
@@ -440,6 +440,10 @@ PASS_ONE = {ROW: np.int64, "_h": np.uint64, "_h2": np.uint64, "t": np.int64, "_l
 """The columns of the first pass over every row, as arrays."""
 CHUNKED = ("_h", "_h2", "t")
 """The first pass's columns kept as one array a batch (accepted as chunked columns)."""
+CHECKED_ORDER = CHUNKED
+"""The order columns an accepted row that went through the checks takes from them, not from the first
+pass: a time the compiled reader left unread (white space around it, a leap second, ...) is parsed
+there alone (``parse_time``), and the first pass holds 0 for it."""
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -458,6 +462,14 @@ def _row_numbers(rows: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
 def _chunk_bounds(parts: list[np.ndarray]) -> np.ndarray:
     """Where each array of a column kept one array a batch starts, and the column's length."""
     return np.cumsum([0] + [len(part) for part in parts])
+
+
+def _put_chunks(parts: list[np.ndarray], at: np.ndarray, values: np.ndarray) -> None:
+    """Write ``values`` at positions ``at`` (ascending) of a column kept one array a batch (``parts``)."""
+    bounds = _chunk_bounds(parts)
+    cuts = np.searchsorted(at, bounds)
+    for i, part in enumerate(parts):
+        part[at[cuts[i]:cuts[i + 1]] - bounds[i]] = values[cuts[i]:cuts[i + 1]]
 
 
 def _take_chunks(parts: list[np.ndarray], at: np.ndarray) -> np.ndarray:
@@ -580,6 +592,8 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
     is_conv = np.zeros(n, dtype=np.bool_)
     code[at] = verdict.get_column("code").to_numpy()
     is_conv[at] = verdict.get_column("is_conversion").to_numpy()
+    for name in CHECKED_ORDER:  # the checks' own values (a time the first pass left unread is 0 there)
+        _put_chunks(chunks[name], at, verdict.get_column(name).fill_null(0).to_numpy())
     keep = plain
     keep[at] = ~verdict.get_column("_bad").to_numpy()
     every = bool(keep.all())
