@@ -1,7 +1,7 @@
 """The journey builder against a naive per-user loop: ties, lookback edges, (direct), tails, periods."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
@@ -39,8 +39,32 @@ def as_dict(table):
     return out
 
 
-def compare(events, lookback_days=30.0, period=None):
-    table, _ = load(frame(events), lookback_days=lookback_days, period=period)
+TEXT_TIMES = [
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    lambda d: d.astimezone(timezone(timedelta(hours=2))).strftime("%Y-%m-%dT%H:%M:%S%z"),
+    lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    lambda d: str(int(d.timestamp() * 1e6)),
+    lambda d: " " + d.strftime("%Y-%m-%dT%H:%M:%SZ") + " ",  # the rest are left to parse_time
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%Sz"),
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%S\t+00:00"),
+]
+"""Forms of an event time as text: the compiled reader's layouts, then values it leaves unread."""
+
+
+def as_text(df: pl.DataFrame, forms: list[int]) -> pl.DataFrame:
+    """``df`` with its event times written as text, row i in ``TEXT_TIMES[forms[i % len(forms)]]``, and
+    its event types and labels padded with spaces on every third row (the checks trim them)."""
+    times = [TEXT_TIMES[forms[i % len(forms)]](d) for i, d in enumerate(df.get_column("event_time").to_list())]
+    pad = pl.Series([i % 3 == 0 for i in range(len(df))])
+    return df.with_columns(
+        pl.Series("event_time", times, dtype=pl.Utf8),
+        pl.when(pad).then(pl.lit(" ") + pl.col("event_type")).otherwise(pl.col("event_type")).alias("event_type"),
+        pl.when(pad).then(pl.col("channel") + pl.lit(" ")).otherwise(pl.col("channel")).alias("channel"))
+
+
+def compare(events, lookback_days=30.0, period=None, forms=None):
+    source = frame(events) if forms is None else as_text(frame(events), forms)
+    table, _ = load(source, lookback_days=lookback_days, period=period)
     lo, hi = period_bounds(period) if period else (None, None)
     expected = naive.journeys(events, int(lookback_days * DAY), lo, hi)
     got = as_dict(table)
@@ -109,11 +133,15 @@ event_strategy = st.lists(
 
 @settings(max_examples=120, deadline=None)
 @given(rows=event_strategy, lookback=st.sampled_from([1.0, 3.0, 30.0]),
-       period=st.sampled_from([None, "2026-10", "2026-11"]), shuffle_seed=st.integers(0, 1000))
-def test_random_events_against_naive(rows, lookback, period, shuffle_seed):
+       period=st.sampled_from([None, "2026-10", "2026-11"]), shuffle_seed=st.integers(0, 1000),
+       forms=st.lists(st.integers(0, len(TEXT_TIMES) - 1), min_size=1, max_size=5))
+def test_random_events_against_naive(rows, lookback, period, shuffle_seed, forms):
     # times on a coarse grid (half days) so that ties are frequent
     events = [ev(u, T0 + t * DAY // 2, conv, None if conv else ch, float(g)) for u, t, conv, ch, g in rows]
     compare(events, lookback_days=lookback, period=period)
+    # the same events with their times as text in mixed forms (some left unread by the compiled
+    # reader) and padded types and labels: the same journeys
+    compare(events, lookback_days=lookback, period=period, forms=forms)
     # shuffling rows changes nothing except the order of same-instant events, which the rule fixes:
     # keep same-instant groups in their relative order by shuffling only across distinct instants
     rng = np.random.default_rng(shuffle_seed)
