@@ -44,8 +44,8 @@ TEXT_TIMES = [
     lambda d: d.astimezone(timezone(timedelta(hours=2))).strftime("%Y-%m-%dT%H:%M:%S%z"),
     lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC"),
     lambda d: str(int(d.timestamp() * 1e6)),
-    lambda d: " " + d.strftime("%Y-%m-%dT%H:%M:%SZ") + " ",  # the rest are left to parse_time
-    lambda d: d.strftime("%Y-%m-%dT%H:%M:%Sz"),
+    lambda d: " " + d.strftime("%Y-%m-%dT%H:%M:%SZ") + " ",
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%Sz"),  # these two are left to parse_time
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S\t+00:00"),
 ]
 """Forms of an event time as text: the compiled reader's layouts, then values it leaves unread."""

@@ -26,7 +26,8 @@ TIMES = ["2026-10-01T10:00:00Z", "2026-10-02 11:30:00", "2026-10-01T10:00:00+02:
          "2026-10-01T10:00:60Z", "2026-02-29T10:00:00Z", "1700000000", "2026-10-01T10:00:00 +02:00"]
 """Times the compiled reader reads and times it leaves to parse_time (a leap second, a spaced offset,
 epoch digits), valid or not."""
-TYPES = ["touch", "conversion", " touch", "touch ", "conversion\t", "click", "", None, "Touch"]
+TYPES = ["touch", "conversion", " touch", "touch ", " touch ", "  touch", "\ttouch", "conversion\t", " conversion",
+         "click", "", None, "Touch"]
 LABELS = ["email", "search", " email", "email ", "", "  ", None, "(direct)", " (direct) ", "display", "\u00a0seo", "\x1fseo", "seo"]
 PARTNERS = [None, None, "", "p1", " p2 ", "  "]
 GMV = ["100.00", " 12.5 ", "-5", "abc", "", None, "1e13", "0"]
@@ -48,7 +49,7 @@ def rows(with_partner: bool):
 def validate(frame: pl.DataFrame, shortcut: bool, monkeypatch, mapping: ColumnMapping):
     with monkeypatch.context() as m:
         if not shortcut:  # no raw event type counts as a touch: every row goes whole through the checks
-            m.setattr(ev, "_untrimmed", lambda types: [])
+            m.setattr(ev, "_raw_spellings", lambda types: [])
             m.setattr(ev, "KNOWN_SHORTCUT", False)
         return ev.validate_events(frame.lazy().with_row_index(ROW, offset=1), "events.csv", mapping)
 
@@ -144,8 +145,9 @@ def test_union_is_numpys(a, b):
 
 
 def test_times_the_reader_leaves_unread_attribute_as_clean_ones(tmp_path):
-    """The bundled export as CSV twice: ISO times, and the same instants written as the compiled reader
-    leaves them to ``parse_time`` (white space around, a lower-case ``z``, a tab before the offset).
+    """The bundled export as CSV twice: ISO times, and the same instants with white space around them
+    (read by the compiled reader) or as it leaves them to ``parse_time`` (a lower-case ``z``, a tab
+    before the offset).
     Every row then goes through the checks; the credits must be the same to the last digit (the
     checked touches once kept the first pass's 0 for their unread times and fell out of every window)."""
     import numpy as np

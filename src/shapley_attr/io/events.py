@@ -189,7 +189,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     checks = binary_checks + checks
     label = exprs["channel"] if "partner" in schema else _as_text("channel", schema)
     user = pl.col("user_id").cast(pl.Utf8)
-    raw_touch = pl.col("event_type").cast(pl.Utf8).is_in(_untrimmed(touch_types)).fill_null(False)
+    raw_touch = pl.col("event_type").cast(pl.Utf8).is_in(_raw_spellings(touch_types)).fill_null(False)
     if binary_checks:  # bytes decoded in Python: every row takes the checks' way
         raw_touch = pl.lit(False)
 
@@ -493,11 +493,14 @@ def _copy_into(series: pl.Series, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _untrimmed(types) -> list[str]:
-    """The event types that trimming leaves unchanged (Polars' whitespace rule): a raw value equal to
-    one of them is that type without trimming."""
+def _raw_spellings(types) -> list[str]:
+    """Raw event types the first pass takes for ``types`` without trimming: each type that trimming
+    leaves unchanged (Polars' whitespace rule), as it is and with one space before, after or both (a
+    CSV written with ", " between its fields has " touch" on every row; any other padding is trimmed
+    by the checks). Each trims to its type, so the checks would give the same verdict."""
     values = pl.Series(list(types), dtype=pl.Utf8)
-    return values.filter(values == values.str.strip_chars()).to_list()
+    exact = values.filter(values == values.str.strip_chars()).to_list()
+    return [f"{before}{t}{after}" for t in exact for before, after in (("", ""), (" ", ""), ("", " "), (" ", " "))]
 
 
 def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list[str], known: bool = False):

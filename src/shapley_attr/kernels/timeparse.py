@@ -6,8 +6,9 @@ first that parses (nine parsers; 10.7M events from CSV: 11.8 s of the first pass
 CPU). This kernel reads the common layouts byte by byte in one pass and says for each row whether it
 read it. It reads a strict subset of what ``parse_time`` accepts and gives, for every value it reads,
 exactly ``parse_time``'s instant (tested against it value for value); any other value (another layout,
-white space around it, a leap second, a one-digit offset, a lower-case letter, text outside
-ASCII, ...) is left unread, and the caller parses those rows with ``parse_time`` itself. The subset::
+a leap second, a one-digit offset, a lower-case letter, text outside ASCII, ...) is left unread, and
+the caller parses those rows with ``parse_time`` itself. The subset, after any ASCII white space
+around the value (which parse_time trims: a CSV written with ", " between its fields)::
 
     YYYY-MM-DD                                   midnight UTC
     YYYY-MM-DD[T| ]hh:mm[:ss[.f]][zone]          f: 1 to 9 digits (microseconds kept, the rest cut)
@@ -16,8 +17,8 @@ ASCII, ...) is left unread, and the caller parses those rows with ``parse_time``
                                                  int64; unit by magnitude, as parse_time
 
 with a valid date (the proleptic Gregorian calendar, leap years included), hours 00-23, minutes and
-seconds 00-59, offsets up to 23:59; no zone means UTC; the spaces before a zone are ASCII spaces. A zone after a space-separated time needs the
-seconds (``parse_time`` has no layout ``YYYY-MM-DD hh:mmZ``), so that one is left unread too.
+seconds 00-59, offsets up to 23:59; no zone means UTC; the spaces before a zone are ASCII spaces. A
+zone after a space-separated time needs the seconds (``parse_time`` has no layout ``YYYY-MM-DD hh:mmZ``), so that one is left unread too.
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ _SIGNATURE = [types.int64(types.Array(types.uint32, 2, "C", readonly=True), _RO_
 
 INLINE = 12
 """Longest text an Arrow string view holds inline (its bytes 4..15); longer ones are in a data buffer."""
-LONGEST = 48
-"""Longest text read (a timestamp with nine fraction digits and a spaced UTC is ~40 bytes)."""
+LONGEST = 64
+"""Longest text read (a timestamp with nine fraction digits and a spaced UTC is ~40 bytes, then
+white space around it)."""
 
 
 @kernel(inline=True)
@@ -97,9 +99,22 @@ def _epoch_digits(src, base, n):
 
 
 @kernel(inline=True)
+def _blank(c):
+    """Whether byte ``c`` is ASCII white space (tab to carriage return, space): all of Unicode's
+    White_Space below 0x80, what Polars' ``strip_chars`` trims there."""
+    return c == 32 or (9 <= c and c <= 13)
+
+
+@kernel(inline=True)
 def _parse_one(src, base, n):
     """The instant (UTC epoch microseconds) written by the ``n`` bytes of ``src`` from ``base``, and
-    whether they are in the subset (the instant is 0 when not)."""
+    whether they are in the subset (the instant is 0 when not). ASCII white space around the value is
+    skipped, as parse_time trims it."""
+    while n > 0 and _blank(src[base]):
+        base += 1
+        n -= 1
+    while n > 0 and _blank(src[base + n - 1]):
+        n -= 1
     if n >= 9 and (src[base] == 45 or src[base + 4] != 45):  # '-' first, or no '-' after a year: digits
         return _epoch_digits(src, base, n)
     if n < 10 or src[base + 4] != 45 or src[base + 7] != 45:  # '-'
