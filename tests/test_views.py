@@ -69,3 +69,92 @@ def test_certainly_given_when_the_export_fails(monkeypatch):
 
     monkeypatch.setattr(pl.Series, "_export_arrow_to_c", broken)
     assert certainly_given(pl.Series(["u1", " ", None])).tolist() == [True, False, False]
+
+
+# --- the first pass's label ids (views.LabelIds, kernels.labels) --------------------------------------
+
+labels = st.one_of(st.none(), st.sampled_from(["", "email", " email", "email ", "paid_search", "organic_search",
+                                               "partner:KW-0003", "partner:KW-0004", "x" * 12, "x" * 13, "x" * 16,
+                                               "x" * 17, "x" * 24, "x" * 25, "é" * 6, "é" * 7, "😀" * 5]),
+                   st.text(max_size=40))
+
+
+def reference_ids(batches: list[list[str | None]]) -> tuple[list[list[int]], list[str]]:
+    """Ids by a Python dict: 0 for a null, else 1 + the value's index in order of first appearance."""
+    seen: dict[str, int] = {}
+    out = []
+    for values in batches:
+        out.append([0 if v is None else seen.setdefault(v, len(seen)) + 1 for v in values])
+    return out, list(seen)
+
+
+def label_ids_of(batches, chunks_at=None) -> tuple[list[list[int]], list[str]]:
+    from shapley_attr.io.views import LabelIds
+
+    ids = LabelIds()
+    out = []
+    for values in batches:
+        cut = len(values) // 2 if chunks_at is None else min(chunks_at, len(values))
+        series = pl.concat([pl.Series(values[:cut], dtype=pl.Utf8), pl.Series(values[cut:], dtype=pl.Utf8)],
+                           rechunk=False)
+        got = np.full(len(values), -7, dtype=np.int32)
+        ids.ids(series, got)
+        out.append(got.tolist())
+    return out, ids.texts()
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(labels, max_size=60), max_size=4), cut=st.integers(0, 60))
+def test_label_ids_match_a_dictionary_of_the_values(batches, cut):
+    """Exact ids, whatever the values (inline and out-of-line views, multi-byte text, values that differ
+    past their first 16 bytes or only in length or padding), the chunks and the batches; texts by id."""
+    assert label_ids_of(batches, cut) == reference_ids(batches)
+
+
+def test_label_ids_grow_past_the_first_table():
+    """Thousands of distinct values (the table, its offsets and its words grown many times, the table
+    rehashed): ids stay those of first appearance; values sharing their first 16 bytes stay apart."""
+    values = [f"{'shared-prefix-16'}{i % 3001}" if i % 2 else f"l{i % 2999}" for i in range(20_000)]
+    values[5] = None
+    assert label_ids_of([values[:7000], values[7000:]]) == reference_ids([values[:7000], values[7000:]])
+
+
+def test_label_ids_of_sliced_and_repeated_views():
+    """A sliced column (an offset into the views) and runs of one value (the row-before shortcut, which
+    a null between must not carry over)."""
+    from shapley_attr.io.views import LabelIds
+
+    values = ["a" * 20, "a" * 20, None, "a" * 20, "b", "b", "a" * 20, "c" * 30] * 5
+    series = pl.Series(values).slice(3)
+    got = np.zeros(len(series), dtype=np.int32)
+    ids = LabelIds()
+    ids.ids(series, got)
+    (expected,), texts = reference_ids([values[3:]])
+    assert got.tolist() == expected and ids.texts() == texts
+
+
+def test_label_ids_without_views(monkeypatch):
+    """A column Polars would not export as views: the same ids, through views made for its distinct
+    values, batch after batch sharing one dictionary with exported ones."""
+    from shapley_attr.io import views
+
+    batches = [["b", None, "a" * 30, "b", ""], ["c", "a" * 30, None, "d" * 17]]
+    expected = reference_ids(batches)
+    real = views._exported
+    calls = []
+
+    def every_other(part):
+        calls.append(1)
+        return real(part) if len(calls) % 2 else _none()
+
+    from contextlib import contextmanager
+
+    @contextmanager
+    def _none():
+        yield None
+
+    monkeypatch.setattr(views, "_exported", every_other)
+    assert label_ids_of(batches, chunks_at=2) == expected
+    monkeypatch.delattr(pl.Series, "_export_arrow_to_c")
+    monkeypatch.setattr(views, "_exported", real)
+    assert label_ids_of(batches, chunks_at=2) == expected

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_COLUMNS, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW
-from .views import blank, certainly_given, read_times
+from .views import LabelIds, blank, certainly_given, read_times
 
 MAX_GMV = 1e12
 """Largest order value (and |margin|) accepted: larger is a unit or parsing error, never an order."""
@@ -164,7 +164,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                     keep_others: bool = False) -> ValidatedEvents:
     """Split an events frame into accepted rows and rejects.
 
-    Two passes: a cheap one over every row (hashes, time, a categorical label id, the plain-touch
+    Two passes: a cheap one over every row (hashes, time, a label id, the plain-touch
     test) and the contract's checks over the other rows alone (conversions and whatever is not a
     plain touch). No string column of the whole export is kept, no text is trimmed and no number
     parsed on a plain touch; reasons and raw values are built by reading the failing rows again.
@@ -197,7 +197,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         raw_touch = pl.lit(False)
 
     # Pass 1, over every row, a few cheap columns: the user id's two hashes, the time, the raw channel
-    # label as a categorical id and whether the row is a *plain touch* candidate (user id given, time
+    # label as an id (views.LabelIds, off the column's views: a Polars Categorical cast took a third of
+    # the pass's Polars CPU) and whether the row is a *plain touch* candidate (user id given, time
     # parsed, raw event type one of the touch types). No text is trimmed and no number parsed per row:
     # the distinct labels (a few, even on a large export) are trimmed once afterwards by Polars (the
     # checks' own whitespace rule), which also gives the channel dictionary; whether the user id is
@@ -209,10 +210,12 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # not plain and go to the checks, which parse them with parse_time. 10.7M events from CSV: 11.8 s
     # of parsing (parse_time tries nine layouts on every row) -> ~0.3 s of one core.
     text_time = _text_time(schema["event_time"])
-    if text_time:
-        from ..kernels.preload import preload
+    from ..kernels.preload import preload
 
-        preload(("shapley_attr.kernels.timeparse",))  # numba loads while Polars reads the first batch
+    # numba loads in the background while Polars reads the first batches; the time reader is needed
+    # from the first batch, the label table can wait (see `pending` below)
+    loading = preload((("shapley_attr.kernels.timeparse",) if text_time else ()) + ("shapley_attr.kernels.labels",))
+    if text_time:
         time_columns = [pl.col("event_time").cast(pl.Utf8).alias("_time_text")]
         time_out = ["_time_text"]
     else:
@@ -227,10 +230,10 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     compact = lf.select(
         pl.col(ROW).cast(pl.Int64), user.hash(seed=0).alias("_h"), user.hash(seed=7919).alias("_h2"),
         *time_columns,
-        (label.cast(pl.Categorical).to_physical().cast(pl.Int32) + 1).fill_null(0).alias("_label"),
+        label.cast(pl.Utf8).alias("_label_text"),
         raw_touch.alias("_touch"), user.alias("_user"),
         *[pl.col(c).alias(f"_keep_{c}") for c in kept],
-    ).select(*([] if numbered else [ROW]), "_h", "_h2", *time_out, "_label", "_touch", "_user",
+    ).select(*([] if numbered else [ROW]), "_h", "_h2", *time_out, "_label_text", "_touch", "_user",
              *[f"_keep_{c}" for c in kept])
     # Each batch is copied into arrays and dropped: Polars reuses its memory for the next batch, and no
     # second copy of the columns is ever made. The order columns stay one array a batch (CHUNKED): the
@@ -244,6 +247,12 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     copied = [name for name in rows if name in read]
     chunked = [name for name in CHUNKED if name in read]
     scratch = None  # the time texts' bytes, batch after batch (views.read_times)
+    label_ids = LabelIds()  # the raw labels' ids (1 + index in order of first appearance; 0: null)
+    # batches whose labels wait for the label kernel to load: the batch loop goes on meanwhile (waiting
+    # for the load stalled Polars' reading: 10.7M events, 0.3-0.4 s slower); a batch's label column
+    # kept is ~16 bytes a row, a few batches at most (10.7M events from CSV: peak RSS 951 -> 977 MiB;
+    # from Parquet unchanged)
+    pending = []
     label_counts = np.zeros(1, dtype=np.int64)  # rows per label id, counted while Polars reads the next batch
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
@@ -260,7 +269,12 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 chunks["t"].append(t)
                 del t
             rows["_known"][done:done + m] &= certainly_given(batch.get_column("_user"))
-            label_counts = _count_labels(label_counts, rows["_label"][done:done + m])
+            pending.append((batch.get_column("_label_text"), done, m))
+            if loading is None or not loading.is_alive():
+                for labels_of, at, k in pending:
+                    label_ids.ids(labels_of, rows["_label"][at:at + k])
+                    label_counts = _count_labels(label_counts, rows["_label"][at:at + k])
+                pending = []
             for name in chunked:
                 chunks[name].append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
             if kept_parts is not None:
@@ -275,11 +289,15 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             bar.update(m)
             del batch
     del scratch
+    for labels_of, at, k in pending:
+        label_ids.ids(labels_of, rows["_label"][at:at + k])
+        label_counts = _count_labels(label_counts, rows["_label"][at:at + k])
+    del pending
     if done != total:
         raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
     if after_first_pass is not None:
         after_first_pass()
-    channels, code = _dictionary(rows.pop("_label"), label_counts)
+    channels, code = _dictionary(rows.pop("_label"), label_counts, label_ids.texts())
     plain = rows.pop("_touch")  # written over: the plain touches (raw touch type, user id, time, label)
     known = rows.pop("_known")  # user id certainly given (views.certainly_given) and time parsed
     non_touch = np.flatnonzero(~plain)  # rows whose raw event type is no touch type, in row order
@@ -555,15 +573,15 @@ def _count_labels(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _dictionary(labels: np.ndarray, counts: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _dictionary(labels: np.ndarray, counts: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]:
     """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
-    and every row's code in it (-1: a null, blank or reserved label) from the rows' categorical ids
-    plus one (0: a null label), written over ``labels``. ``counts``: the rows of each id
+    and every row's code in it (-1: a null, blank or reserved label) from the rows' raw label ids
+    (:class:`views.LabelIds`: 1 + the index of the raw label in ``texts``; 0: a null label), written
+    over ``labels``. ``counts``: the rows of each id
     (:func:`_count_labels`; the first pass counts them batch by batch, while Polars reads the next
     one: after it, NumPy's counting shared the interpreter with the kernels' load in the background)."""
     present = np.flatnonzero(counts[1:]) + 1
-    trimmed = (pl.Series((present - 1).astype(np.uint32), dtype=pl.UInt32).cat.to(pl.Categorical).cast(pl.Utf8)
-               .str.strip_chars().to_list()) if len(present) else []
+    trimmed = pl.Series([texts[i - 1] for i in present], dtype=pl.Utf8).str.strip_chars().to_list()
     channels = sorted(set(trimmed) - {"", DIRECT})
     position = {c: i for i, c in enumerate(channels)}
     lut = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int32)

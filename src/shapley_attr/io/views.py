@@ -170,6 +170,27 @@ def read_times(values: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, parse, 
     return scratch
 
 
+def _data_buffers(array, scratch: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exported string array's data buffers copied one after the other into ``scratch`` (grown when
+    too small), then ``pad`` zero bytes: ``(data, starts, scratch)``, buffer ``b`` at ``data[starts[b]:]``,
+    as the view kernels read them."""
+    n_data = array.n_buffers - 3  # validity, views, the data buffers, their sizes
+    sizes = (np.asarray(_Borrowed(array.buffers[array.n_buffers - 1], (n_data,), _NATIVE_I8)).copy() if n_data > 0
+             else np.zeros(0, dtype=np.int64))
+    starts = np.zeros(max(n_data, 1), dtype=np.int64)
+    if n_data > 1:
+        np.cumsum(sizes[:-1], out=starts[1:])
+    total = int(sizes.sum())
+    if len(scratch) < total + pad:
+        scratch = np.empty(max(total + pad, 2 * len(scratch)), dtype=np.uint8)
+    for b in range(n_data):
+        if sizes[b]:
+            buffer = _Borrowed(array.buffers[2 + b], (int(sizes[b]),), "|u1")
+            scratch[starts[b]:starts[b] + sizes[b]] = np.asarray(buffer)
+    scratch[total:total + pad] = 0
+    return scratch[:total + pad], starts, scratch
+
+
 def _times_from_views(part: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, scratch: np.ndarray
                       ) -> tuple[bool, np.ndarray]:
     """:func:`read_times` of a one-chunk column from its views; False (nothing written) when it is not
@@ -182,23 +203,121 @@ def _times_from_views(part: pl.Series, out_t: np.ndarray, out_ok: np.ndarray, sc
         if array is None:
             return False, scratch
         views = _views_of(array)
-        n_data = array.n_buffers - 3  # validity, views, the data buffers, their sizes
-        sizes = (np.asarray(_Borrowed(array.buffers[array.n_buffers - 1], (n_data,), _NATIVE_I8)).copy() if n_data > 0
-                 else np.zeros(0, dtype=np.int64))
-        starts = np.zeros(max(n_data, 1), dtype=np.int64)
-        if n_data > 1:
-            np.cumsum(sizes[:-1], out=starts[1:])
-        total = int(sizes.sum())
-        if len(scratch) < total:
-            scratch = np.empty(max(total, 2 * len(scratch)), dtype=np.uint8)
-        for b in range(n_data):
-            if sizes[b]:
-                buffer = _Borrowed(array.buffers[2 + b], (int(sizes[b]),), "|u1")
-                scratch[starts[b]:starts[b] + sizes[b]] = np.asarray(buffer)
-        parse_views(views, views.view(np.uint8).reshape(-1), scratch[:total], starts, out_t, out_ok)
+        data, starts, scratch = _data_buffers(array, scratch)
+        parse_views(views, views.view(np.uint8).reshape(-1), data, starts, out_t, out_ok)
         nulls = array.null_count
     if nulls != 0:  # -1: not computed by the exporter; a null's view is undefined
         valid = part.is_not_null().to_numpy()
         out_ok &= valid
         out_t[~valid] = 0
     return True, scratch
+
+
+class LabelIds:
+    """Ids of a text column's values, batch after batch: 0 for a null, else 1 + the value's index among
+    the distinct values in order of first appearance (exact: the bytes themselves are compared). Read
+    from the column's views by ``kernels.labels``; a chunk not exported as views is looked up through
+    views made here for its distinct values. :meth:`texts` gives the values by index."""
+
+    def __init__(self) -> None:
+        self._slots = np.full(64, -1, dtype=np.int32)
+        self._heads = np.zeros((64, 3), dtype=np.uint64)  # beside each slot: length, first two words
+        self._key_at = np.zeros(33, dtype=np.int64)
+        self._keys = np.empty(64, dtype=np.uint64)  # the words past the first 16 bytes
+        self._state = np.zeros(2, dtype=np.int64)  # labels, words used
+        self._scratch = np.empty(0, dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return int(self._state[0])
+
+    def _by_label(self) -> np.ndarray:
+        """Each label's head (length, first two words), by label index."""
+        taken = self._slots >= 0
+        by_label = np.empty((len(self), 3), dtype=np.uint64)
+        by_label[self._slots[taken]] = self._heads[taken]
+        return by_label
+
+    def texts(self) -> list[str]:
+        """The distinct values, by index (id - 1)."""
+        keys, at = self._keys, self._key_at
+        return [np.concatenate([head[1:], keys[at[j]:at[j + 1]]]).astype("<u8").tobytes()[:int(head[0])]
+                .decode("utf-8") for j, head in enumerate(self._by_label())]
+
+    def ids(self, values: pl.Series, out: np.ndarray) -> None:
+        """Write the ids of ``values`` (text) into ``out`` (int32, as long)."""
+        at = 0
+        for part in values.get_chunks():
+            k = len(part)
+            if k:
+                self._chunk(part, out[at:at + k])
+            at += k
+
+    def _chunk(self, part: pl.Series, out: np.ndarray) -> None:
+        from ..kernels.labels import PAD
+
+        with _exported(part) as array:
+            if array is None:
+                return self._by_value(part, out)
+            views = _views_of(array)
+            data, starts, self._scratch = _data_buffers(array, self._scratch, PAD)
+            # a null's view is undefined: with nulls, the kernel skips them
+            valid = part.is_not_null().to_numpy() if array.null_count != 0 else np.empty(0, dtype=np.bool_)
+            self._lookup(views, data, starts, valid, out)
+
+    def _lookup(self, views, data, starts, valid, out) -> None:
+        from ..kernels.labels import label_ids
+
+        done = 0
+        while done < len(out):
+            done = label_ids(views, data, starts, valid, self._slots, self._heads, self._key_at, self._keys,
+                             self._state, out, done)
+            if done < len(out):
+                self._grow(int(views[done, 0]))
+
+    def _grow(self, n_bytes: int) -> None:
+        """Room for one more label of ``n_bytes`` bytes: the table, its offsets or its words doubled."""
+        from ..kernels.labels import rehash
+
+        labels, used = (int(x) for x in self._state)
+        if len(self._key_at) < labels + 2:
+            self._key_at = np.concatenate([self._key_at, np.zeros(len(self._key_at), dtype=np.int64)])
+        words = (max(n_bytes - 16, 0) + 7) // 8
+        if len(self._keys) < used + words:
+            self._keys = np.concatenate([self._keys, np.empty(max(len(self._keys), words), dtype=np.uint64)])
+        if len(self._slots) < 2 * (labels + 1):
+            by_label = self._by_label()
+            self._slots = np.full(2 * len(self._slots), -1, dtype=np.int32)
+            self._heads = np.zeros((len(self._slots), 3), dtype=np.uint64)
+            rehash(by_label, labels, self._slots, self._heads)
+
+    def _by_value(self, part: pl.Series, out: np.ndarray) -> None:
+        """A chunk that is not exported as views: its distinct values looked up through views made for
+        them here (:func:`made_views`), then every row's id by value (nulls 0)."""
+        from ..kernels.labels import PAD
+
+        distinct = part.drop_nulls().unique(maintain_order=True)
+        ids = np.zeros(len(distinct), dtype=np.int32)
+        if len(distinct):
+            views, data = made_views(distinct.to_list(), PAD)
+            self._lookup(views, data, np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.bool_), ids)
+        np.copyto(out, part.replace_strict(distinct, pl.Series(ids, dtype=pl.Int32), default=0,
+                                           return_dtype=pl.Int32).fill_null(0).to_numpy())
+
+
+def made_views(texts: list[str], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow string views of ``texts`` made here (four uint32 words a row; one data buffer, returned
+    with them and ``pad`` zero bytes after it, for the texts longer than 12 bytes): what the view
+    kernels read, without Polars."""
+    views = np.zeros((len(texts), 4), dtype=np.uint32)
+    view_bytes = views.view(np.uint8).reshape(len(texts), 16)
+    data = bytearray()
+    for i, text in enumerate(texts):
+        b = text.encode("utf-8")
+        views[i, 0] = len(b)
+        if len(b) <= 12:
+            view_bytes[i, 4:4 + len(b)] = np.frombuffer(b, dtype=np.uint8)
+        else:
+            view_bytes[i, 4:8] = np.frombuffer(b[:4], dtype=np.uint8)
+            views[i, 3] = len(data)
+            data += b
+    return views, np.frombuffer(bytes(data) + bytes(pad), dtype=np.uint8)
