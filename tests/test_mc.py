@@ -125,3 +125,38 @@ def test_many_channels_keep_the_monte_carlo_tables_small():
     r = fit(table, ModelParams(game="subset-rate", max_samples=2000, seed=1))
     assert r.info["method"] == "mc" and r.info["strata"] == 64
     assert_allclose(r.credit.sum(axis=0), [table.conversions.sum(), table.value.sum()], rtol=1e-9)
+
+
+_CROSS_KERNEL = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_mc import game_table, mc
+r = mc(game_table(seed=5, n_channels=40, n_paths=400), 4096, seed=3)
+assert "post-stratified" in r.info["variance_reduction"], r.info
+sys.stdout.write(np.concatenate([r.credit.ravel(), r.std_error.ravel()]).tobytes().hex())
+"""
+
+
+@pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"),
+                    reason="OPENBLAS_CORETYPE names x86-64 kernels")
+def test_credits_do_not_depend_on_the_cpus_blas_kernels():
+    """The stratified estimate is summed by NumPy, not by a BLAS matrix product: OpenBLAS picks its
+    kernels by the CPU and they sum in other orders (a 60 x 31 product differs in the last bit between
+    its Haswell and Nehalem kernels), so the credits' last digits would depend on the machine. The
+    same fit with OpenBLAS told to use the oldest x86-64 kernels gives the same bytes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _CROSS_KERNEL.format(tests=str(Path(__file__).resolve().parent))
+    outs = []
+    for core in (None, "Prescott"):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        if core:
+            env["OPENBLAS_CORETYPE"] = core
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs.append(done.stdout)
+    assert outs[0] == outs[1] and len(outs[0]) > 0

@@ -362,8 +362,10 @@ def subset_rate_mc(set_off, set_codes, k_of_set, n_of_set, n, v_all, params: Mod
         if count.min() >= 2:
             mean_s = total / count
             var_s = np.maximum(total_sq / count - mean_s * mean_s, 0.0) * count / (count - 1)
-            phi = mean_s @ prob
-            se = np.sqrt((var_s / count) @ (prob * prob))
+            # sums, not matrix products: BLAS picks its kernels by the CPU and they sum in other orders,
+            # so the credits' last digits would depend on the machine (see tests/test_golden.py)
+            phi = (mean_s * prob).sum(axis=1)
+            se = np.sqrt(((var_s / count) * (prob * prob)).sum(axis=1))
             stratified = True
         else:
             c = max(pairs, 2)
