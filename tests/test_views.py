@@ -158,3 +158,22 @@ def test_label_ids_without_views(monkeypatch):
     monkeypatch.delattr(pl.Series, "_export_arrow_to_c")
     monkeypatch.setattr(views, "_exported", real)
     assert label_ids_of(batches, chunks_at=2) == expected
+
+
+def test_label_ids_never_carry_a_view_over_to_other_bytes():
+    """The kernel's view cache is for one call: the same views over other data (another chunk's
+    buffers) are looked up by their bytes again."""
+    from shapley_attr.io.views import LabelIds, made_views
+    from shapley_attr.kernels.labels import PAD
+
+    ids = LabelIds()
+    views, data = made_views(["partner:AAAA-1", "partner:AAAA-2", "partner:AAAA-1"], PAD)
+    views[2] = views[0]  # the same bytes of the buffer, as a Parquet column's repeated labels
+    other = data.copy()
+    other[:14] = np.frombuffer(b"partner:BBBB-1", dtype=np.uint8)
+    first, second = np.zeros(3, dtype=np.int32), np.zeros(3, dtype=np.int32)
+    no_nulls = np.empty(0, dtype=np.bool_)
+    ids._lookup(views, data, np.zeros(1, dtype=np.int64), no_nulls, first)
+    ids._lookup(views, other, np.zeros(1, dtype=np.int64), no_nulls, second)
+    assert first.tolist() == [1, 2, 1] and second.tolist() == [3, 2, 3]
+    assert ids.texts() == ["partner:AAAA-1", "partner:AAAA-2", "partner:BBBB-1"]

@@ -253,7 +253,6 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # kept is ~16 bytes a row, a few batches at most (10.7M events from CSV: peak RSS 951 -> 977 MiB;
     # from Parquet unchanged)
     pending = []
-    label_counts = np.zeros(1, dtype=np.int64)  # rows per label id, counted while Polars reads the next batch
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
         for batch in compact.collect_batches(chunk_size=WIDE_BATCH_ROWS if kept else BATCH_ROWS):
@@ -273,7 +272,6 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             if loading is None or not loading.is_alive():
                 for labels_of, at, k in pending:
                     label_ids.ids(labels_of, rows["_label"][at:at + k])
-                    label_counts = _count_labels(label_counts, rows["_label"][at:at + k])
                 pending = []
             for name in chunked:
                 chunks[name].append(_copy_into(batch.get_column(name), np.empty(m, dtype=PASS_ONE[name])))
@@ -291,13 +289,12 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     del scratch
     for labels_of, at, k in pending:
         label_ids.ids(labels_of, rows["_label"][at:at + k])
-        label_counts = _count_labels(label_counts, rows["_label"][at:at + k])
     del pending
     if done != total:
         raise RuntimeError(f"validation: {source} gave {done} rows, counted {total}")
     if after_first_pass is not None:
         after_first_pass()
-    channels, code = _dictionary(rows.pop("_label"), label_counts, label_ids.texts())
+    channels, code = _dictionary(rows.pop("_label"), label_ids.texts())
     plain = rows.pop("_touch")  # written over: the plain touches (raw touch type, user id, time, label)
     known = rows.pop("_known")  # user id certainly given (views.certainly_given) and time parsed
     non_touch = np.flatnonzero(~plain)  # rows whose raw event type is no touch type, in row order
@@ -563,29 +560,15 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
     return frame
 
 
-def _count_labels(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``counts`` (rows per label id) with ``labels`` counted in, grown to the largest id seen."""
-    for block in _blocks(labels):  # bincount copies its input as int64 first: a block at a time
-        more = np.bincount(block)
-        if len(more) > len(counts):
-            counts = np.concatenate([counts, np.zeros(len(more) - len(counts), dtype=np.int64)])
-        counts[:len(more)] += more
-    return counts
-
-
-def _dictionary(labels: np.ndarray, counts: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]:
+def _dictionary(labels: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]:
     """The channel dictionary (sorted trimmed labels, without blanks and the reserved ``(direct)``)
     and every row's code in it (-1: a null, blank or reserved label) from the rows' raw label ids
-    (:class:`views.LabelIds`: 1 + the index of the raw label in ``texts``; 0: a null label), written
-    over ``labels``. ``counts``: the rows of each id
-    (:func:`_count_labels`; the first pass counts them batch by batch, while Polars reads the next
-    one: after it, NumPy's counting shared the interpreter with the kernels' load in the background)."""
-    present = np.flatnonzero(counts[1:]) + 1
-    trimmed = pl.Series([texts[i - 1] for i in present], dtype=pl.Utf8).str.strip_chars().to_list()
+    (:class:`views.LabelIds`: 1 + the index of the raw label in ``texts``, each given to a row at
+    least; 0: a null label), written over ``labels``."""
+    trimmed = pl.Series(texts, dtype=pl.Utf8).str.strip_chars().to_list()
     channels = sorted(set(trimmed) - {"", DIRECT})
     position = {c: i for i, c in enumerate(channels)}
-    lut = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int32)
-    lut[present] = [position.get(c, -1) for c in trimmed]
+    lut = np.array([-1] + [position.get(c, -1) for c in trimmed], dtype=np.int32)
     for block in _blocks(labels):  # in place (every id is in range), a block at a time: take copies
         np.take(lut, block, out=block, mode="clip")  # an index array that is also its output
     return channels, labels

@@ -6,7 +6,10 @@ Parquet, ~0.2 s of the pass's wall time and ~0.4 s of CPU, a third of the pass's
 reading the labels as text costs 0.05 s. This kernel keeps the labels seen so far in an
 open-addressing table and looks each row up: exact (a label's bytes are compared, eight at a time;
 no hash is trusted), ids in order of first appearance (so the same rows give the same ids, whatever
-the batches).
+the batches). In front of the table, a small cache of the views seen in the call: an equal view is
+the same text (inline) or the same bytes of the same buffer, which is how a Parquet column's labels
+come (pointing into the page's dictionary): 2M such rows 0.045 -> 0.009 s. Labels read from CSV are
+each a copy of their own and take the table's way (~23 ns a row; Polars' Categorical ~35).
 """
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ INLINE = 12
 """Longest text an Arrow string view holds inline (its bytes 4..15); longer ones are in a data buffer."""
 PAD = 16
 """Bytes readable past the end of the data the kernel is given (words are read eight bytes at a time)."""
+
+VIEW_CACHE_BITS = 8
+VIEW_CACHE = 1 << VIEW_CACHE_BITS
+"""Views remembered with their ids in one call (a direct-mapped cache in front of the table)."""
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MASKS = np.array([0] + [(1 << (8 * k)) - 1 for k in range(1, 8)] + [(1 << 64) - 1], dtype=np.uint64)
@@ -74,14 +81,18 @@ def label_ids(views, data, starts, valid, slots, heads, key_at, keys, state, out
     labels = state[0]
     used = state[1]
     checked = valid.shape[0] > 0
+    # views seen in this call and their ids: an equal view is the same inline text, or the same bytes
+    # of the same buffer of this column (a Parquet column's labels point into its dictionary)
+    seen = np.zeros((VIEW_CACHE, 3), dtype=np.uint64)  # the view's two words, 1 + the id (0: empty)
     for i in range(start, n):
         if checked and not valid[i]:
             out[i] = 0
             continue
-        # the same view as the row before: the same inline text, or the same bytes of the same buffer
-        if (i > start and out[i - 1] > 0 and views[i, 0] == views[i - 1, 0] and views[i, 1] == views[i - 1, 1]
-                and views[i, 2] == views[i - 1, 2] and views[i, 3] == views[i - 1, 3]):
-            out[i] = out[i - 1]
+        v0 = np.uint64(views[i, 0]) | (np.uint64(views[i, 1]) << np.uint64(32))
+        v1 = np.uint64(views[i, 2]) | (np.uint64(views[i, 3]) << np.uint64(32))
+        c = np.int64(_mix(v0 * _MUL, v1) >> np.uint64(64 - VIEW_CACHE_BITS))
+        if seen[c, 2] != 0 and seen[c, 0] == v0 and seen[c, 1] == v1:
+            out[i] = np.int32(seen[c, 2] - np.uint64(1))
             continue
         n_bytes = np.int64(views[i, 0])
         at = np.int64(0)
@@ -111,6 +122,9 @@ def label_ids(views, data, starts, valid, slots, heads, key_at, keys, state, out
                 heads[slot, 2] = w1
                 labels += 1
                 out[i] = labels
+                seen[c, 0] = v0
+                seen[c, 1] = v1
+                seen[c, 2] = np.uint64(labels) + np.uint64(1)
                 break
             if heads[slot, 0] == np.uint64(n_bytes) and heads[slot, 1] == w0 and heads[slot, 2] == w1:
                 same = True
@@ -121,6 +135,9 @@ def label_ids(views, data, starts, valid, slots, heads, key_at, keys, state, out
                         break
                 if same:
                     out[i] = j + 1
+                    seen[c, 0] = v0
+                    seen[c, 1] = v1
+                    seen[c, 2] = np.uint64(j + 2)
                     break
             slot = (slot + np.uint64(1)) & mask
     state[0] = labels
