@@ -130,6 +130,7 @@ class Accepted:
 @dataclass(frozen=True)
 class Rejected:
     column: str
+    value: str  # the value the reject shows: the raw text, trimmed where the check reads it trimmed
 
 
 def label_of(row: dict) -> str | None:
@@ -144,34 +145,34 @@ def check_row(row: dict, mapping: ColumnMapping) -> Accepted | Rejected:
     """One row against the contract's checks, in the order ``events._checks`` lists them."""
     user = row.get("user_id")
     if user is None or trim(user) == "":
-        return Rejected("user_id")
+        return Rejected("user_id", user or "")
     t = instant(row.get("event_time"))
     if t is None:
-        return Rejected("event_time")
+        return Rejected("event_time", row.get("event_time") or "")
     kind = trim(row.get("event_type"))
     is_touch = kind in mapping.touch_types
     is_conv = kind in mapping.conversion_types
     if not (is_touch or is_conv):
-        return Rejected("event_type")
+        return Rejected("event_type", kind or "")
     h, h2 = user_hashes(user)
     if is_touch:
         label = label_of(row)
         if label is None or label == "" or label == DIRECT:
-            return Rejected("channel")
+            return Rejected("channel", label or "")
         return Accepted(h, h2, t, False, label)
     gmv = number(row.get("gmv"))
     if gmv is None or not math.isfinite(gmv) or gmv < 0 or gmv > MAX_GMV:
-        return Rejected("gmv")
+        return Rejected("gmv", row.get("gmv") or "")
     currency = trim(row.get("currency"))
     if mapping.currency and not currency:
         currency = mapping.currency
     if currency is None or re.fullmatch(r"[A-Z]{3}", currency) is None:
-        return Rejected("currency")
+        return Rejected("currency", currency or "")
     margin_text = row.get("margin")
     margin = number(margin_text)
     if trim(margin_text):
         if margin is None or not math.isfinite(margin) or abs(margin) > MAX_GMV:
-            return Rejected("margin")
+            return Rejected("margin", margin_text)
     order_id = trim(row.get("order_id")) or None
     return Accepted(h, h2, t, True, None, gmv, currency, trim(row.get("country")) or "", margin, order_id)
 
@@ -186,7 +187,7 @@ def reference(records: list[dict], mapping: ColumnMapping) -> dict[int, Accepted
         verdict = check_row(row, mapping)
         if isinstance(verdict, Accepted) and verdict.is_conversion and verdict.order_id is not None:
             if verdict.order_id in seen:
-                verdict = Rejected("order_id")
+                verdict = Rejected("order_id", verdict.order_id)
             else:
                 seen.add(verdict.order_id)
         out[number_] = verdict
@@ -209,9 +210,10 @@ def engine_verdicts(got: ev.ValidatedEvents) -> dict[int, tuple]:
                                             acc.get_column("code").to_list()):
         label = None if code < 0 else got.channels[code]
         out[number_] = ("accepted", h, h2, t, conv, label, code)
-    for number_, column in got.rejects.select("row", "column").iter_rows():
+    for number_, column, value, reason in got.rejects.select("row", "column", "value", "reason").iter_rows():
         assert number_ not in out, f"row {number_} both accepted and rejected"
-        out[number_] = ("rejected", column)
+        assert reason, f"row {number_} rejected without a reason"
+        out[number_] = ("rejected", column, value)
     return out
 
 
@@ -232,7 +234,7 @@ def compare(records: list[dict], got: ev.ValidatedEvents, mapping: ColumnMapping
     wrong = []
     for number_, verdict in want.items():
         if isinstance(verdict, Rejected):
-            expected = ("rejected", verdict.column)
+            expected = ("rejected", verdict.column, verdict.value)
         else:
             code = -1 if verdict.is_conversion else channels.index(verdict.label)
             expected = ("accepted", verdict.h, verdict.h2, verdict.t, verdict.is_conversion, verdict.label, code)
@@ -400,5 +402,5 @@ def test_the_local_engines_load_validates_so(data, suffix, tmp_path, monkeypatch
     assert len(calls) == 1  # as engines.local.load is documented to call it: rows numbered by scan_input,
     assert {k: v for k, v in calls[0].items() if k != "after_first_pass"} == dict(  # other rows kept from CSV
         numbered=True, keep_others=suffix == "csv")
-    want = {n: v.column for n, v in reference(raw, ColumnMapping()).items() if isinstance(v, Rejected)}
-    assert dict(loaded.rejects.select("row", "column").iter_rows()) == want
+    want = {n: (v.column, v.value) for n, v in reference(raw, ColumnMapping()).items() if isinstance(v, Rejected)}
+    assert {n: (c, v) for n, c, v in loaded.rejects.select("row", "column", "value").iter_rows()} == want
