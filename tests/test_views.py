@@ -21,6 +21,17 @@ def expected(value: str | None) -> bool:
     return value is not None and value != "" and value[0] not in WHITE_SPACE
 
 
+def given_and_missing(series: pl.Series) -> tuple[list[bool], list[bool]]:
+    """``certainly_given`` and its ``missing`` output (null or empty) as lists."""
+    missing = np.ones(len(series), dtype=np.bool_) if len(series) % 2 else np.zeros(len(series), dtype=np.bool_)
+    given_ = certainly_given(series, missing)  # missing starts all true or all false: every value written
+    return given_.tolist(), missing.tolist()
+
+
+def missing_of(values) -> list[bool]:
+    return [v is None or v == "" for v in values]
+
+
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(texts, max_size=40), cut=st.integers(0, 40), start=st.integers(0, 5))
 def test_certainly_given_reads_the_first_character(values, cut, start):
@@ -34,6 +45,8 @@ def test_certainly_given_reads_the_first_character(values, cut, start):
     assert not (got & blank).any()
     sliced = series.slice(start)
     assert certainly_given(sliced).tolist() == [expected(v) for v in values[start:]]
+    for column, raw in ((series, values), (sliced, values[start:])):  # null or empty: certainly blank
+        assert given_and_missing(column) == ([expected(v) for v in raw], missing_of(raw))
 
 
 def test_certainly_given_on_long_and_short_ids():
@@ -43,15 +56,18 @@ def test_certainly_given_on_long_and_short_ids():
                                                             False, True]
     assert certainly_given(pl.Series([1, 22, None]).cast(pl.Utf8)).tolist() == [True, True, False]
     assert certainly_given(pl.Series([], dtype=pl.Utf8)).tolist() == []
+    assert given_and_missing(pl.Series(values))[1] == missing_of(values)
+    assert given_and_missing(pl.Series([], dtype=pl.Utf8)) == ([], [])
 
 
 def test_certainly_given_without_views(monkeypatch):
     """A column Polars would not export as views gets Polars' own rule: given where trimming leaves text."""
     from shapley_attr.io import views
 
-    monkeypatch.setattr(views, "_from_views", lambda part, out: False)
+    monkeypatch.setattr(views, "_from_views", lambda part, out, missing=None: False)
     values = ["u1", "", None, " u2", "\u3000", "a" * 40]
     assert certainly_given(pl.Series(values)).tolist() == [True, False, False, True, False, True]
+    assert given_and_missing(pl.Series(values))[1] == missing_of(values)
 
 
 def test_certainly_given_without_the_export(monkeypatch):
@@ -60,6 +76,7 @@ def test_certainly_given_without_the_export(monkeypatch):
     monkeypatch.delattr(pl.Series, "_export_arrow_to_c")
     values = ["u1", "", None, " u2", "\u3000", "a" * 40]
     assert certainly_given(pl.Series(values)).tolist() == [True, False, False, True, False, True]
+    assert given_and_missing(pl.Series(values))[1] == missing_of(values)
 
 
 def test_certainly_given_when_the_export_fails(monkeypatch):
@@ -69,6 +86,8 @@ def test_certainly_given_when_the_export_fails(monkeypatch):
 
     monkeypatch.setattr(pl.Series, "_export_arrow_to_c", broken)
     assert certainly_given(pl.Series(["u1", " ", None])).tolist() == [True, False, False]
+    assert given_and_missing(pl.Series(["u1", " ", None, ""])) == ([True, False, False, False],
+                                                                  [False, False, True, True])
 
 
 # --- the first pass's label ids (views.LabelIds, kernels.labels) --------------------------------------

@@ -167,7 +167,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     Two passes: a cheap one over every row (hashes, time, a label id, the plain-touch
     test) and the contract's checks over the other rows alone (conversions and whatever is not a
     plain touch). No string column of the whole export is kept, no text is trimmed and no number
-    parsed on a plain touch; reasons and raw values are built by reading the failing rows again.
+    parsed on a plain touch; a reject's reason and raw value come with its flags from the checks.
     ``after_first_pass`` is called once the first pass (the memory peak) is done: the local engine
     starts loading its journey kernels there. ``numbered``: the row numbers (``__row``) are 1, 2, ...
     in the frame's order (:func:`readers.scan_input`'s), so the first pass does not read them.
@@ -253,6 +253,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # kept is ~16 bytes a row, a few batches at most (10.7M events from CSV: peak RSS 951 -> 977 MiB;
     # from Parquet unchanged)
     pending = []
+    missing_at = []  # rows whose user id is null or empty and whose time was read (see pass 2)
     done = 0
     with current().bar(total, f"reading {source}", unit="row") as bar, decoding(source):
         for batch in compact.collect_batches(chunk_size=WIDE_BATCH_ROWS if kept else BATCH_ROWS):
@@ -267,7 +268,14 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                                      scratch)
                 chunks["t"].append(t)
                 del t
-            rows["_known"][done:done + m] &= certainly_given(batch.get_column("_user"))
+            missing = np.empty(m, dtype=np.bool_)
+            given = certainly_given(batch.get_column("_user"), missing)
+            known_now = rows["_known"][done:done + m]  # so far: the time was read
+            missing &= known_now
+            if missing.any():
+                missing_at.append(np.flatnonzero(missing) + done)
+            known_now &= given
+            del missing, given, known_now
             pending.append((batch.get_column("_label_text"), done, m))
             if loading is None or not loading.is_alive():
                 for labels_of, at, k in pending:
@@ -308,6 +316,8 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         p_block &= k_block
     del known
     unusual = np.concatenate(unusual) if unusual else np.zeros(0, dtype=np.int64)
+    missing = np.concatenate(missing_at) if missing_at else np.zeros(0, dtype=np.int64)
+    del missing_at
 
     # Pass 2, over the other rows alone (conversions, rows to reject, text that needs trimming): the
     # contract's checks (_exact_columns), so reasons and typed values are the checks' own. The rows
@@ -317,8 +327,22 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # A Parquet file decodes the other columns of the matching rows only. Batches of BATCH_ROWS rows
     # bound the memory of the wide per-row frame; batch boundaries are fixed by row count, so results
     # do not depend on the thread count.
+    # A row whose user id is null or empty (an anonymous event) fails the first check whatever else it
+    # holds: a touch-typed one is a reject without being read again (the value shown is the empty
+    # id), one of another type is read with the known rows, the user id's check reading the first
+    # pass's verdict (a rejected conversion still counts in the reconciliation). 10.7M events with
+    # 1.07M anonymous rows: reading them whole again took ~1.0 s.
     frame_of = _exact_columns(schema, mapping, checks, exprs, channels)
     quick = KNOWN_SHORTCUT and not binary_checks  # bytes decoded in Python: every row is read and checked whole
+    missing_touch = np.zeros(0, dtype=np.int64)
+    missing_other = np.zeros(len(non_touch), dtype=np.bool_)
+    if quick and len(missing) and checks[0][1] == "user_id":  # the user id's check decides first
+        among = _among(unusual, missing)
+        missing_touch, unusual = unusual[among], unusual[~among]
+        missing_other = _among(non_touch, missing)
+        known_other |= missing_other
+        del among
+    del missing
     whole = unusual if quick else np.zeros(0, dtype=np.int64)
     if quick and not known_other.all():
         whole = _union(whole, non_touch[~known_other])
@@ -356,13 +380,16 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                     raise RuntimeError(f"validation: {source} gave more rows of other types than the first pass")
                 pos = non_touch[at:at + m][keep]
                 batch = batch.filter(pl.Series(keep)).with_columns(
-                    *[pl.Series(name, _take_chunks(chunks[name], pos)) for name in CHUNKED])
+                    *[pl.Series(name, _take_chunks(chunks[name], pos)) for name in CHUNKED],
+                    pl.Series(USER_MISSING, missing_other[at:at + m][keep]))
                 take_verdicts(known_of(batch.lazy()).collect())
                 at += m
                 del batch
             if at != len(non_touch):
                 raise RuntimeError(f"validation: {source} gave {at} rows of other types, "
                                    f"the first pass {len(non_touch)}")
+            if len(missing_touch):
+                take_verdicts(_anonymous_touches(_row_numbers(rows, missing_touch), frame_of(lf.clear()).collect()))
             others = pl.col(ROW).is_in(pl.Series(_row_numbers(rows, whole)).implode()) if len(whole) else None
         else:
             others = raw_touch.not_()
@@ -372,7 +399,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             for checked in frame_of(lf.filter(others)).collect_batches(chunk_size=BATCH_ROWS):
                 take_verdicts(checked)
                 del checked
-    if quick and len(whole):  # two reads, each in row order: merged by row
+    if quick and (len(whole) or len(missing_touch)):  # parts each in row order: merged by row
         verdicts, convs, flagged_parts, counted_parts = (
             [pl.concat(parts).sort(ROW)] if parts else [] for parts in (verdicts, convs, flagged_parts, counted_parts))
     empty = frame_of(lf.clear()).collect()
@@ -526,14 +553,15 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
     """The contract's per-row columns of a frame of raw rows: ``ROW, _h, _h2, t, is_conversion, code,
     gmv, margin``, the conversions' raw text, ``_counted`` (not a touch), one flag per check
     (``_bad{i}``) and ``_bad`` (any). With ``known`` the frame has no user id and no time: rows whose
-    user id is given and whose time parsed, with their hashes and time as ``_h, _h2, t`` (the first
-    pass's), so the user id's check passes and the time's reads ``t``."""
+    time parsed and whose user id is given or null or empty, with their hashes and time as ``_h, _h2,
+    t`` (the first pass's) and :data:`USER_MISSING`, which the user id's check reads; the time's
+    check reads ``t``."""
     touch_types = list(mapping.touch_types)
     conv_types = list(mapping.conversion_types)
     is_conv = exprs["event_type"].is_in(conv_types).fill_null(False)
     if known:
         exprs = {k: v for k, v in exprs.items() if k not in ("t", "_time_raw")}
-        checks = [(pl.lit(False) if column == "user_id" else cond, column, value, why)
+        checks = [(pl.col(USER_MISSING) if column == "user_id" else cond, column, value, why)
                   for cond, column, value, why in checks]
         hashes = [pl.col("_h"), pl.col("_h2")]
     else:
@@ -565,8 +593,35 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
     return frame
 
 
+USER_MISSING = "_user_missing"
+"""The known rows' column saying that the user id is null or empty (the first pass read it)."""
 _FIRST_PASS_VALUES = ("user_id", "_time_raw")
 """The checks' value columns that the known rows' frame (``_exact_columns(known=True)``) does not read."""
+
+
+def _among(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is in ``sorted_set`` (sorted, distinct)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=np.bool_)
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    return sorted_set[at] == values
+
+
+def _anonymous_touches(numbers: np.ndarray, empty: pl.DataFrame) -> pl.DataFrame:
+    """The checked frame (``empty``'s columns) of touch-typed rows whose user id is null or empty,
+    rows ``numbers``: each a reject by the first check, the user id's (``_bad0``), whose value is the
+    empty id (null here, shown as an empty text); not a conversion, not counted, no channel code."""
+    n = len(numbers)
+    no, yes = np.zeros(n, dtype=np.bool_), np.ones(n, dtype=np.bool_)
+    given = {ROW: numbers, "_bad0": yes, "_bad": yes, "code": np.full(n, -1, dtype=np.int32)}
+    columns = []
+    for name, dtype in empty.schema.items():
+        if name in given or dtype == pl.Boolean:  # is_conversion, _counted, the other checks' flags: false
+            columns.append(pl.Series(name, given.get(name, no)).cast(dtype))
+        else:  # hashes, time, values: none
+            columns.append(pl.repeat(None, n, dtype=dtype, eager=True).alias(name))
+    return pl.DataFrame(columns)
 
 
 def _check_values(checks) -> list[str]:

@@ -63,26 +63,29 @@ def blank(text):
     return text.is_null() | (text.str.strip_chars() == "")
 
 
-def certainly_given(values: pl.Series) -> np.ndarray:
+def certainly_given(values: pl.Series, missing: np.ndarray | None = None) -> np.ndarray:
     """Per value of a text column, whether it is certainly not blank: read from the views, True where it
     is not null and its first character is not white space (so trimming leaves it non-empty), False
     where it is null, empty or starts with white space (blank or not: the caller's own check decides
-    those rows); a chunk not exported as views gets Polars' trimming rule itself."""
+    those rows); a chunk not exported as views gets Polars' trimming rule itself. ``missing``, when
+    given, is written with whether each value is null or empty (certainly blank)."""
     out = np.empty(len(values), dtype=np.bool_)
     at = 0
     for part in values.get_chunks():
         k = len(part)
-        _certain_chunk(part, out[at:at + k])
+        _certain_chunk(part, out[at:at + k], None if missing is None else missing[at:at + k])
         at += k
     return out
 
 
-def _certain_chunk(part: pl.Series, out: np.ndarray) -> None:
-    """:func:`certainly_given` of a one-chunk column, written into ``out``."""
-    if len(part) and _from_views(part, out):
+def _certain_chunk(part: pl.Series, out: np.ndarray, missing: np.ndarray | None) -> None:
+    """:func:`certainly_given` of a one-chunk column, written into ``out`` (and ``missing``)."""
+    if len(part) and _from_views(part, out, missing):
         return
     # not exported as views (an empty chunk, another layout): Polars' own rule
     np.copyto(out, (~blank(part)).fill_null(False).to_numpy())
+    if missing is not None:
+        np.copyto(missing, part.str.len_bytes().fill_null(0).to_numpy() == 0)
 
 
 @contextlib.contextmanager
@@ -118,9 +121,10 @@ def _views_of(array) -> np.ndarray:
     return np.asarray(_Borrowed(array.buffers[1], (offset + n, 4), _NATIVE_U4))[offset:]
 
 
-def _from_views(part: pl.Series, out: np.ndarray) -> bool:
-    """Write the test into ``out`` from the column's views, read in place while exported; False (nothing
-    written) when Polars does not export it as ``string_view`` (or cannot export it at all)."""
+def _from_views(part: pl.Series, out: np.ndarray, missing: np.ndarray | None = None) -> bool:
+    """Write the test into ``out`` (and whether a value is null or empty into ``missing``) from the
+    column's views, read in place while exported; False (nothing written) when Polars does not export
+    it as ``string_view`` (or cannot export it at all)."""
     with _exported(part) as array:
         if array is None:
             return False
@@ -138,11 +142,17 @@ def _from_views(part: pl.Series, out: np.ndarray) -> bool:
             three = two | lead[:, 2] << np.uint32(16)
             blankish[wide] = (np.isin(two, _WIDE_SPACES[_WIDE_SPACES <= 0xFFFF])
                               | np.isin(three, _WIDE_SPACES[_WIDE_SPACES > 0xFFFF]))
-        blankish |= views[:, 0] == 0
+        empty = views[:, 0] == 0
+        blankish |= empty
         np.logical_not(blankish, out=out)
+        if missing is not None:
+            np.copyto(missing, empty)
         nulls = array.null_count
     if nulls != 0:  # -1: not computed by the exporter
-        out &= part.is_not_null().to_numpy()
+        given = part.is_not_null().to_numpy()
+        out &= given
+        if missing is not None:
+            missing |= ~given
     return True
 
 
