@@ -333,6 +333,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     # pass's verdict (a rejected conversion still counts in the reconciliation). 10.7M events with
     # 1.07M anonymous rows: reading them whole again took ~1.0 s.
     frame_of = _exact_columns(schema, mapping, checks, exprs, channels)
+    empty = frame_of(lf.clear()).collect()  # the checked frames' columns and types
     quick = KNOWN_SHORTCUT and not binary_checks  # bytes decoded in Python: every row is read and checked whole
     missing_touch = np.zeros(0, dtype=np.int64)
     missing_other = np.zeros(len(non_touch), dtype=np.bool_)
@@ -389,7 +390,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
                 raise RuntimeError(f"validation: {source} gave {at} rows of other types, "
                                    f"the first pass {len(non_touch)}")
             if len(missing_touch):
-                take_verdicts(_anonymous_touches(_row_numbers(rows, missing_touch), frame_of(lf.clear()).collect()))
+                take_verdicts(_anonymous_touches(_row_numbers(rows, missing_touch), empty))
             others = pl.col(ROW).is_in(pl.Series(_row_numbers(rows, whole)).implode()) if len(whole) else None
         else:
             others = raw_touch.not_()
@@ -402,7 +403,6 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     if quick and (len(whole) or len(missing_touch)):  # parts each in row order: merged by row
         verdicts, convs, flagged_parts, counted_parts = (
             [pl.concat(parts).sort(ROW)] if parts else [] for parts in (verdicts, convs, flagged_parts, counted_parts))
-    empty = frame_of(lf.clear()).collect()
     verdict = pl.concat(verdicts) if verdicts else empty.select(ROW, *CHECKED_ORDER, "is_conversion", "code", "_bad")
     accepted = _accepted_rows(rows, chunks, code, plain, verdict)
     del rows, verdict, verdicts
