@@ -348,7 +348,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
     if quick and not known_other.all():
         whole = _union(whole, non_touch[~known_other])
     flag_cols = [f"_bad{i}" for i in range(len(checks))]
-    value_cols = [_value_column(i) for i in range(len(_check_values(checks)))]
+    value_cols = [_value_column(name) for name in _check_values(checks)]
     conv_columns = [ROW, "_h", "t", "gmv", "margin", *[f"_raw_{c}" for c in CONVERSION_TEXT]]
     counted_columns = [ROW, "gmv", "_raw_currency", "_bad"]
     verdicts, convs, flagged_parts, counted_parts = [], [], [], []
@@ -427,7 +427,6 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
         # failing rows of the input again to type them took 1.1-1.2 s for 1.07M rejects among 10.7M
         # events, most of it a scan of the whole file; the expressions on every row, joined, 2 s more)
         flagged = pl.concat(flagged_parts)
-        values = _check_values(checks)
         reason = pl.lit(None, dtype=pl.Utf8)
         column = pl.lit(None, dtype=pl.Utf8)
         value = pl.lit(None, dtype=pl.Utf8)
@@ -435,7 +434,7 @@ def validate_events(lf: pl.LazyFrame, source: str, mapping: ColumnMapping,
             cond = pl.col(f"_bad{i}")
             reason = pl.when(cond).then(pl.lit(why)).otherwise(reason)
             column = pl.when(cond).then(pl.lit(col)).otherwise(column)
-            value = pl.when(cond).then(pl.col(_value_column(values.index(val)))).otherwise(value)
+            value = pl.when(cond).then(pl.col(_value_column(val))).otherwise(value)
         rejects = flagged.select(pl.lit(source).alias("source"), pl.col(ROW).cast(pl.Int64).alias("row"),
                                  column.alias("column"), value.fill_null("").alias("value"),
                                  reason.alias("reason"))
@@ -572,7 +571,7 @@ def _exact_columns(schema, mapping: ColumnMapping, checks, exprs, channels: list
     # the raw values a reject shows (one column per distinct value a check names, as text); the known
     # rows' frame has no user id and no time, whose checks never fail there
     values = [(pl.lit(None, dtype=pl.Utf8) if known and name in _FIRST_PASS_VALUES else pl.col(name).cast(pl.Utf8))
-              .alias(_value_column(j)) for j, name in enumerate(_check_values(checks))]
+              .alias(_value_column(name)) for name in _check_values(checks)]
     # conversion-only text (order id, country, currency) passes through raw and is trimmed and typed
     # on the conversion rows alone, after the batches
     raw_text = [(pl.col(c) if c in schema else pl.lit(None, dtype=pl.Utf8)).alias(f"_raw_{c}") for c in CONVERSION_TEXT]
@@ -629,9 +628,10 @@ def _check_values(checks) -> list[str]:
     return list(dict.fromkeys(value for _, _, value, _ in checks))
 
 
-def _value_column(j: int) -> str:
-    """The name of the checks' ``j``-th value column in a checked frame (:func:`_check_values`)."""
-    return f"_value{j}"
+def _value_column(name: str) -> str:
+    """The name in a checked frame of the text a reject shows when a check names column ``name`` as its
+    value (:func:`_check_values`)."""
+    return f"_value:{name}"
 
 
 def _dictionary(labels: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]:
