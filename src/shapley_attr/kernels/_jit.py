@@ -93,7 +93,46 @@ def _import_numba():
             del sys.modules[probe]
 
 
+_ORIGINAL_LOAD = ("refresh", "_guard_against_spurious_io_errors", "_load_overload")
+"""The names numba's ``Cache.load_overload`` uses (0.60-0.68): the method :func:`_load_without_registries`
+replaces, as long as it still reads exactly these."""
+
+
+def _load_without_registries() -> bool:
+    """Load cached kernels without first installing numba's typing and lowering registries.
+
+    Before it loads a cached kernel, numba refreshes its contexts: it imports and installs every
+    typing template and implementation it has (numpy, the typed containers, random generators, ...),
+    which is what compiling needs and what loading machine code does not. That refresh was the
+    largest part of loading a run's kernels: 0.25-0.5 s of CPU of the ~1.0 s (importing the events
+    path's kernels after polars and numpy, 3 runs each), in every command, on the cores that read the
+    input meanwhile. Loading needs the runtime (NRT) alone, which is initialised here instead; the
+    registries are still installed on the first compile, because numba's compiler refreshes its
+    contexts itself (a missing or stale cache entry, a kernel without a signature, a user's own
+    ``numba.njit``). The method is replaced only while it is the one this was written against
+    (:data:`_ORIGINAL_LOAD`); another numba keeps its own. Returns whether it was replaced."""
+    from numba.core import caching
+    from numba.core.runtime import rtsys
+
+    original = caching.Cache.load_overload
+    if getattr(original, "_without_registries", False):
+        return True
+    if original.__code__.co_names != _ORIGINAL_LOAD:
+        return False
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)  # what the refresh did that a cached kernel needs
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload._without_registries = True
+    load_overload.__doc__ = original.__doc__
+    caching.Cache.load_overload = load_overload
+    return True
+
+
 _import_numba()
+LOADS_WITHOUT_REGISTRIES = _load_without_registries()
 import numba  # noqa: E402  (after the cache directory is settled)
 from numba import prange, types  # noqa: E402,F401  (kernel modules take numba's names from here: see below)
 
