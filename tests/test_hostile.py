@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shapley_attr.cli import cli
-from shapley_attr.io.finance_csv import csv_bytes, frame_csv_bytes, neutralise_expr, safe_text
+from shapley_attr.io.finance_csv import csv_bytes, frame_csv_bytes, neutralise_expr, safe_columns, safe_text
 from shapley_attr.sample import write_sample
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -189,6 +189,21 @@ def test_csv_writers_neutralise_every_text_cell(values):
     assert all(r[1] == "-1.5" for r in rows[1:])  # numbers are not text cells
     data2 = csv_bytes(["label", "amount"], [[v, "-1.5"] for v in values], {"label"})
     assert cells(data2) == rows  # the two writers agree cell for cell (they quote an empty cell differently)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(st.text(max_size=6), st.one_of(st.none(), st.text(max_size=6)),
+                          st.sampled_from(["source.csv", "missing user_id", "=x", "a\x00b"])), min_size=1, max_size=8))
+def test_columns_needing_no_care_are_skipped_with_the_same_result(rows):
+    frame = pl.DataFrame(rows, schema={"a": pl.Utf8, "b": pl.Utf8, "c": pl.Utf8}, orient="row")
+    every_cell = frame.with_columns(neutralise_expr(pl.col(c)).alias(c) for c in frame.columns)
+    assert safe_columns(frame, frame.columns).equals(every_cell)  # nulls stay nulls
+    harmless = [c for c in frame.columns
+                if not any(v is not None and (v.startswith(FORMULA_START) or UNSAFE.search(v))
+                           for v in frame.get_column(c).to_list())]
+    if harmless:  # nothing to change: the frame itself comes back
+        only = frame.select(harmless)
+        assert safe_columns(only, harmless) is only
 
 
 def test_safe_frames_are_written_unchanged():

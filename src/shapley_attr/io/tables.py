@@ -85,11 +85,9 @@ def models_frame(results: list[tuple[ModelParams, ModelResult]], period: str | N
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
     """A frame as CSV bytes; free-text cells neutralised, numbers as Polars writes them."""
-    text = [c for c in frame.columns if c in TEXT_COLUMNS and frame.schema[c] == pl.Utf8]
-    if text and len(frame):
-        from .finance_csv import neutralise_expr
+    from .finance_csv import safe_columns
 
-        frame = frame.with_columns(neutralise_expr(pl.col(c)).alias(c) for c in text)
+    frame = safe_columns(frame, [c for c in frame.columns if c in TEXT_COLUMNS and frame.schema[c] == pl.Utf8])
     out = io.BytesIO()  # UTF-8 bytes written once: a str, then its encoding, held the text twice (1.07M
     frame.write_csv(out)  # rejects: 85 MiB each)
     return out.getvalue()
