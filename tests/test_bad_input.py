@@ -216,6 +216,34 @@ def test_the_csv_check_in_two_halves_is_the_one_pass_check(tmp_path, monkeypatch
     assert verdict(True) == verdict(False)
 
 
+@settings(max_examples=400, deadline=None)
+@given(header=st.sampled_from([b"a,b,c\n", b"a;b;c\n", b"a\tb\n", b"\n\na,b\r\n", b'"a\nx",b\n', b"a,b,c", b"a\n"]),
+       body=st.lists(st.one_of(_CSV_PIECES, st.sampled_from([b"abcdefghijklmnop", b"x,y,z,w", b"p;q;r", b"k\tl\tm",
+                                                               b"0123456789,abcdef\n", b"\r\n\r\n", b"a\rb"])),
+                     max_size=60).map(b"".join),
+       delim=st.sampled_from([b",", b";", b"\t"]), cuts=st.lists(st.integers(0, 400), max_size=4))
+def test_the_csv_checks_quick_look_at_records_is_the_byte_by_byte_scan(header, body, delim, cuts):
+    """kernels.csv_scan takes a record of plain text and delimiters at once (``quick``): chunk by
+    chunk, the fault code and every slot of the state (counters, the fault's place) are the ones the
+    byte-by-byte rules give, wherever the chunks are cut (in a record, a CR LF, a UTF-8 sequence)."""
+    import numpy as np
+
+    from shapley_attr.kernels import csv_scan as k
+
+    data = np.frombuffer(header + body, dtype=np.uint8)
+    bounds = sorted({0, len(data), *[min(c, len(data)) for c in cuts]})
+    classes = k.byte_classes(delim[0], ord('"'))
+    quick, slow = k.new_state(), k.new_state()
+    for lo, hi in zip(bounds, bounds[1:]):
+        chunk = data[lo:hi].copy()
+        code = k.scan_chunk(chunk, lo, delim[0], ord('"'), classes, quick)
+        assert code == k.scan_chunk(chunk, lo, delim[0], ord('"'), classes, slow, quick=False)
+        assert quick.tolist() == slow.tolist()
+        if code != k.OK:
+            return
+    assert k.finish(quick, len(data)) == k.finish(slow, len(data)) and quick.tolist() == slow.tolist()
+
+
 def test_the_csv_check_in_two_halves_finds_the_second_halfs_fault(tmp_path, monkeypatch):
     from shapley_attr.io import readers
 

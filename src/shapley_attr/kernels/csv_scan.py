@@ -61,24 +61,39 @@ def new_state() -> np.ndarray:
     return state
 
 
+# byte classes: bit 0 set stops a line's quick scan (see _scan_chunk), a delimiter counts 2
 _PLAIN = 0  # a byte that is text in every state: the common case, skipped in a tight loop
+_SPECIAL = 1  # a quote, CR, a control byte, a byte of a multi-byte UTF-8 sequence
+_DELIMITER = 2
+_LINE_END = 5  # LF
 
 
 def byte_classes(delim: int, quote: int) -> np.ndarray:
-    """0 for the bytes that are plain text whatever the state (printable ASCII but the delimiter and
-    the quote, and tab), 1 for the others (the state machine looks at them one by one)."""
-    cls = np.ones(256, dtype=np.uint8)
+    """The class of each byte value: ``_PLAIN`` for the bytes that are plain text whatever the state
+    (printable ASCII but the delimiter and the quote, and tab), ``_DELIMITER``, ``_LINE_END`` (LF) and
+    ``_SPECIAL`` for the others (the state machine looks at every byte but plain ones one by one)."""
+    cls = np.full(256, _SPECIAL, dtype=np.uint8)
     for b in range(0x20, 0x7F):
         cls[b] = _PLAIN
     cls[9] = _PLAIN
-    cls[delim] = 1
-    cls[quote] = 1
+    cls[quote] = _SPECIAL
+    cls[delim] = _DELIMITER
+    cls[10] = _LINE_END
     return cls
 
 
-@kernel("int64(uint8[::1], int64, uint8, uint8, uint8[::1], int64[::1])")
-def _scan_chunk(buf, base, delim, quote, cls, state):
-    """Scan ``buf`` (bytes ``base`` .. ``base + len(buf)`` of the file); 0 or a fault code (see state)."""
+@kernel("int64(uint8[::1], int64, uint8, uint8, uint8[::1], int64[::1], boolean)")
+def _scan_chunk(buf, base, delim, quote, cls, state, quick):
+    """Scan ``buf`` (bytes ``base`` .. ``base + len(buf)`` of the file); 0 or a fault code (see state).
+
+    With ``quick``, a record that starts in this chunk (after the header) is first looked at whole: if
+    it is plain text and delimiters only, with fewer delimiters than the header has fields, ending in
+    LF or CR LF within the chunk, it is taken at once, as the byte-by-byte rules below would (the
+    record, line and field counters move the same way; nothing else can happen on such bytes). Any
+    other record (a quote, a byte outside printable ASCII, too many fields, the end of the chunk) is
+    scanned by those rules from its start, so every fault is theirs. Nearly every record of an export
+    is such a record; its bytes then cost a class lookup and an addition each, with one branch taken
+    per record instead of one per field (10.7M events, 709 MB: ~0.45 s -> 0.1 s of one core)."""
     mode = state[S_MODE]
     need = state[S_NEED]
     lo = state[S_LO]
@@ -97,6 +112,44 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
     n = buf.shape[0]
     i = 0
     while i < n:
+        if quick and mode == 0 and field == 0 and nonempty == 0 and need == 0 and fields >= 0:
+            # a record's quick look: plain bytes and delimiters up to its line end (unsigned
+            # positions: numba checks a signed index for wrap-around, 0.94 -> 0.57 s for 709 MB)
+            u = np.uint64(i)
+            m = np.uint64(n)
+            k = 0  # twice the delimiters
+            while u + np.uint64(8) <= m:  # eight bytes at a time: one branch for all eight
+                c0 = cls[buf[u]]
+                c1 = cls[buf[u + np.uint64(1)]]
+                c2 = cls[buf[u + np.uint64(2)]]
+                c3 = cls[buf[u + np.uint64(3)]]
+                c4 = cls[buf[u + np.uint64(4)]]
+                c5 = cls[buf[u + np.uint64(5)]]
+                c6 = cls[buf[u + np.uint64(6)]]
+                c7 = cls[buf[u + np.uint64(7)]]
+                if (c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) & 1:
+                    break
+                k += np.int64(c0) + c1 + c2 + c3 + c4 + c5 + c6 + c7
+                u += np.uint64(8)
+            while u < m:
+                c = cls[buf[u]]
+                if c & 1:
+                    break
+                k += c
+                u += np.uint64(1)
+            j = np.int64(u)
+            end = -1
+            if j > i and j < n:
+                if buf[j] == 10:
+                    end = j
+                elif buf[j] == 13 and j + 1 < n and buf[j + 1] == 10:
+                    end = j + 1
+            if end >= 0 and k // 2 < fields:
+                record += 1
+                line += 1
+                record_line = line
+                i = end + 1
+                continue
         if need == 0 and mode != 3 and mode != 5:
             # plain text: the same in every state but "just after a closing quote"
             j = i
@@ -270,10 +323,12 @@ def _scan_chunk(buf, base, delim, quote, cls, state):
     return code
 
 
-def scan_chunk(buf: np.ndarray, base: int, delim: int, quote: int, classes: np.ndarray, state: np.ndarray) -> int:
+def scan_chunk(buf: np.ndarray, base: int, delim: int, quote: int, classes: np.ndarray, state: np.ndarray,
+               quick: bool = True) -> int:
     """Scan one chunk; returns a fault code (0 = none so far). ``state`` comes from :func:`new_state`,
-    ``classes`` from :func:`byte_classes`."""
-    return int(_scan_chunk(buf, np.int64(base), np.uint8(delim), np.uint8(quote), classes, state))
+    ``classes`` from :func:`byte_classes`. ``quick=False`` scans every record byte by byte (the
+    same verdict and state: tests compare the two)."""
+    return int(_scan_chunk(buf, np.int64(base), np.uint8(delim), np.uint8(quote), classes, state, quick))
 
 
 def finish(state: np.ndarray, size: int) -> int:
