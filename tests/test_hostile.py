@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shapley_attr.cli import cli
-from shapley_attr.io.finance_csv import csv_bytes, frame_csv_bytes, neutralise_expr, safe_columns, safe_text
+from shapley_attr.io.finance_csv import csv_bytes, neutralise_expr, safe_columns, safe_text
+from shapley_attr.io.tables import frame_csv
 from shapley_attr.sample import write_sample
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -182,12 +183,14 @@ def test_safe_text_is_safe_and_vectorised_twin_agrees(text):
 @settings(max_examples=100, deadline=None, derandomize=True, database=None)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=8), min_size=1, max_size=6))
 def test_csv_writers_neutralise_every_text_cell(values):
-    frame = pl.DataFrame({"label": values, "amount": [-1.5] * len(values)})
-    data = frame_csv_bytes(frame)
+    """The output files' two writers (a frame's, ``tables.frame_csv``, and formatted rows',
+    ``csv_bytes``) make every cell of a text column safe and agree cell for cell."""
+    frame = pl.DataFrame({"channel": values, "amount": [-1.5] * len(values)})
+    data = frame_csv(frame)
     rows = cells(data)
     assert [r[0] for r in rows[1:]] == [safe_text(v) for v in values]
     assert all(r[1] == "-1.5" for r in rows[1:])  # numbers are not text cells
-    data2 = csv_bytes(["label", "amount"], [[v, "-1.5"] for v in values], {"label"})
+    data2 = csv_bytes(["channel", "amount"], [[v, "-1.5"] for v in values], {"channel"})
     assert cells(data2) == rows  # the two writers agree cell for cell (they quote an empty cell differently)
 
 
@@ -208,7 +211,7 @@ def test_columns_needing_no_care_are_skipped_with_the_same_result(rows):
 
 def test_safe_frames_are_written_unchanged():
     frame = pl.DataFrame({"channel": ["email", "paid_search", "partner:DE-0042", "(direct)"], "gmv": [1.0, 2.5, -3.0, 0.0]})
-    assert frame_csv_bytes(frame) == frame.write_csv().encode("utf-8")
+    assert frame_csv(frame) == frame.write_csv().encode("utf-8")
 
 
 def test_csv_of_attribute_command_is_safe(tmp_path):

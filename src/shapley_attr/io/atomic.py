@@ -349,13 +349,6 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_csv_atomic(frame, path: str | os.PathLike) -> Path:
-    """A Polars DataFrame as CSV (UTF-8, LF, header), atomically; text cells made safe for a spreadsheet."""
-    from .finance_csv import frame_csv_bytes
-
-    return write_bytes_atomic(path, frame_csv_bytes(frame))
-
-
 # --- directories ----------------------------------------------------------------------------------
 def _fsync_tree(root: Path) -> None:
     for dirpath, _, filenames in os.walk(root):

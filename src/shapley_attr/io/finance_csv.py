@@ -75,14 +75,6 @@ def csv_bytes(header: tuple[str, ...] | list[str], rows: list[list[str]], text_c
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def safe_frame(frame):
-    """``frame`` with every text column (Utf8, Categorical, Enum) made safe by :func:`neutralise_expr`."""
-    import polars as pl
-
-    return safe_columns(frame, [name for name, dtype in frame.schema.items()
-                                if dtype == pl.Utf8 or isinstance(dtype, (pl.Categorical, pl.Enum))])
-
-
 def safe_columns(frame, columns: list[str]):
     """``frame`` with the text ``columns`` made safe by :func:`neutralise_expr`, applied only to the
     columns where some cell needs it (:data:`_NEEDS_CARE_RE`): one scan of a column instead of the
@@ -96,11 +88,3 @@ def safe_columns(frame, columns: list[str]):
     care = frame.select(text[c].str.contains(_NEEDS_CARE_RE).any().alias(c) for c in columns).row(0)
     changed = [c for c, needed in zip(columns, care) if needed]
     return frame.with_columns(neutralise_expr(text[c]).alias(c) for c in changed) if changed else frame
-
-
-def frame_csv_bytes(frame) -> bytes:
-    """A Polars DataFrame as finance CSV (UTF-8, LF, header) with every text cell made safe.
-
-    Gives the same bytes as ``frame.write_csv()`` when no cell needs care.
-    """
-    return safe_frame(frame).write_csv().encode("utf-8")
