@@ -88,6 +88,37 @@ def test_markov_matches_dense_solve(order, data):
         assert_allclose(result.info["removal_effects"][c], re[c], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+@settings(max_examples=25, deadline=None)
+@given(data=path_tables(max_len=6))
+def test_markov_counts_small_and_large_state_spaces_alike(order, data):
+    """States numbered by counting and transitions counted densely (few states) against numbering
+    by a sort and a sparse count (the way of large state spaces): the same credits and removal
+    effects."""
+    from shapley_attr.models import markov
+
+    paths, conv, value, nulls = data
+    table = from_path_lists(paths, conv, value, nulls)
+    small = fit(table, ModelParams(model="markov", order=order))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(markov, "DENSE_COUNTS", 0)
+        m.setattr(markov, "SPARSE_KEYS", 0)
+        large = fit(table, ModelParams(model="markov", order=order))
+    assert_allclose(small.credit, large.credit, rtol=1e-12, atol=1e-12)
+    assert small.info["states"] == large.info["states"] and small.info["transitions"] == large.info["transitions"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.integers(0, 2**40), max_size=50), small=st.booleans())
+def test_markov_state_ids_are_numpys_unique(keys, small):
+    from shapley_attr.models.markov import _state_ids
+
+    keys = np.array([k % 97 if small else k for k in keys], dtype=np.int64)
+    uniq, state = _state_ids(keys)
+    want_uniq, want_state = np.unique(keys, return_inverse=True)
+    assert np.array_equal(uniq, want_uniq) and np.array_equal(state, want_state) and state.dtype == np.int64
+
+
 def test_markov_hand_solved_three_channels():
     """Paths: a>b converts 1, a null 1, b>c converts 1, c null 1 (order 1, each a journey).
 

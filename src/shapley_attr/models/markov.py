@@ -41,12 +41,16 @@ def markov_chain(table: PathTable, order: int):
     if order * np.log(base) >= np.log(2.0**62):
         raise ValueError(f"order {order} over {table.n_channels} channels does not fit 64-bit state keys")
     keys = kgram_keys(table, order, base)
-    uniq, state = np.unique(keys, return_inverse=True)
+    uniq, state = _state_ids(keys)
     n_states = len(uniq)
-    src, dst, w = transitions(table, state.astype(np.int64), n_states)
+    src, dst, w = transitions(table, state, n_states)
     n_all = n_states + 3
-    counts = sp.coo_matrix((w, (src, dst)), shape=(n_all, n_all)).tocsr()
-    counts.sum_duplicates()
+    if n_all * n_all <= DENSE_COUNTS:  # few states (order 1: a channel each): counted in place
+        cells = np.bincount(src * n_all + dst, weights=w, minlength=n_all * n_all)
+        counts = sp.csr_matrix(cells.reshape(n_all, n_all))
+    else:
+        counts = sp.coo_matrix((w, (src, dst)), shape=(n_all, n_all)).tocsr()
+        counts.sum_duplicates()
     out = np.asarray(counts.sum(axis=1)).ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(out > 0, 1.0 / out, 0.0)
@@ -64,6 +68,27 @@ def markov_chain(table: PathTable, order: int):
             k //= base
         members.append(np.array(sorted(set(chans)), dtype=np.int64))
     return q, b, members
+
+
+DENSE_COUNTS = 1 << 22
+"""Most cells (states × states) of a transition count matrix counted densely by ``np.bincount`` (32
+MB); a larger state space is counted as a sparse COO matrix, whose conversion sorts every transition.
+Both hold the same entries (every transition's weight is positive, so no cell sums to zero)."""
+SPARSE_KEYS = 1 << 24
+"""Above this key range (and four keys a touch) the states are numbered by a sort (``np.unique``)."""
+
+
+def _state_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative keys (int64 ids): by counting when the
+    keys span a small range (order 1: a channel's code + 1), else by a sort. 10.7M events' paths
+    (545,870 paths, 16 channels): the sort's unique took ~0.55 s of a 1.3 s Markov fit."""
+    top = int(keys.max()) + 1 if len(keys) else 0
+    if 0 < top <= min(max(4 * len(keys), 1 << 16), SPARSE_KEYS) and int(keys.min()) >= 0:
+        present = np.bincount(keys, minlength=top) > 0
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return np.flatnonzero(present), rank[keys]
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, inverse.astype(np.int64)
 
 
 def kgram_keys(table: PathTable, order: int, base: int) -> np.ndarray:
