@@ -430,3 +430,33 @@ def test_sigterm_whose_exit_a_callback_swallowed_still_stops_the_write(tmp_path:
     assert done.returncode == 143, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
     assert not target.exists() and [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_sigterm_whose_exit_an_extension_replaced_by_its_own_error_still_exits_as_sigterm(tmp_path: Path) -> None:
+    """A C extension can swallow the exit the SIGTERM handler raised and raise an error of its own, not
+    chained to it (matplotlib drawing the report's charts: ``ValueError: Invalid affine transformation
+    matrix``, seen in the seeded kill test). The write is undone and the command exits 143 as SIGTERM
+    asked, not 1 as an engine failure."""
+    target = tmp_path / "runs" / "2026-10"
+    code = ("import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from shapley_attr.cli import handle_errors\n"
+            "from shapley_attr.io.atomic import atomic_directory\n"
+            "@handle_errors\n"
+            "def write():\n"
+            "    with atomic_directory(Path(sys.argv[1])) as tmp:\n"
+            "        (tmp / 'a.txt').write_text('x')\n"
+            "        swallowed = False\n"
+            "        try:\n"
+            "            os.kill(os.getpid(), signal.SIGTERM)\n"
+            "            for _ in range(100000):\n"
+            "                pass\n"
+            "        except SystemExit:  # what the extension's C code clears, leaving no context\n"
+            "            swallowed = True\n"
+            "        if swallowed:\n"
+            "            raise ValueError('Invalid affine transformation matrix')\n"
+            "write()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert not target.exists() and [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []

@@ -57,6 +57,10 @@ def handle_errors(fn):
             raise
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             stop = _interruption(exc)
+            if stop is None:  # or swallowed and replaced by an error of its own
+                from .io.atomic import signalled_exit
+
+                stop = signalled_exit()
             if stop is not None:  # SIGTERM's exit (or Ctrl-C) that a C extension wrapped on its way
                 raise stop from None
             raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc

@@ -263,6 +263,19 @@ def clean_leftovers(target: str | os.PathLike) -> list[Path]:
 
 
 # --- SIGTERM during the write: clean up, then exit -------------------------------------------------
+_SIGNALLED: list[int] = []
+"""The SIGTERMs :func:`_sigterm_raises` turned into exits in this process (see :func:`signalled_exit`)."""
+
+
+def signalled_exit() -> SystemExit | None:
+    """The exit a SIGTERM asked for during a write, if one came: for the CLI's last line of defence,
+    which must not report as an engine failure an exception that stands in for that exit. A C
+    extension can swallow the SystemExit the handler raised and raise an error of its own without
+    chaining it (matplotlib drawing the report's charts: ``ValueError: Invalid affine transformation
+    matrix``, seen in tests/test_crash.py's seeded kill test)."""
+    return SystemExit(128 + _SIGNALLED[0]) if _SIGNALLED else None
+
+
 def _no_stop() -> None:
     """What :func:`_sigterm_raises` yields where it leaves SIGTERM alone."""
 
@@ -293,6 +306,7 @@ def _sigterm_raises():
 
     def handler(signum, frame):
         received.append(signum)
+        _SIGNALLED.append(signum)
         raise SystemExit(128 + signum)
 
     def stop_if_signalled() -> None:
