@@ -267,13 +267,13 @@ _SIGNALLED: list[int] = []
 """The SIGTERMs :func:`_sigterm_raises` turned into exits in this process (see :func:`signalled_exit`)."""
 
 
-def signalled_exit() -> SystemExit | None:
-    """The exit a SIGTERM asked for during a write, if one came: for the CLI's last line of defence,
-    which must not report as an engine failure an exception that stands in for that exit. A C
-    extension can swallow the SystemExit the handler raised and raise an error of its own without
-    chaining it (matplotlib drawing the report's charts: ``ValueError: Invalid affine transformation
-    matrix``, seen in tests/test_crash.py's seeded kill test)."""
-    return SystemExit(128 + _SIGNALLED[0]) if _SIGNALLED else None
+def signalled_exit(since: int = 0) -> SystemExit | None:
+    """The exit a SIGTERM asked for during a write, if one came (after the first ``since`` noted): for
+    the CLI's last line of defence, which must not report as an engine failure an exception that
+    stands in for that exit. A C extension can swallow the SystemExit the handler raised and raise an
+    error of its own without chaining it (matplotlib drawing the report's charts: ``ValueError:
+    Invalid affine transformation matrix``, seen in tests/test_crash.py's seeded kill test)."""
+    return SystemExit(128 + _SIGNALLED[since]) if len(_SIGNALLED) > since else None
 
 
 def _no_stop() -> None:
@@ -302,21 +302,21 @@ def _sigterm_raises():
     if previous is not signal.SIG_DFL:
         yield _no_stop
         return
-    received: list[int] = []
+    start = len(_SIGNALLED)  # the signals this block receives are the ones noted after these
 
     def handler(signum, frame):
-        received.append(signum)
         _SIGNALLED.append(signum)
         raise SystemExit(128 + signum)
 
     def stop_if_signalled() -> None:
-        if received:
-            raise SystemExit(128 + received[0])
+        stop = signalled_exit(start)
+        if stop is not None:
+            raise stop
 
     previous_hook = sys.unraisablehook
 
     def unraisable(info) -> None:  # the exit raised inside a callback Python ignores: noted above
-        if not (received and isinstance(info.exc_value, SystemExit)):
+        if not (len(_SIGNALLED) > start and isinstance(info.exc_value, SystemExit)):
             previous_hook(info)
 
     sys.unraisablehook = unraisable
