@@ -502,7 +502,6 @@ PROCESS_ENVIRONMENT = {
     "OPENBLAS_THREAD_TIMEOUT": "4",
     "_RJEM_MALLOC_CONF": "dirty_decay_ms:200,muzzy_decay_ms:0",
     "NUMPY_MADVISE_HUGEPAGE": "0",
-    "OMP_WAIT_POLICY": "PASSIVE",
 }
 """Defaults a command sets before numpy and polars load (a value the user set wins; the library
 leaves its host's alone). OpenBLAS's idle threads sleep at once instead of spinning ~0.1 s of CPU
@@ -515,13 +514,7 @@ numpy's arrays cannot use it: 10.7M events, 6 alternating runs each, peak RSS me
 pages: a huge page is a free 2 MB block, which a VM that reports free memory to its host (virtio
 free page reporting, as on this machine: blocks of 2 MB) has handed back, so every huge page is a
 fault in the host as well (the 10.7M-event records, 342 MB: 0.77 s of system time on huge pages,
-0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up).
-Numba's OpenMP workers (its threading layer when TBB is absent) sleep when a parallel kernel ends
-instead of spinning for more work: on two cores a spinning worker takes its core from Polars' readers
-and from the other kernels (10.7M events, perf: 1.6-1.7 % of the command's CPU samples in libgomp's
-spin loop, ~0.1 s; 0.01 % passive; the whole command's wall within the noise of 10 alternating
-pairs, 3.42 / 3.53 s; the bundled monthly run, 6 pairs, 3.53 -> 3.40 s). A kernel's start then
-wakes its sleeping workers instead of finding them spinning."""
+0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up)."""
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
 MALLOC_SETTINGS = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: -1}
