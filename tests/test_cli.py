@@ -339,3 +339,31 @@ def test_sigterm_wrapped_by_an_extension_import_still_exits_as_sigterm() -> None
     with pytest.raises(click.ClickException) as failed:
         handle_errors(failing)()
     assert failed.value.exit_code == 1 and "ImportError: no module named spam" in failed.value.format_message()
+
+
+def test_a_sigterm_noted_by_an_earlier_command_is_not_the_next_ones(monkeypatch) -> None:
+    """The CLI's last line of defence asks whether a SIGTERM came during *this* command: a process that
+    runs commands one after another (click's runner, a scheduler's worker) and caught a SIGTERM in an
+    earlier one still reports a later engine failure as one (exit 1), while a SIGTERM noted during the
+    command is still its exit (143)."""
+    import click
+
+    from shapley_attr.cli import handle_errors
+    from shapley_attr.io import atomic
+
+    monkeypatch.setattr(atomic, "_SIGNALLED", [15])  # an earlier command's SIGTERM, caught
+
+    def engine_bug():
+        raise ValueError("a bug inside the engine")
+
+    with pytest.raises(click.ClickException) as failed:
+        handle_errors(engine_bug)()
+    assert failed.value.exit_code == 1 and "ValueError: a bug inside the engine" in failed.value.format_message()
+
+    def swallowed_sigterm():  # the handler notes it; a C extension then raises its own error
+        atomic._SIGNALLED.append(15)
+        raise ValueError("Invalid affine transformation matrix")
+
+    with pytest.raises(SystemExit) as stopped:
+        handle_errors(swallowed_sigterm)()
+    assert stopped.value.code == 143

@@ -45,6 +45,9 @@ def handle_errors(fn):
         from .config import ConfigError
         from .errors import ShapleyAttrError
 
+        # the SIGTERMs noted before this command (by an earlier one in the same process) are not its own
+        atomic = sys.modules.get("shapley_attr.io.atomic")  # not loaded yet: none noted
+        since = len(atomic._SIGNALLED) if atomic is not None else 0
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
@@ -60,7 +63,7 @@ def handle_errors(fn):
             if stop is None:  # or swallowed and replaced by an error of its own
                 from .io.atomic import signalled_exit
 
-                stop = signalled_exit()
+                stop = signalled_exit(since)
             if stop is not None:  # SIGTERM's exit (or Ctrl-C) that a C extension wrapped on its way
                 raise stop from None
             raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
