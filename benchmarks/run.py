@@ -47,9 +47,10 @@ def _vm_hwm_kib(pid: int) -> int:
 
 
 def measure(cmd: list[str], env=None, timeout: float = 600.0, stdout: Path | None = None) -> dict:
-    """Wall seconds and peak RSS (MiB) of one child process; its standard output goes to ``stdout``
-    when given (else it is discarded), the tail of its standard error is returned. A child still
-    running after ``timeout`` seconds is killed and reported as a timeout.
+    """Wall seconds, CPU seconds (user + system, from ``wait4``) and peak RSS (MiB) of one child
+    process; its standard output goes to ``stdout`` when given (else it is discarded), the tail of its
+    standard error is returned. A child still running after ``timeout`` seconds is killed and reported
+    as a timeout.
 
     Peak RSS is the child's own high-water mark (``VmHWM``, polled every 5 ms until it exits), not
     wait4's ``ru_maxrss``: on Linux that one starts from the parent's RSS at fork (it survives exec),
@@ -63,20 +64,20 @@ def measure(cmd: list[str], env=None, timeout: float = 600.0, stdout: Path | Non
         hwm = 0
         while True:
             hwm = max(hwm, _vm_hwm_kib(proc.pid))
-            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 proc.kill()
                 os.wait4(proc.pid, 0)
-                return {"wall_s": None, "rss_mib": None, "status": "timeout", "stderr": ""}
+                return {"wall_s": None, "cpu_s": None, "rss_mib": None, "status": "timeout", "stderr": ""}
             time.sleep(0.005)
         wall = time.perf_counter() - t0
         err.seek(0)
         text = err.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
-    return {"wall_s": wall, "rss_mib": hwm / 1024.0, "status": "ok" if code == 0 else f"exit {code}",
-            "stderr": text[-2000:]}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mib": hwm / 1024.0,
+            "status": "ok" if code == 0 else f"exit {code}", "stderr": text[-2000:]}
 
 
 def events_files(sizes_events: list[int], workdir: Path) -> dict[int, Path]:
