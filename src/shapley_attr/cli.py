@@ -47,7 +47,7 @@ def handle_errors(fn):
 
         # the SIGTERMs noted before this command (by an earlier one in the same process) are not its own
         atomic = sys.modules.get("shapley_attr.io.atomic")  # not loaded yet: none noted
-        since = len(atomic._SIGNALLED) if atomic is not None else 0
+        since = atomic.signals_noted() if atomic is not None else 0
         try:
             return fn(*args, **kwargs)
         except click.ClickException:

@@ -267,6 +267,11 @@ _SIGNALLED: list[int] = []
 """The SIGTERMs :func:`_sigterm_raises` turned into exits in this process (see :func:`signalled_exit`)."""
 
 
+def signals_noted() -> int:
+    """How many SIGTERMs this process has noted so far (``since`` for :func:`signalled_exit`)."""
+    return len(_SIGNALLED)
+
+
 def signalled_exit(since: int = 0) -> SystemExit | None:
     """The exit a SIGTERM asked for during a write, if one came (after the first ``since`` noted): for
     the CLI's last line of defence, which must not report as an engine failure an exception that
