@@ -515,7 +515,7 @@ back to the system after 0.2 s instead of keeping it counted in the process for 
 numpy's arrays cannot use it: 10.7M events, 6 alternating runs each, peak RSS median 1,150 -> 962 MiB
 (max 1,263 -> 986), wall and CPU unchanged. NumPy's large arrays are not marked for transparent huge
 pages: a huge page is a free 2 MB block, which a VM that reports free memory to its host (virtio
-free page reporting, as on this machine: blocks of 2 MB) has handed back, so every huge page is a
+free page reporting, as on these machines: blocks of 2 MB and up) has handed back, so every huge page is a
 fault in the host as well (the 10.7M-event records, 342 MB: 0.77 s of system time on huge pages,
 0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up)."""
 
