@@ -321,7 +321,7 @@ def _sigterm_raises():
     previous_hook = sys.unraisablehook
 
     def unraisable(info) -> None:  # the exit raised inside a callback Python ignores: noted above
-        if not (len(_SIGNALLED) > start and isinstance(info.exc_value, SystemExit)):
+        if not (signalled_exit(start) is not None and isinstance(info.exc_value, SystemExit)):
             previous_hook(info)
 
     sys.unraisablehook = unraisable
