@@ -156,6 +156,25 @@ def test_period_must_be_a_month():
         load(frame([ev("u", T0, True, gmv=1.0)]), period="2026-13")
 
 
+def test_period_bounds_edges():
+    from datetime import date
+
+    from shapley_attr.finance.contracts import period_days
+    from shapley_attr.journeys import period_bounds
+
+    start, end = period_bounds("9999-12")  # datetime has no year 10000: the end is the start plus 31 days
+    assert start == 253399622400000000 and end - start == 31 * DAY_US
+    assert period_days("9999-12") == (date(9999, 12, 1), date(9999, 12, 31))
+    assert period_bounds("2024-02")[1] - period_bounds("2024-02")[0] == 29 * DAY_US
+    assert period_bounds("1970-01") == (0, 31 * DAY_US)
+    for bad in ("0000-01", "2026-00", "\u0662\u0660\u0662\u0666-10", "2026-10\n", "2026-1", "+202-10"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            period_bounds(bad)
+
+
+DAY_US = 86_400_000_000
+
+
 def test_keep_ages_for_time_decay():
     events = [ev("u", T0, channel="a"), ev("u", T0 + DAY, channel="a"), ev("u", T0 + 2 * DAY, True, gmv=1.0)]
     table, _ = load(frame(events), model="time-decay")

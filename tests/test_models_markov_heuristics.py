@@ -45,6 +45,32 @@ def test_time_decay_matches_reference(data, seed):
         assert_allclose(got, expected.get(c, [0.0, 0.0]), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("half_life_days", [0.01, 1e-4, 1e-300])
+def test_time_decay_with_a_short_half_life_gives_the_latest_touch_everything(half_life_days):
+    # touches hours to weeks before the conversion: 2^(-age/h) underflows to 0 for every touch of a
+    # journey (it gave 0/0, NaN credits); taken relative to the latest touch, that one weighs 1
+    paths = [["a", "b", "c"], ["b", "a"], ["c"], ["a", "c", "b", "a"]]
+    ages = [[30 * 86400.0, 3 * 86400.0, 7200.0], [86400.0, 3600.0], [5 * 86400.0], [9e5, 8e5, 7e5, 6e5]]
+    conv, value, nulls = [1, 1, 1, 2], [10.0, 20.0, 40.0, 80.0], [0, 0, 0, 0]
+    table = from_path_lists(paths, conv, value, nulls, ages=ages)
+    result = fit(table, ModelParams(model="time-decay", half_life_days=half_life_days))
+    assert np.isfinite(result.credit).all()
+    expected = nh.heuristic(paths, conv, value, "last")
+    for c, got in as_dict(result).items():
+        assert_allclose(got, expected.get(c, [0.0, 0.0]), rtol=1e-12, atol=1e-12)
+    # and a half-life of 15 minutes on touches minutes apart: finite shares, the reference's
+    result = fit(from_path_lists([["a", "b"]], [1], [10.0], [0], ages=[[30 * 86400.0 + 900.0, 30 * 86400.0]]),
+                 ModelParams(model="time-decay", half_life_days=900 / 86400))
+    assert_allclose(as_dict(result)["a"], [1 / 3, 10 / 3], rtol=1e-12)
+
+
+def test_position_weights_must_be_finite():
+    with pytest.raises(ValueError, match="position weights"):
+        ModelParams(model="position", position_weights=(float("nan"), 0.0, 0.0))
+    with pytest.raises(ValueError, match="position weights"):
+        ModelParams(model="position", position_weights=(float("inf"), 0.0, float("-inf")))
+
+
 def test_position_weights_option_and_two_touch_rule():
     t = from_path_lists([["a", "b"], ["a", "b", "c", "d"]], [1, 1], [10, 20], [0, 0])
     r = fit(t, ModelParams(model="position", position_weights=(0.6, 0.3, 0.1)))

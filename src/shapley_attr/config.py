@@ -5,6 +5,7 @@ so that the CLI, the Python API and the manifest agree on one set of numbers.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -99,7 +100,7 @@ class ModelParams:
         if not self.half_life_days > 0.0:
             raise ConfigError(f"half-life must be > 0 days, got {self.half_life_days}")
         w = self.position_weights
-        if len(w) != 3 or min(w) < 0 or abs(sum(w) - 1.0) > 1e-12:
+        if len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or abs(sum(w) - 1.0) > 1e-12:
             raise ConfigError(f"position weights must be three non-negative numbers summing to 1, got {w}")
         if self.seed < 0 or self.seed >= 2**63:
             raise ConfigError(f"--seed must be in [0, 2^63), got {self.seed}")

@@ -16,7 +16,9 @@ Rules chosen where DATA.md is silent (also written in the manifest):
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import calendar
+import re
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
@@ -33,21 +35,21 @@ if TYPE_CHECKING:
 
 _I64_MIN = np.iinfo(np.int64).min
 _I64_MAX = np.iinfo(np.int64).max
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def period_bounds(period: str | None) -> tuple[int, int]:
     """[start, end) of a ``YYYY-MM`` UTC month in epoch microseconds (open bounds without a period)."""
     if period is None:
         return _I64_MIN, _I64_MAX
-    try:
-        year, month = (int(x) for x in period.split("-"))
-        if not (1 <= month <= 12 and len(period) == 7):
-            raise ValueError
-    except ValueError:
-        raise InputError("--period", "expected a month as YYYY-MM, e.g. 2026-10", value=period) from None
-    start = datetime(year, month, 1, tzinfo=timezone.utc)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
-    return int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
+    # ASCII digits only (int() would also read other scripts' digits)
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", period)
+    year, month = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if not (year >= 1 and 1 <= month <= 12):
+        raise InputError("--period", "expected a month as YYYY-MM, e.g. 2026-10", value=period)
+    start = (datetime(year, month, 1, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+    # the end as the month's days after its start: datetime has no January of year 10000
+    return start, start + calendar.monthrange(year, month)[1] * 86_400_000_000
 
 
 def build_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams = JourneyParams(),

@@ -16,9 +16,10 @@ Rules chosen where DATA.md is silent:
 """
 from __future__ import annotations
 
+import calendar
 import csv
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -226,9 +227,7 @@ def _currency(text: str, src: str, row: int, issues: list[Issue], col: str = "cu
 
 def period_days(period: str) -> tuple[date, date]:
     y, m = (int(x) for x in period.split("-"))
-    first = date(y, m, 1)
-    nxt = date(y + (m == 12), m % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
+    return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])  # December 9999 has no next month
 
 
 def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Partner], list[str], dict]:

@@ -30,10 +30,17 @@ def heuristic_credit(table: PathTable, rule: str, params: ModelParams | None = N
     elif rule == "position":
         share = _position_shares(lengths, *params.position_weights)
     else:  # time-decay: 2^(-age/h), normalised per journey
-        decay = np.exp2(-table.ages / (params.half_life_days * 86400.0))
-        totals = np.add.reduceat(decay, table.offsets[:-1][lengths > 0]) if len(decay) else decay
+        # taken relative to the journey's most recent touch (2^(-(age - min age)/h): the same shares,
+        # the normalisation cancels the factor), so the latest touch weighs 1 and a half-life of
+        # minutes cannot underflow every weight of a journey to 0 (0/0: NaN credits)
+        starts = table.offsets[:-1][lengths > 0]
+        youngest = np.zeros(table.n_paths)
+        if len(starts):
+            youngest[lengths > 0] = np.minimum.reduceat(table.ages, starts)
+        decay = np.exp2(-(table.ages - np.repeat(youngest, lengths)) / (params.half_life_days * 86400.0))
         per_path = np.zeros(table.n_paths)
-        per_path[lengths > 0] = totals
+        if len(starts):
+            per_path[lengths > 0] = np.add.reduceat(decay, starts)
         share = decay / np.repeat(per_path, lengths)
     return _per_channel(table.codes, per_touch * share[:, None], table.n_channels)
 
