@@ -126,3 +126,14 @@ def test_bootstrap_interval_covers_the_population_value_about_95_percent():
         row = frame.filter(pl.col("channel") == "search").row(0, named=True)
         covered += row["bootstrap_low"] <= truth <= row["bootstrap_high"]
     assert 0.90 <= covered / 200 <= 0.99, covered
+
+
+def test_bootstrap_of_an_export_without_conversions():
+    # no order drawn: the replicates' values are zeros of the table's float64 (NumPy's bincount of
+    # nothing is int64; it was an internal error); every interval is [0, 0]
+    export = single_touch_export(seed=4, journeys=200).filter(pl.col("event_type") == "touch")
+    table, attribution = sa.attribute(export, model="linear", bootstrap=20, with_report=True)
+    boot = attribution.result.extra["bootstrap"]
+    assert boot["replicates"] == 20
+    assert not np.any(boot["low"]) and not np.any(boot["high"])
+    assert table.filter(pl.col("channel") != "(direct)").get_column("gmv").sum() == 0

@@ -63,7 +63,8 @@ def _own_values(table: PathTable, drawn: np.ndarray, rng: np.random.Generator) -
         raise RuntimeError("bootstrap drew a conversion of a path with no converting journey")
     owner = np.repeat(np.arange(table.n_paths), drawn)
     picks = table.value_offsets[owner] + (rng.random(len(owner)) * sizes[owner]).astype(np.int64)
-    return np.bincount(owner, weights=table.journey_values[picks], minlength=table.n_paths)
+    # float64 even with nothing drawn (NumPy's bincount of no values is int64, weights or not)
+    return np.bincount(owner, weights=table.journey_values[picks], minlength=table.n_paths).astype(np.float64)
 
 
 def bootstrap_intervals(table: PathTable, params: ModelParams, result: ModelResult, fit_fn) -> ModelResult:
