@@ -192,6 +192,20 @@ def test_column_mapping(tmp_path: Path) -> None:
     assert frame["gmv"].sum() == pytest.approx(170.5, rel=1e-12)
 
 
+@pytest.mark.parametrize("cols,words", [
+    (("user_id=country", "user_id=order_id"), "--col user_id=... given more than once"),
+    (("user_id=country", "order_id=country"), "source column 'country' mapped to more than one"),
+    (("customer=user_id",), "'customer' is not a contract column"),
+])
+def test_column_mapping_mistakes_are_usage_errors(tmp_path: Path, cols, words) -> None:
+    # each was ignored or reached Polars (a DuplicateError and its query plan, exit 1)
+    p = tmp_path / "events.csv"
+    p.write_text(EVENTS_CSV)
+    result = run("attribute", p, "--model", "last", *[a for c in cols for a in ("--col", c)])
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "internal error" not in result.stderr
+
+
 def test_sample_then_attribute(tmp_path: Path) -> None:
     out = tmp_path / "sample"
     result = run("sample", "--out", out, "--journeys", 300, "--seed", 3)

@@ -162,6 +162,19 @@ class ColumnMapping:
     sep: str = PATH_SEP  # channel separator inside a path
     input_format: str | None = None  # parquet | csv | arrow; None = by extension
 
+    def __post_init__(self) -> None:
+        # a name that is no contract column is refused where the input is read (io.readers.rename_plan)
+        names = [contract for contract, _ in self.rename]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        if twice:
+            raise ConfigError(f"--col {twice[0]}=... given more than once: "
+                              f"{', '.join(s for c, s in self.rename if c == twice[0])}")
+        sources = [source for _, source in self.rename]
+        shared = sorted({s for s in sources if sources.count(s) > 1})
+        if shared:
+            raise ConfigError(f"--col: source column {shared[0]!r} mapped to more than one contract column "
+                              f"({', '.join(c for c, s in self.rename if s == shared[0])})")
+
     def as_dict(self) -> dict:
         return {"columns": dict(self.rename), "touch_types": list(self.touch_types),
                 "conversion_types": list(self.conversion_types), "currency": self.currency,

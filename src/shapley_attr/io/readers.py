@@ -21,8 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ..config import ColumnMapping
+from ..config import ColumnMapping, ConfigError
 from ..errors import InputError
+from ..schema import EVENT_COLUMNS, PATH_COLUMNS
 
 ROW = "__row"
 """1-based data row number (the header is not counted), kept for error messages and rejects."""
@@ -304,6 +305,10 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
     """``--col NAME=SOURCE`` against an input's ``columns``: the renames (source -> contract) and the
     columns to drop first because a mapped column takes their name. A source not found is an error."""
     renames = {}
+    unknown = [c for c, _ in mapping.rename if c not in EVENT_COLUMNS + PATH_COLUMNS]
+    if unknown:
+        raise ConfigError(f"--col {unknown[0]}=...: {unknown[0]!r} is not a contract column; expected one of "
+                          f"{', '.join(EVENT_COLUMNS)} (events) or {', '.join(PATH_COLUMNS)} (paths)")
     for contract, src in mapping.rename:
         if src not in columns:
             raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
