@@ -206,6 +206,43 @@ def test_column_mapping_mistakes_are_usage_errors(tmp_path: Path, cols, words) -
     assert words in result.stderr and "internal error" not in result.stderr
 
 
+def test_output_paths_are_checked_before_any_work(events_file: Path, tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    # under a regular file: was an internal FileExistsError, after writing --rejects
+    res = run("attribute", events_file, "--model", "last", "--out", events_file / "t.csv", "--rejects", rejects)
+    assert res.exit_code == 2 and "is not a directory" in res.stderr and not rejects.exists()
+    # over the input, or two outputs on one file: were silently clobbered
+    before = events_file.read_bytes()
+    res = run("attribute", events_file, "--model", "last", "--out", events_file)
+    assert res.exit_code == 2 and "is the input given by --events" in res.stderr
+    link = tmp_path / "link.csv"
+    link.symlink_to(events_file)
+    res = run("attribute", link, "--model", "last", "--rejects", events_file)
+    assert res.exit_code == 2 and "refusing to write over it" in res.stderr
+    assert events_file.read_bytes() == before
+    res = run("attribute", events_file, "--model", "last", "--out", rejects, "--rejects", tmp_path / "." / "rejects.csv")
+    assert res.exit_code == 2 and "name the same file" in res.stderr and not rejects.exists()
+
+
+def test_out_writes_through_a_link_and_refuses_a_fifo(events_file: Path, tmp_path: Path) -> None:
+    target, link = tmp_path / "target.csv", tmp_path / "current.csv"
+    target.write_text("old")
+    link.symlink_to(target.name)
+    res = run("attribute", events_file, "--model", "last", "--out", link)
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and target.read_text().startswith("channel,")  # was: the link replaced
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    res = run("attribute", events_file, "--model", "last", "--out", fifo)  # was: replaced by a file
+    assert res.exit_code == 2 and "named pipe" in res.stderr
+    assert fifo.exists() and not fifo.is_file()
+    import shapley_attr as sa
+    from shapley_attr.errors import UsageError
+
+    with pytest.raises(UsageError, match="is the input"):
+        sa.attribute(events_file, model="last", out=events_file)
+
+
 def test_sample_then_attribute(tmp_path: Path) -> None:
     out = tmp_path / "sample"
     result = run("sample", "--out", out, "--journeys", 300, "--seed", 3)

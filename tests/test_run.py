@@ -123,6 +123,21 @@ def test_force_refuses_a_file(sample_dir, tmp_path):
     assert out.read_text() == "not a directory"
 
 
+def test_force_refuses_a_run_directory_holding_an_input(sample_dir, tmp_path):
+    # --force would delete the input with the run it replaces
+    d = copy_sample(sample_dir, tmp_path)
+    out = tmp_path / "run"
+    assert invoke("run", "--config", d / "run.toml", "--out", out).exit_code == 0
+    fx = out / "fx_kept_here.csv"
+    fx.write_bytes((d / "fx.csv").read_bytes())
+    before = sorted(p.name for p in out.iterdir())
+    res = invoke("run", "--config", d / "run.toml", "--out", out, "--force", "--fx", fx)
+    assert res.exit_code == 2 and "holds the input given by --fx" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == before
+    res = invoke("run", "--config", d / "run.toml", "--out", d / "run.toml" / "x")
+    assert res.exit_code == 2 and "is not a directory" in res.stderr and "internal error" not in res.stderr
+
+
 @pytest.mark.parametrize("column,old,new,words", [
     ("gamma", "0.08", "1.5", "between 0 and 1"),
     ("beta", "0.03", "-0.1", "between 0 and 1"),

@@ -44,11 +44,12 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
     from .io.atomic import write_bytes_atomic
     from .io.run_config import read_run_toml
     from .io.tables import credits_frame, frame_csv
-    from .pipeline import attribute as run_attribute
+    from .pipeline import attribute as run_attribute, check_paths
 
     out, fmt = options.pop("out", None), options.pop("format", None)
     layers = [read_run_toml(config)] if config is not None else []
     settings = build_config("attribute", *layers, options)
+    check_paths(settings, [("out", out)], source=data)
     attribution = run_attribute(settings, source=data)
     frame = credits_frame(attribution.result, attribution.params)
     if settings.rejects is not None:

@@ -250,9 +250,10 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
     bootstrap_low, bootstrap_high with --bootstrap, then model and game.
     """
     from .config import build_config
-    from .pipeline import attribute as run_attribute, summary_lines
+    from .pipeline import attribute as run_attribute, check_paths, summary_lines
 
     config = build_config("attribute", *settings(None, options | {"events": input_path}))
+    check_paths(config, [("--out", out), ("--positions", positions)])
     echo = (lambda m: None) if quiet else echo_err
     from .progress import Progress
 

@@ -58,6 +58,21 @@ def resolve_value(config: RunConfig, loaded: LoadedInput) -> RunConfig:
     return config.with_value("gmv" if float(loaded.table.value.sum()) > 0.0 else "conversions")
 
 
+def check_paths(config: RunConfig, outputs=(), source=None) -> None:
+    """Refuse, before any work, output paths that cannot take their files or would write over an
+    input (:func:`io.atomic.check_outputs`): ``outputs`` as ``(option, path)`` pairs beside the
+    config's ``--rejects`` (and ``run``'s ``--out`` directory, which no input may be inside)."""
+    from .config import FILE_KEYS
+    from .io.atomic import check_outputs
+
+    inputs = [(f"--{key}", getattr(config, key, None)) for key in FILE_KEYS]
+    if source is not None:
+        inputs.append(("the input", source))
+    directory = "--out" if config.command == "run" else None
+    check_outputs([*((("--out", config.out),) if directory else ()), *outputs, ("--rejects", config.rejects)],
+                  inputs, directory=directory)
+
+
 def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent,
               progress: Progress | None = None) -> Attribution:
     """Read ``source`` (default ``config.events``), cut journeys and attribute them with the model of
@@ -215,6 +230,7 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
 
     prog = progress or current()
     check_target(config.out, config.force)
+    check_paths(config)
     prep = prepare(config, prog)
     attribution = fit_loaded(prep.config, prep.loaded, echo, prog)
     with active(prog), prog.stage("payouts and comparison"):

@@ -33,11 +33,12 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
 
-from ..errors import OutputExistsError, ShapleyAttrError
+from ..errors import OutputExistsError, ShapleyAttrError, UsageError
 
 try:  # POSIX advisory locks; elsewhere the lock is a no-op (documented above as advisory)
     import fcntl
@@ -342,9 +343,72 @@ def _clean_stale_files(path: Path) -> None:
                 os.unlink(tmp)
 
 
+def _kind(mode: int) -> str:
+    return ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+
+
+def output_problem(path: str | os.PathLike, *, directory: bool = False) -> str | None:
+    """Why ``path`` cannot take an output file (or, with ``directory``, a run directory), or None.
+    A symbolic link is followed (a file is written through it: :func:`write_bytes_atomic`); an
+    existing file must be a regular one (a FIFO, a device or ``/dev/stdout`` would be replaced by the
+    rename, or block), and the nearest existing ancestor a directory."""
+    target = Path(os.path.realpath(path))
+    try:  # the path itself, links followed (/dev/stdout's link into /proc gives its pipe, not a name)
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # new, or under a file: the ancestors say which
+        mode = None
+    except OSError as exc:
+        return f"cannot be used: {exc.strerror}"
+    if mode is not None and not (stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode)):
+        return f"is {_kind(mode)}: expected {'a directory' if directory else 'a regular file'} or a new path"
+    parent = target.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    return None
+
+
+def check_outputs(outputs, inputs=(), *, directory: str | None = None) -> None:
+    """:class:`UsageError` (exit 2, before anything is read or written) when an output path cannot take
+    its output (:func:`output_problem`), two outputs are one file, or an output is one of the
+    ``inputs``; ``outputs`` and ``inputs`` are ``(option, path)`` pairs (a None path is skipped).
+    ``directory`` names the option among ``outputs`` that is a run directory: no input may be inside it
+    (``--force`` would delete it with the run it replaces)."""
+    seen: dict[str, str] = {}
+    given_inputs = [(opt, Path(p)) for opt, p in inputs if p is not None and isinstance(p, (str, os.PathLike))]
+    for opt, path in outputs:
+        if path is None:
+            continue
+        problem = output_problem(path, directory=opt == directory)
+        if problem:
+            stdout = opt == "--out" and directory is None and os.path.exists(path)
+            raise UsageError(f"{opt} {path}: {problem}" + ("; without --out the table goes to standard output"
+                                                            if stdout else ""))
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"{seen[real]} and {opt} name the same file {path}: expected different paths")
+        seen[real] = opt
+        for in_opt, in_path in given_inputs:
+            same = os.path.realpath(in_path) == real
+            if not same and os.path.exists(path) and os.path.exists(in_path):
+                same = os.path.samefile(path, in_path)
+            inside = opt == directory and os.path.realpath(in_path).startswith(real.rstrip(os.sep) + os.sep)
+            if same or inside:
+                raise UsageError(f"{opt} {path}: {'is' if same else 'holds'} the input given by {in_opt} "
+                                 f"({in_path}); refusing to write over it")
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename. A symbolic link is
+    written through (its target replaced, the link kept); a path that is no regular file nor a new one
+    (a FIFO, a device) is refused with :class:`UsageError`."""
+    problem = output_problem(path)
+    if problem:
+        raise UsageError(f"{path}: {problem}")
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale_files(path)
     tmp = _temp_name(path, "tmp")
