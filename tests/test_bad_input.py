@@ -1,6 +1,7 @@
 """Malformed input: a clear InputError naming file, row and column, or quarantined rows that reconcile."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -123,6 +124,66 @@ def test_binary_formats_read_the_same(tmp_path, suffix):
     a, _ = load(csv_path)
     b, _ = load(other)
     assert a.path_labels() == b.path_labels() and a.value.tolist() == b.value.tolist()
+
+
+def _arrow_events(tmp_path):
+    import pyarrow as pa
+
+    from datetime import datetime, timezone
+
+    hours = (10, 34, 58, 59)  # u1's touch and conversion, then u2's
+    table = pl.DataFrame({
+        "user_id": ["u1", "u1", "u2", "u2"],
+        "event_time": [datetime(2026, 10, 1, tzinfo=timezone.utc).replace(day=1 + h // 24, hour=h % 24) for h in hours],
+        "event_type": ["touch", "conversion", "touch", "conversion"], "channel": ["email", None, "search", None],
+        "order_id": [None, "o1", None, "o2"], "gmv": [None, "100.00", None, "50"], "currency": [None, "EUR", None, "EUR"],
+    }).with_columns(pl.col("event_time").dt.cast_time_unit("us")).to_arrow()
+    return pa, table
+
+
+def test_arrow_file_with_a_column_twice_or_in_the_stream_format(tmp_path):
+    # Polars kept one of two same-named columns in the schema, then panicked while reading (exit 1)
+    import pyarrow.ipc as ipc
+
+    pa, table = _arrow_events(tmp_path)
+    twice = pa.Table.from_arrays([*table.columns, table.column("user_id")], names=[*table.column_names, "user_id"])
+    path = tmp_path / "twice.arrow"
+    with ipc.new_file(path, twice.schema) as writer:
+        writer.write_table(twice)
+    with pytest.raises(InputError, match="column 'user_id' appears 2 times") as info:
+        load(path)
+    assert info.value.issue.column == "user_id"
+    stream = tmp_path / "stream.arrow"
+    with ipc.new_stream(stream, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(InputError, match="is an Arrow IPC stream"):
+        load(stream)
+
+
+@pytest.mark.parametrize("zone", ["+05:30", "Mars/Olympus_Mons"])
+def test_timestamps_zoned_by_an_offset_or_an_unknown_name_are_utc_instants(tmp_path, zone):
+    # valid Arrow, refused by Polars with a Rust panic unless POLARS_IGNORE_TIMEZONE_PARSE_ERROR=1;
+    # a fresh process without that variable: the command sets it, the library on the first failure
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    pa, table = _arrow_events(tmp_path)
+    utc, zoned = tmp_path / "utc.parquet", tmp_path / "zoned.parquet"
+    pq.write_table(table, utc)
+    at = table.schema.get_field_index("event_time")
+    pq.write_table(table.set_column(at, "event_time", table.column(at).cast(pa.timestamp("us", tz=zone))), zoned)
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"}
+    api = ("import sys, shapley_attr as sa; t = sa.load_table(sys.argv[1]).table; "
+           "print(t.path_labels(), t.value.tolist())")
+    got = [subprocess.run([sys.executable, "-c", api, str(f)], env=env, capture_output=True, text=True)
+           for f in (utc, zoned)]
+    assert got[0].returncode == 0 and got[1].returncode == 0, got[1].stderr
+    assert got[1].stdout == got[0].stdout and "(direct)" not in got[0].stdout
+    cli = [subprocess.run([sys.executable, "-m", "shapley_attr", "attribute", str(f), "--model", "last",
+                           "--format", "csv", "--quiet"], env=env, capture_output=True, text=True) for f in (utc, zoned)]
+    assert cli[1].returncode == 0 and cli[1].stdout == cli[0].stdout and "panicked" not in cli[1].stderr
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

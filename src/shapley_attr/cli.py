@@ -506,6 +506,7 @@ PROCESS_ENVIRONMENT = {
     "OPENBLAS_THREAD_TIMEOUT": "4",
     "_RJEM_MALLOC_CONF": "dirty_decay_ms:200,muzzy_decay_ms:0",
     "NUMPY_MADVISE_HUGEPAGE": "0",
+    "POLARS_IGNORE_TIMEZONE_PARSE_ERROR": "1",
 }
 """Defaults a command sets before numpy and polars load (a value the user set wins; the library
 leaves its host's alone). OpenBLAS's idle threads sleep at once instead of spinning ~0.1 s of CPU
@@ -518,7 +519,10 @@ numpy's arrays cannot use it: 10.7M events, 6 alternating runs each, peak RSS me
 pages: a huge page is a free 2 MB block, which a VM that reports free memory to its host (virtio
 free page reporting, as on these machines: blocks of 2 MB and up) has handed back, so every huge page is a
 fault in the host as well (the 10.7M-event records, 342 MB: 0.77 s of system time on huge pages,
-0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up)."""
+0.16-0.19 s on small ones; peak RSS 962 -> 795 MiB, huge pages rounded the arrays' tails up).
+Polars reads a timestamp column zoned ``+05:30`` (valid Arrow) or with a zone name it does not know
+instead of refusing it with a Rust panic (the values are UTC instants whatever the zone;
+``io.readers.IGNORE_TIME_ZONE``)."""
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
 MALLOC_SETTINGS = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: -1}

@@ -340,6 +340,9 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
         if len(sep) != 1:
             raise InputError(name, f"--delimiter must be one character, got {sep!r}")
         check_csv_bytes(path, sep, name)  # outside the try below: a failure of the check itself is no input error
+    if fmt == "arrow":
+        check_arrow_file(path, name)
+
     def scan() -> pl.LazyFrame:
         if fmt == "parquet":
             return pl.scan_parquet(path)
@@ -359,8 +362,43 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
     except BaseException as exc:  # a Rust panic inside Polars is a BaseException
         if type(exc).__name__ != "PanicException":
             raise
+        if "time zone" in str(exc) and os.environ.get(IGNORE_TIME_ZONE) != "1":
+            # a timestamp column zoned "+05:30" or with a zone Polars does not know: its values are UTC
+            # instants whatever the zone says (Arrow's rule), which is all the engine reads of them
+            os.environ[IGNORE_TIME_ZONE] = "1"
+            return _scan_file(path, mapping)
         raise InputError(name, f"cannot be read as {fmt} (the reader failed: {_first_line(exc)})") from None
     return lf, name
+
+
+IGNORE_TIME_ZONE = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
+"""Polars refuses (a Rust panic) a timestamp column whose zone is a fixed offset (``+05:30``, valid
+Arrow) or a name it does not know, unless this variable is 1; the command sets it before Polars loads
+(``cli.PROCESS_ENVIRONMENT``), the library when such a file first fails to scan."""
+
+
+def check_arrow_file(path: Path, name: str) -> None:
+    """An Arrow IPC file's column names, unique (Polars 2.1 keeps one of two same-named columns in the
+    schema, then panics while reading), and a clear error for the IPC *stream* format, which
+    ``scan_ipc`` does not read. Reads the footer's schema only."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        with pa.OSFile(str(path)) as fh:
+            names = ipc.open_file(fh).schema.names
+    except (pa.ArrowInvalid, OSError):
+        try:
+            with pa.OSFile(str(path)) as fh:
+                ipc.open_stream(fh)
+        except (pa.ArrowInvalid, OSError):
+            return  # neither: the scan's own message says what is wrong with the file
+        raise InputError(name, "is an Arrow IPC stream: expected the Arrow IPC file format (Feather v2), as "
+                               "pyarrow.ipc.new_file or Polars' write_ipc write it") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(name, f"column {twice[0]!r} appears {names.count(twice[0])} times: expected unique "
+                               "column names", column=twice[0])
 
 
 @contextlib.contextmanager
