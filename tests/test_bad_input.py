@@ -160,6 +160,24 @@ def test_arrow_file_with_a_column_twice_or_in_the_stream_format(tmp_path):
         load(stream)
 
 
+@pytest.mark.parametrize("ids,ok", [
+    ([True, True, False, False], False),  # every customer one of two users: were accepted
+    ([1.0, 1.0, 2.0, 2.0], False),  # floats cannot tell ids above 2^53 apart
+    ([10**18 + 1, 10**18 + 1, 10**18 + 2, 10**18 + 2], True),
+    (["u1", "u1", "u2", "u2"], True),
+])
+def test_user_id_is_text_or_an_integer(tmp_path, ids, ok):
+    pa, table = _arrow_events(tmp_path)
+    path = tmp_path / "ids.parquet"
+    pl.from_arrow(table).with_columns(pl.Series("user_id", ids)).write_parquet(path)
+    if ok:
+        assert load(path)[0].conversions.sum() == 2
+    else:
+        with pytest.raises(InputError, match="column 'user_id' holds .*: expected text or an integer") as info:
+            load(path)
+        assert info.value.issue.column == "user_id"
+
+
 @pytest.mark.parametrize("zone", ["+05:30", "Mars/Olympus_Mons"])
 def test_timestamps_zoned_by_an_offset_or_an_unknown_name_are_utc_instants(tmp_path, zone):
     # valid Arrow, refused by Polars with a Rust panic unless POLARS_IGNORE_TIMEZONE_PARSE_ERROR=1;

@@ -743,6 +743,11 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
                              column=name)
         if name == "event_time" and (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_numeric()):
             continue
+        if name == "user_id" and (dtype == pl.Boolean or dtype.is_float() or dtype.is_temporal()):
+            # the contract's string or integer: true/false would make every customer one of two users,
+            # and floats tell ids above 2^53 apart no more (ids read as they are written, never rounded)
+            raise InputError(source, f"column 'user_id' holds {dtype}: expected text or an integer (cast the ids "
+                                     "to text or an integer type in the export)", column=name)
         if dtype != pl.Binary and not _castable(dtype, pl.Utf8):
             raise InputError(source, f"column {name!r} holds {dtype}, which cannot be read as text or a number",
                              column=name)
