@@ -224,6 +224,16 @@ def test_output_paths_are_checked_before_any_work(events_file: Path, tmp_path: P
     assert res.exit_code == 2 and "name the same file" in res.stderr and not rejects.exists()
 
 
+def test_an_unknown_out_extension_is_refused_before_the_work(events_file: Path, tmp_path: Path) -> None:
+    # a CSV file was written under the name .xlsx
+    res = run("attribute", events_file, "--model", "last", "--out", tmp_path / "credits.xlsx")
+    assert res.exit_code == 2 and "unknown extension '.xlsx'" in res.stderr and "rows read" not in res.stderr
+    assert not (tmp_path / "credits.xlsx").exists()
+    assert run("attribute", events_file, "--model", "last", "--out", tmp_path / "c.xlsx", "--format", "csv",
+               "--quiet").exit_code == 0
+    assert run("attribute", events_file, "--model", "last", "--out", tmp_path / "credits", "--quiet").exit_code == 0
+
+
 def test_out_writes_through_a_link_and_refuses_a_fifo(events_file: Path, tmp_path: Path) -> None:
     target, link = tmp_path / "target.csv", tmp_path / "current.csv"
     target.write_text("old")

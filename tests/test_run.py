@@ -186,6 +186,19 @@ def test_overlapping_validity_and_missing_fx(sample_dir, tmp_path):
     assert "validity overlaps" in res.stderr and "missing FX rate for JPY on 2026-10-31" in res.stderr
 
 
+def test_a_rate_for_the_reporting_currency_must_be_one(sample_dir, tmp_path):
+    # it was silently ignored: a file saying EUR = 2 EUR contradicts the reporting currency
+    d = copy_sample(sample_dir, tmp_path)
+    fx = (d / "fx.csv").read_text()
+    (d / "fx.csv").write_text(fx + "2026-10-31,EUR,1\n")
+    assert invoke("validate", "--config", d / "run.toml").exit_code == 0
+    (d / "fx.csv").write_text(fx + "2026-10-31,EUR,2.0\n")
+    for command in ("validate", "run"):
+        res = invoke(command, "--config", d / "run.toml")
+        assert res.exit_code == 2 and "EUR is the reporting currency: expected a rate of 1" in res.stderr
+        assert "fx.csv, row" in res.stderr
+
+
 def test_validate_writes_nothing_and_lists_rejects(sample_dir, tmp_path):
     d = copy_sample(sample_dir, tmp_path)
     import polars as pl

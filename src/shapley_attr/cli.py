@@ -254,6 +254,10 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
 
     config = build_config("attribute", *settings(None, options | {"events": input_path}))
     check_paths(config, [("--out", out), ("--positions", positions)])
+    if out is not None and fmt is None:
+        from .io.tables import format_of
+
+        format_of(out)  # an unknown extension is refused before the work, not after
     echo = (lambda m: None) if quiet else echo_err
     from .progress import Progress
 

@@ -46,7 +46,7 @@ def read_fx(path: str, reporting: str) -> FxRates:
     from .finance.contracts import raise_issues, read_fx as read_rates
 
     issues: list = []
-    rates, _ = read_rates(Path(path), issues)
+    rates, _ = read_rates(Path(path), issues, reporting)
     raise_issues(issues)
     return FxRates(rates, str(path))
 

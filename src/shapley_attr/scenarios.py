@@ -95,7 +95,7 @@ def load_run(run_dir: Path) -> RunForScenarios:
     issues: list[Issue] = []
     partners, _, _ = read_partners(paths["partners"], period, issues)
     sales, _ = read_sales(paths["sales"], period, partner_ids_in(paths["partners"]), issues)
-    fx, _ = read_fx(paths["fx"], issues)
+    fx, _ = read_fx(paths["fx"], issues, reporting)
     raise_issues(issues)
     by_id = {safe_text(p.partner_id): p for p in partners}
     last_day = period_days(period)[1]

@@ -102,7 +102,7 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
     known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
     sales_by_partner, sales_rows = read_sales(sales, period, known, issues)
-    rates, fx_rows = read_fx(fx, issues)
+    rates, fx_rows = read_fx(fx, issues, reporting)
     budgets, coop_rows = read_coop(coop, period, issues)
     last_day = period_days(period)[1]
     paid = {p.currency for p in in_force if paid_in_pilot(p, countries)}
@@ -335,7 +335,11 @@ def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issu
     return out, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
 
 
-def read_fx(path: Path, issues: list[Issue]) -> tuple[dict[tuple[date, str], Decimal], dict]:
+def read_fx(path: Path, issues: list[Issue], reporting: str | None = None
+            ) -> tuple[dict[tuple[date, str], Decimal], dict]:
+    """The rates of an FX file, by (date, currency); a bad row is an issue. A row for the ``reporting``
+    currency itself must say 1 (any other rate contradicts the reporting currency: it was silently
+    ignored)."""
     src = str(path)
     rows = read_rows(path, FX_COLUMNS, issues)
     out: dict[tuple[date, str], Decimal] = {}
@@ -347,6 +351,9 @@ def read_fx(path: Path, issues: list[Issue]) -> tuple[dict[tuple[date, str], Dec
         r = _decimal(rec["rate_to_reporting"], src, row, "rate_to_reporting", issues, None, None, "a rate > 0")
         if r is not None and r <= 0:
             issues.append(Issue(src, row, "rate_to_reporting", rec["rate_to_reporting"], "expected a rate > 0"))
+        elif r is not None and c is not None and c == reporting and r != 1:
+            issues.append(Issue(src, row, "rate_to_reporting", rec["rate_to_reporting"],
+                                f"{c} is the reporting currency: expected a rate of 1 (or no row)"))
         if d is not None and c is not None and (d, c) in out and len(issues) == before:
             issues.append(Issue(src, row, "date", rec["date"], f"duplicate rate for {c} on {d}"))
         if len(issues) > before:

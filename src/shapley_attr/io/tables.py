@@ -141,10 +141,18 @@ def parquet_bytes(frame: pl.DataFrame, config) -> bytes:
 
 
 def format_of(path) -> str:
-    """The output format named by a file's extension (csv by default)."""
+    """The output format named by a file's extension: csv for ``.csv``, ``.txt`` or none; an extension
+    of another format (``.xlsx``, ``.tsv``: a CSV file under that name was written) is a UsageError."""
     from pathlib import Path
 
-    return {".parquet": "parquet", ".pq": "parquet", ".json": "json"}.get(Path(path).suffix.lower(), "csv")
+    from ..errors import UsageError
+
+    suffix = Path(path).suffix.lower()
+    fmt = {".parquet": "parquet", ".pq": "parquet", ".json": "json", ".csv": "csv", ".txt": "csv", "": "csv"}.get(suffix)
+    if fmt is None:
+        raise UsageError(f"--out {path}: unknown extension {suffix!r}: expected .csv, .parquet or .json, or "
+                         "say --format")
+    return fmt
 
 
 def encode_credits(frame: pl.DataFrame, fmt: str, config) -> bytes:
