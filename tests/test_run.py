@@ -186,6 +186,58 @@ def test_overlapping_validity_and_missing_fx(sample_dir, tmp_path):
     assert "validity overlaps" in res.stderr and "missing FX rate for JPY on 2026-10-31" in res.stderr
 
 
+@pytest.mark.parametrize("name,old,new,words", [
+    # each was accepted, and money moved without a word: a budget or a sales row of a malformed period
+    # was never the run's (the DE co-op budget vanished; a partner was paid as if it had sold nothing)
+    ("coop.csv", "2026-10,DE,EUR,5000.00", "10/2026,DE,EUR,5000.00", "coop.csv, row 1, column 'period'"),
+    ("sales.csv", "DE-0042,2026-10,", "DE-0042,Oct 2026,", "sales.csv, row 1, column 'period'"),
+    # a budget finer than the currency's minor unit was rounded away
+    ("coop.csv", "2026-10,DE,EUR,5000.00", "2026-10,DE,EUR,5000.005", "at most 2 decimals for EUR"),
+    # the partner would be paid on the conversions that had no touch
+    ("partners.csv", "partner:DE-0042,", "partner:DE-0042;(direct),", "(direct) is no partner's channel"),
+    # an empty cell read as false: the partner lost its co-op share
+    ("partners.csv", "0.90\n", "0.90\n", None),
+    ("partners.csv", ",true,half-even,2026-01-01", ",,half-even,2026-01-01", "column 'coop_eligible': expected true or false"),
+    # Python's Decimal reads 0.0_8 as 0.08 (and other scripts' digits as digits)
+    ("partners.csv", ",0.08,0.03,", ",0.0_8,0.03,", "column 'gamma'"),
+    ("sales.csv", "DE-0042,2026-10,1", "DE-0042,2026-10,\u0661", "column 'sales'"),
+    # a name over two lines went into payouts.csv, whose lines end in LF only
+    ("partners.csv", "MediaMarkt Partner GmbH", '"MediaMarkt\r\nPartner"', "column 'partner_name': expected one line"),
+])
+def test_finance_cells_that_moved_money_silently(sample_dir, tmp_path, name, old, new, words):
+    d = copy_sample(sample_dir, tmp_path)
+    text = (d / name).read_text()
+    assert old in text
+    (d / name).write_text(text.replace(old, new, 1))
+    res = invoke("validate", "--config", d / "run.toml")
+    if words is None:  # the unchanged sample validates
+        assert res.exit_code == 0, res.output
+        return
+    assert res.exit_code == 2 and words in res.stderr, res.output
+    assert "internal error" not in res.stderr
+
+
+def test_a_nul_in_a_path_of_run_toml_is_a_usage_error(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    toml = (d / "run.toml").read_text()
+    (d / "run.toml").write_text(toml.replace('sales = "sales.csv"', 'sales = "sales\\u0000.csv"'))
+    assert 'sales\\u0000' in (d / "run.toml").read_text()
+    for command in ("run", "validate"):  # run: an internal ValueError (embedded null byte)
+        res = invoke(command, "--config", d / "run.toml")
+        assert res.exit_code == 2 and "holds a NUL character" in res.stderr, res.output
+
+
+def test_report_does_not_write_through_a_link_in_the_run_directory(sample_dir, tmp_path):
+    d = copy_sample(sample_dir, tmp_path)
+    out, victim = tmp_path / "run", tmp_path / "victim.txt"
+    assert invoke("run", "--config", d / "run.toml", "--out", out).exit_code == 0
+    victim.write_text("mine")
+    (out / "report.html").unlink()
+    (out / "report.html").symlink_to(victim)
+    assert invoke("report", out).exit_code == 0
+    assert victim.read_text() == "mine" and not (out / "report.html").is_symlink()
+
+
 def test_a_rate_for_the_reporting_currency_must_be_one(sample_dir, tmp_path):
     # it was silently ignored: a file saying EUR = 2 EUR contradicts the reporting currency
     d = copy_sample(sample_dir, tmp_path)

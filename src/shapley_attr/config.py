@@ -378,6 +378,9 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
     spark_conf = merged.get("spark_conf", ())
     if isinstance(spark_conf, Mapping):
         spark_conf = tuple(spark_conf.items())
+    for key in FILE_KEYS + ("out", "rejects"):
+        if merged.get(key) is not None and "\x00" in os.fspath(merged[key]):  # no file system takes one
+            raise ConfigError(f"{key}: the path {os.fspath(merged[key])!r} holds a NUL character")
     return RunConfig(
         command=command, model=model, journeys=journeys, mapping=mapping, value_auto="value" not in merged,
         input_kind=merged.get("input_kind"),
@@ -392,7 +395,7 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
 
 
 def _is_month(text: str) -> bool:
-    return (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+    return (len(text) == 7 and text.isascii() and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
             and 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1)
 
 

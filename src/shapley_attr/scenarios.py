@@ -48,8 +48,8 @@ def run_scenarios(run_dir, gamma: str, beta: str | None = None, rho: str | None 
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    return [write_bytes_atomic(out / "scenarios.csv", scenarios_csv),
-            write_bytes_atomic(out / "gamma_min.csv", gamma_csv)]
+    return [write_bytes_atomic(out / "scenarios.csv", scenarios_csv, follow_links=False),
+            write_bytes_atomic(out / "gamma_min.csv", gamma_csv, follow_links=False)]
 
 
 class RunForScenarios:

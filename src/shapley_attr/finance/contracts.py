@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import calendar
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
 from ..errors import ContractError, Issue
-from .money import is_currency
+from .money import is_currency, minor_units, quantum
 
-from ..schema import (COOP_COLUMNS, FX_COLUMNS, PARTNER_PREFIX, PARTNER_REQUIRED,
+from ..schema import (COOP_COLUMNS, DIRECT, FX_COLUMNS, PARTNER_PREFIX, PARTNER_REQUIRED,
                       SALES_COLUMNS)
 _TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
+_FALSE = {"false", "0", "no", "n", "f"}
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,28 @@ MIN_AMOUNT = Decimal("1e-6")
 """The smallest non-zero figure: a sales target of 5e-324 made sales / target overflow the KPIs' 34 digits."""
 
 
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""What a decimal cell may say: ASCII digits (Python's Decimal also reads ``0.0_8`` as 0.08 and other
+scripts' digits), an optional sign, point and exponent."""
+
+PERIOD_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def is_period(text: str) -> bool:
+    """Whether ``text`` is a month as ``YYYY-MM`` (ASCII digits)."""
+    return PERIOD_TEXT.fullmatch(text) is not None
+
+
+def _period(text: str, src: str, row: int, issues: list[Issue]) -> None:
+    if not is_period(text):
+        issues.append(Issue(src, row, "period", text, "expected a month as YYYY-MM, e.g. 2026-10"))
+
+
 def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=None, hi=None,
              expected: str = "a decimal number") -> Decimal | None:
     try:
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise InvalidOperation
         d = Decimal(text)
         if not d.is_finite():
             raise InvalidOperation
@@ -250,7 +270,7 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
                           "a decimal number >= 0")
         min_profit = _decimal(rec.get("min_profit", ""), src, row, "min_profit", issues)
         elig = rec.get("coop_eligible", "").lower()
-        if elig not in _TRUE | _FALSE:
+        if elig not in _TRUE | _FALSE:  # an empty cell (once read as false) silently lost the co-op share
             issues.append(Issue(src, row, "coop_eligible", rec.get("coop_eligible", ""), "expected true or false"))
         rounding = rec.get("rounding", "") or "half-even"
         if rounding not in ("half-even", "half-up"):
@@ -260,6 +280,12 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
         if vf and vt and vf > vt:
             issues.append(Issue(src, row, "valid_to", rec["valid_to"], f"expected a date on or after valid_from {vf}"))
         chans = tuple(c.strip() for c in (rec.get("channels") or PARTNER_PREFIX + pid).split(";") if c.strip())
+        if DIRECT in chans:  # conversions with no touch would pay the partner
+            issues.append(Issue(src, row, "channels", rec.get("channels", ""),
+                                f"{DIRECT} is no partner's channel: it holds the conversions without a touch"))
+        for col in ("partner_id", "partner_name"):
+            if any(ch in rec.get(col, "") for ch in "\r\n"):
+                issues.append(Issue(src, row, col, rec[col], "expected one line of text"))
         map_min = None
         if rec.get("map_min_compliance", ""):
             map_min = _decimal(rec["map_min_compliance"], src, row, "map_min_compliance", issues, Decimal(0),
@@ -325,6 +351,7 @@ def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issu
         if key in seen:
             issues.append(Issue(src, row, "period", rec["period"], f"duplicate sales row for {pid} (also row {seen[key]})"))
         seen.setdefault(key, row)
+        _period(rec["period"], src, row, issues)  # a malformed one was never the run's: the row was ignored
         s = _decimal(rec["sales"], src, row, "sales", issues, Decimal(0), None, "a decimal number >= 0")
         gm = _decimal(rec["gross_margin"], src, row, "gross_margin", issues)
         if len(issues) > before:
@@ -373,8 +400,12 @@ def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[CoopBu
         scope = rec["scope"]
         if not (scope == "*" or (len(scope) == 2 and scope.isalpha() and scope.isupper())):
             issues.append(Issue(src, row, "scope", scope, "expected a country code like DE or *"))
+        _period(rec["period"], src, row, issues)  # a malformed one was never the run's: the budget vanished
         c = _currency(rec["currency"], src, row, issues)
         b = _decimal(rec["budget"], src, row, "budget", issues, Decimal(0), None, "a budget >= 0")
+        if b is not None and c is not None and b != b.quantize(quantum(c), rounding=ROUND_DOWN):
+            issues.append(Issue(src, row, "budget", rec["budget"], f"expected at most {minor_units(c)} decimals "
+                                                                   f"for {c} (a budget is paid out in whole minor units)"))
         basis = coop_basis(rec.get("basis", ""), src, row, issues)
         if len(issues) > before:
             n_bad += 1

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ..errors import Issue
 from ..schema import MAP_COLUMNS, PRICE_COLUMNS, SPEND_COLUMNS
-from .contracts import (FinanceInputs, _currency, _date, _decimal, budget_in_pilot, paid_in_pilot, partner_ids_in,
-                        period_days, raise_issues, rate_on, read_rows)
+from .contracts import (FinanceInputs, _currency, _date, _decimal, budget_in_pilot, is_period, paid_in_pilot,
+                        partner_ids_in, period_days, raise_issues, rate_on, read_rows)
 from .money import CONTEXT
 from .programme import map_compliance
 
@@ -142,7 +142,7 @@ def read_spend(path: Path, period: str, reporting: str, fx: dict, fx_source: str
     n_bad = 0
     for row, rec in rows:
         before = len(issues)
-        if not _is_period(rec["period"]):
+        if not is_period(rec["period"]):
             issues.append(Issue(src, row, "period", rec["period"], "expected a month as YYYY-MM, e.g. 2026-10"))
         channel = rec["channel"]
         if not channel:
@@ -289,6 +289,3 @@ def read_prices(path: Path, period: str, reporting: str, finance: FinanceInputs,
     return out, sorted(rejects), {"read": read, "accepted": read - n_rej, "rejected": n_rej}
 
 
-def _is_period(text: str) -> bool:
-    return (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
-            and 1 <= int(text[5:]) <= 12)

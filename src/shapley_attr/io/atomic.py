@@ -401,14 +401,15 @@ def check_outputs(outputs, inputs=(), *, directory: str | None = None) -> None:
                                  f"({in_path}); refusing to write over it")
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename. A symbolic link is
-    written through (its target replaced, the link kept); a path that is no regular file nor a new one
-    (a FIFO, a device) is refused with :class:`UsageError`."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, follow_links: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename. A symbolic link the user
+    named is written through (its target replaced, the link kept); with ``follow_links=False`` (a file
+    inside a run directory, where a link could point anywhere) the link itself is replaced. A path that
+    is no regular file nor a new one (a FIFO, a device) is refused with :class:`UsageError`."""
     problem = output_problem(path)
     if problem:
         raise UsageError(f"{path}: {problem}")
-    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    path = Path(os.path.realpath(path)) if follow_links and os.path.islink(path) else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale_files(path)
     tmp = _temp_name(path, "tmp")

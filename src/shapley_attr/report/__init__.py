@@ -39,4 +39,4 @@ def build_report(run_dir: str | os.PathLike) -> Path:
     from ..io.atomic import write_bytes_atomic
 
     data = render_report(run_dir)
-    return write_bytes_atomic(Path(run_dir) / REPORT_NAME, data)
+    return write_bytes_atomic(Path(run_dir) / REPORT_NAME, data, follow_links=False)  # a link never leads out
