@@ -9,7 +9,7 @@ currency: the GMV of the run's conversions (converted) = the GMV attributed, `(d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 RELATIVE_TOLERANCE = 1e-9
 """Float credits against the converted GMV of the run: MODELS.md's "sum to X" tolerance."""
@@ -99,7 +99,8 @@ class Reconciliation:
             "by_currency": {c.currency: c.as_dict() for c in self.by_currency},
             "reporting": {"currency": self.currency, "gmv_in_run": _text(_exact(self.gmv_in_run), self.currency),
                           "gmv_direct": _text(_exact(self.gmv_direct), self.currency),
-                          "gmv_attributed": self.gmv_attributed, "difference": self.difference,
+                          "gmv_attributed": _float_text(self.gmv_attributed, self.currency),
+                          "difference": _float_text(self.difference, self.currency),
                           "balanced": self.balanced},
         }
 
@@ -119,6 +120,15 @@ class Reconciliation:
 def _exact(value: float) -> Decimal:
     """A sum of values in millionths (exact by construction) back as the Decimal it is."""
     return Decimal(round(value * 1_000_000)) / 1_000_000
+
+
+def _float_text(value: float | None, currency: str | None) -> str | None:
+    """A float sum of credits as decimal text to the millionth, half-even (no exponent: the credits'
+    sum written as 12027.565707999998 and a difference as -1.8e-12 were floats in the manifest)."""
+    if value is None:
+        return None
+    amount = Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    return _text(amount + 0, currency)  # + 0: no negative zero
 
 
 def _text(amount: Decimal, currency: str | None = None) -> str:
