@@ -546,6 +546,11 @@ def test_pilot_countries_reconcile_and_pay_the_pilot_only(tmp_path):
     outside = manifest["programme"]["outside_pilot"]
     assert outside["partners"] == ["P2"] and [b["scope"] for b in outside["coop"]] == ["FR"]
     assert manifest["parameters"]["programme"]["countries"] == ["DE", "PL"]
+    # PL has no partner and no budget: well formed, so said (a code like UK for GB paid nobody silently)
+    assert outside["pilot_countries_without_partners"] == ["PL"]
+    assert "warning: pilot country PL (--countries) has no partner in force" in res.stderr
+    res = invoke("validate", "--config", toml, "--countries", "DE,UK")
+    assert res.exit_code == 0 and "warning: pilot country UK" in res.stderr and "pilot country DE" not in res.stderr
 
 
 def test_countries_in_run_toml_and_bad_codes(tmp_path):

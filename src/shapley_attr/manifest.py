@@ -111,7 +111,8 @@ def programme_record(prep, attribution, payouts) -> dict:
                                              "budget": format_amount(b.budget, b.currency), "row": b.row}
                                             for b in extra.outside_budgets],
                                    "conversions_of_the_period": int(attribution.loaded.journeys.get(
-                                       "conversions_outside_countries", 0))}
+                                       "conversions_outside_countries", 0)),
+                                   "pilot_countries_without_partners": list(extra.pilot_without_partners)}
     return record
 
 

@@ -187,7 +187,16 @@ def read_programme_inputs(config: RunConfig, finance, partners_path: Path) -> _S
     scoped, out_partners, out_budgets = scope_to_countries(finance, config.countries)
     inputs = read_programme(config, scoped, partners_path)
     inputs.outside_partners, inputs.outside_budgets = out_partners, out_budgets
+    covered = {p.country for p in scoped.partners} | {b.scope for b in scoped.coop}
+    inputs.pilot_without_partners = [c for c in config.countries or () if c not in covered]
     return _ScopedProgramme(scoped, inputs)
+
+
+def pilot_warnings(config: RunConfig, programme) -> list[str]:
+    """A pilot country with no partner in force and no co-op budget pays nobody: said, since a code
+    like UK (GB in ISO 3166-1) is well formed."""
+    return [f"warning: pilot country {c} (--countries) has no partner in force and no co-op budget in "
+            f"{config.period}: nothing is paid there (a typo? GB, not UK)" for c in programme.pilot_without_partners]
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,7 +276,8 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
         out = write_run_directory(config.out, files, config.force, finish=_build_report)
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
             else "lower --tolerance or use --noise-free-payouts")
-    for line in noise_warnings(noise, hint) + run_summary(config, rid, out, attribution, payouts):
+    for line in (noise_warnings(noise, hint) + pilot_warnings(config, prep.programme)
+                 + run_summary(config, rid, out, attribution, payouts)):
         echo(line)
     return RunOutcome(out, rid, manifest, attribution, payouts)
 
@@ -376,6 +386,8 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
     if prep.programme.outside_partners:
         echo(f"pilot {','.join(config.countries)}: partners of other countries not paid: "
              f"{', '.join(prep.programme.outside_partners)}")
+    for line in pilot_warnings(config, prep.programme):
+        echo(line)
     margins = loaded.margins
     if margins is not None and not margins.complete:
         echo(f"margins: {margins.missing} conversion(s) of the run have no margin: programme profit and attributed "

@@ -76,6 +76,7 @@ class ProgrammeInputs:
     rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
     outside_partners: list[str] = field(default_factory=list)  # pilot: partners of other countries
     outside_budgets: list = field(default_factory=list)  # pilot: co-op budgets of other countries
+    pilot_without_partners: list[str] = field(default_factory=list)  # pilot codes no partner nor budget has
 
     @property
     def has_map(self) -> bool:
