@@ -39,6 +39,9 @@ UPDATE = os.environ.get("SHAPLEY_ATTR_UPDATE_GOLDEN") == "1"
 def normalised_manifest(raw: bytes) -> bytes:
     manifest = json.loads(raw)
     manifest.pop("timings_seconds")
+    # the tables' hashes follow their bytes, whose floats may differ in the last digits across machines
+    # (allowed below): their names are compared here, their values against the files in the test below
+    manifest["output_sha256"] = sorted(manifest["output_sha256"])
     for entry in manifest["inputs"].values():
         entry["path"] = Path(entry["path"]).name
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -120,3 +123,13 @@ def test_sample_run_matches_golden(sample_run, name):
         return
     assert got == want, (f"{name} differs from {expected}; if the change is intended, rewrite "
                          "with SHAPLEY_ATTR_UPDATE_GOLDEN=1 and review the diff")
+
+
+def test_the_manifest_records_the_sha256_of_each_table_written(sample_run):
+    import hashlib
+
+    manifest = json.loads((sample_run / "manifest.json").read_bytes())
+    recorded = manifest["output_sha256"]
+    assert set(recorded) == set(manifest["outputs"]) - {"manifest.json", "report.html"}
+    for name, sha in recorded.items():
+        assert hashlib.sha256((sample_run / name).read_bytes()).hexdigest() == sha, name

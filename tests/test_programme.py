@@ -501,6 +501,27 @@ def test_scenarios_refuse_changed_inputs(econ_run, tmp_path):
     assert invoke("scenarios", tmp_path / "nowhere", "--gamma", "0.1").exit_code == 2
 
 
+def test_an_edited_payouts_file_is_refused_by_scenarios_and_flagged_by_the_report(econ_run, tmp_path):
+    # both read payouts.csv as the run's: an edited figure was recomputed and rendered without a word
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(econ_run, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    digests = manifest["output_sha256"]
+    assert sorted(digests) == sorted(n for n in manifest["outputs"] if n not in ("manifest.json", "report.html"))
+    assert invoke("report", run).exit_code == 0 and 'id="altered"' not in (run / "report.html").read_text()
+    payouts = run / "payouts.csv"
+    lines = payouts.read_text().splitlines()
+    lines[1] = lines[1].replace(",1", ",9", 1)
+    payouts.write_text("\n".join(lines) + "\n")
+    res = invoke("scenarios", run, "--gamma", "0.1", "--out", tmp_path / "x")
+    assert res.exit_code == 2 and "payouts.csv: changed since the run" in res.stderr
+    res = invoke("report", run)
+    assert res.exit_code == 0 and "warning: payouts.csv changed since the run" in res.stderr
+    assert 'id="altered">Changed since the run: payouts.csv' in (run / "report.html").read_text()
+
+
 # --- pilot countries ---------------------------------------------------------------------------------------
 PILOT_EVENTS = [
     ev("u1", "2026-10-01T09:00:00Z", "touch", "partner:P1"), ev("u1", "2026-10-01T10:00:00Z", "touch", "email"),

@@ -463,8 +463,13 @@ def report(run_dir) -> None:
     same directory always gives the same bytes. Prints the report's path on stderr.
     """
     from .report import build_report
+    from .report.data import load_run
 
-    click.echo(str(build_report(run_dir)), err=True)
+    path = build_report(run_dir)
+    for name in load_run(run_dir).altered:  # the page says so at its top too
+        echo_err(f"warning: {name} changed since the run (SHA-256 not the one in manifest.json): the report "
+                 "shows the edited figures")
+    click.echo(str(path), err=True)
 
 
 def main() -> None:

@@ -17,6 +17,16 @@ def file_digest(path: Path) -> dict:
     return {"path": str(path), "size": path.stat().st_size, "sha256": h.hexdigest()}
 
 
+def altered_outputs(run_dir: Path, manifest: dict, names) -> list[str]:
+    """Those of the run's tables ``names`` present in ``run_dir`` whose bytes are not the ones the
+    manifest's ``output_sha256`` records (a manifest without it, from an older run, records none)."""
+    recorded = manifest.get("output_sha256") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict):
+        return []
+    return [name for name in names if isinstance(recorded.get(name), str) and (run_dir / name).is_file()
+            and file_digest(run_dir / name)["sha256"] != recorded[name]]
+
+
 def run_id(inputs: dict[str, dict], parameters: dict) -> str:
     """A hash of the inputs' contents and the parameters: the same run gets the same id."""
     payload = json.dumps({"inputs": {k: v["sha256"] for k, v in sorted(inputs.items())}, "parameters": parameters},
@@ -29,8 +39,10 @@ def to_json(manifest: dict) -> bytes:
 
 
 def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], timings: dict,
-                   payout_noise: list[dict] | None = None) -> dict:
-    """The manifest of a run (docs/run-directory.md) from the run's typed records."""
+                   payout_noise: list[dict] | None = None, files: dict[str, bytes] | None = None) -> dict:
+    """The manifest of a run (docs/run-directory.md) from the run's typed records; ``files`` (name ->
+    bytes, the run's tables) get their SHA-256 in ``output_sha256``, which ``report`` and ``scenarios``
+    check before they read a table (an edited payouts.csv was rendered and recomputed as the run's)."""
     from . import __version__
     from .finance.money import format_amount
 
@@ -78,6 +90,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
         "programme": programme_record(prep, attribution, payouts),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         "outputs": outputs,
+        "output_sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted((files or {}).items())},
     }
 
 

@@ -271,7 +271,7 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
         if prep.programme.has_map:
             files["map_compliance.csv"] = tables.map_compliance_csv(prep.programme.compliance)
         manifest = build_manifest(prep, attribution, payouts, rid, list(files) + ["manifest.json", "report.html"],
-                                  prog.timings, noise)
+                                  prog.timings, noise, files)
         files["manifest.json"] = to_json(manifest)
         out = write_run_directory(config.out, files, config.force, finish=_build_report)
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info

@@ -64,7 +64,7 @@ def load_run(run_dir: Path) -> RunForScenarios:
     from .finance.contracts import partner_ids_in, period_days, raise_issues, rate_on, read_fx, read_partners, read_sales
     from .finance.programme import ScenarioLine
     from .io.finance_csv import safe_text
-    from .manifest import file_digest
+    from .manifest import altered_outputs, file_digest
 
     manifest_path = run_dir / "manifest.json"
     if not run_dir.is_dir():
@@ -104,6 +104,9 @@ def load_run(run_dir: Path) -> RunForScenarios:
         text = payouts_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(str(payouts_path), "missing: expected the payouts.csv of the run") from None
+    if altered_outputs(run_dir, manifest, ["payouts.csv"]):
+        raise InputError(str(payouts_path), "changed since the run (its SHA-256 is not the one in manifest.json): "
+                                            "rerun the period, or restore the file")
     lines = []
     for i, rec in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=1):
         pid = rec.get("partner_id", "")

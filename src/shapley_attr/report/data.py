@@ -165,6 +165,7 @@ class RunData:
     kpis: CsvTable | None
     rejects: CsvTable | None
     map_compliance: CsvTable | None
+    altered: tuple[str, ...] = ()  # tables whose bytes are not those manifest.json records (edited since)
 
     def model_value(self, key: str) -> Any:
         return dict(self.model).get(key)
@@ -323,6 +324,9 @@ def load_run(run_dir: str | Path) -> RunData:
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise InputError(str(run_dir / name), f"unreadable CSV: {exc}") from None
     engine = _dict(manifest, "engine")
+    from ..manifest import altered_outputs
+
+    altered = tuple(altered_outputs(run_dir, manifest, CSV_FILES.values()))
     return RunData(
         run_dir=run_dir,
         tool=_text(manifest, "tool"),
@@ -340,4 +344,5 @@ def load_run(run_dir: str | Path) -> RunData:
         reconciliation=_reconciliation(manifest),
         payouts_summary=_payouts_summary(manifest),
         **tables,
+        altered=altered,
     )

@@ -528,6 +528,7 @@ def build_context(run: RunData) -> dict:
         "report_version": __version__,
         "not_in_run": NOT_IN_RUN,
         "foreign_tool": run.tool not in (None, "shapley_attr"),
+        "altered": list(run.altered),
         "tool": run.tool,
     }
 
