@@ -585,6 +585,17 @@ def test_countries_in_run_toml_and_bad_codes(tmp_path):
     assert res.exit_code == 2 and "--countries" in res.stderr and "alpha-2" in res.stderr
 
 
+def test_a_partner_channel_without_a_touch_is_said(tmp_path):
+    # a mistyped label was credited 0 without a word
+    toml = inputs(tmp_path, PILOT_EVENTS, ["P1,One,DE,EUR,partner:P1;partner:PX,0.10,0,0,0,0,true,half-even,,,"],
+                  ["P1,2026-10,0,0"], [], ["period,scope,currency,budget"], {"model": "linear", "countries": ["DE"]})
+    for command in ("validate", "run"):
+        res = invoke(command, "--config", toml)
+        assert res.exit_code == 0, res.output
+        assert "warning: channel partner:PX of partner P1 has no touch in the run's journeys" in res.stderr
+        assert "channel partner:P1 " not in res.stderr
+
+
 # --- input contracts: exit 2 naming file, row and column ------------------------------------------------------
 @pytest.fixture
 def econ_dir(tmp_path) -> Path:

@@ -192,6 +192,14 @@ def read_programme_inputs(config: RunConfig, finance, partners_path: Path) -> _S
     return _ScopedProgramme(scoped, inputs)
 
 
+def channel_warnings(prep: Prepared) -> list[str]:
+    """A paid partner's channel with no touch in the run's journeys is credited nothing: said, since a
+    mistyped label (``partner:DE-0O42``) looks the same as a quiet month."""
+    seen = set(prep.loaded.table.channels)
+    return [f"warning: channel {ch} of partner {p.partner_id} has no touch in the run's journeys: credited 0"
+            for p in prep.finance.partners for ch in p.channels if ch not in seen]
+
+
 def pilot_warnings(config: RunConfig, programme) -> list[str]:
     """A pilot country with no partner in force and no co-op budget pays nobody: said, since a code
     like UK (GB in ISO 3166-1) is well formed."""
@@ -276,7 +284,7 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
         out = write_run_directory(config.out, files, config.force, finish=_build_report)
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
             else "lower --tolerance or use --noise-free-payouts")
-    for line in (noise_warnings(noise, hint) + pilot_warnings(config, prep.programme)
+    for line in (noise_warnings(noise, hint) + pilot_warnings(config, prep.programme) + channel_warnings(prep)
                  + run_summary(config, rid, out, attribution, payouts)):
         echo(line)
     return RunOutcome(out, rid, manifest, attribution, payouts)
@@ -386,7 +394,7 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
     if prep.programme.outside_partners:
         echo(f"pilot {','.join(config.countries)}: partners of other countries not paid: "
              f"{', '.join(prep.programme.outside_partners)}")
-    for line in pilot_warnings(config, prep.programme):
+    for line in pilot_warnings(config, prep.programme) + channel_warnings(prep):
         echo(line)
     margins = loaded.margins
     if margins is not None and not margins.complete:
