@@ -217,6 +217,19 @@ def test_finance_cells_that_moved_money_silently(sample_dir, tmp_path, name, old
     assert "internal error" not in res.stderr
 
 
+def test_a_contract_in_force_for_part_of_the_period_is_noted(sample_dir, tmp_path):
+    # it applies to the whole month (documented rule), which was not said anywhere
+    d = copy_sample(sample_dir, tmp_path)
+    text = (d / "partners.csv").read_text()
+    (d / "partners.csv").write_text(text.replace("2026-01-01,2026-12-31", "2026-01-01,2026-10-15", 1))
+    res = invoke("run", "--config", d / "run.toml", "--out", tmp_path / "run")
+    assert res.exit_code == 0, res.output
+    words = "is in force from 2026-01-01 to 2026-10-15, part of 2026-10: it applies to the whole period"
+    assert words in res.stderr
+    notes = json.loads((tmp_path / "run" / "manifest.json").read_text())["payouts"]["notes"]
+    assert sum(words in n for n in notes) == 1
+
+
 def test_a_nul_in_a_path_of_run_toml_is_a_usage_error(sample_dir, tmp_path):
     d = copy_sample(sample_dir, tmp_path)
     toml = (d / "run.toml").read_text()

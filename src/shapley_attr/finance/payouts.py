@@ -126,10 +126,14 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
     from .contracts import period_days
     from .programme import below_map_minimum, coop_weights
 
-    last_day = period_days(period)[1]
+    first_day, last_day = period_days(period)
     lines: list[PayoutLine] = []
     notes: list[str] = []
     for p in sorted(partners, key=lambda x: x.partner_id):
+        if (p.valid_from or first_day) > first_day or (p.valid_to or last_day) < last_day:
+            notes.append(f"contract of partner {p.partner_id} (partners row {p.row}) is in force from "
+                         f"{p.valid_from or 'open'} to {p.valid_to or 'open'}, part of {period}: it applies to the "
+                         "whole period (the version in force for the most days; no pro-rating)")
         rate = rate_on(fx, p.currency, last_day, reporting, fx_source)
         attr_rep = sum((to_decimal(credit_gmv.get(c, 0.0)) for c in p.channels), Decimal(0))
         ref_rep = sum((to_decimal(referral_gmv.get(c, 0.0)) for c in p.channels), Decimal(0))
