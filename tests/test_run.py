@@ -230,6 +230,16 @@ def test_a_contract_in_force_for_part_of_the_period_is_noted(sample_dir, tmp_pat
     assert sum(words in n for n in notes) == 1
 
 
+def test_a_directory_given_as_the_fx_file(sample_dir, tmp_path):
+    # was "file not found", then a missing rate for every currency paid
+    d = copy_sample(sample_dir, tmp_path)
+    (d / "fx.csv").unlink()
+    (d / "fx.csv").mkdir()
+    res = invoke("validate", "--config", d / "run.toml")
+    assert res.exit_code == 2 and "fx.csv: is a directory, expected a CSV file" in res.stderr
+    assert "missing FX rate" not in res.stderr
+
+
 def test_a_nul_in_a_path_of_run_toml_is_a_usage_error(sample_dir, tmp_path):
     d = copy_sample(sample_dir, tmp_path)
     toml = (d / "run.toml").read_text()

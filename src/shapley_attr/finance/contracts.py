@@ -103,11 +103,13 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
     known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
     sales_by_partner, sales_rows = read_sales(sales, period, known, issues)
+    before_fx = len(issues)
     rates, fx_rows = read_fx(fx, issues, reporting)
+    fx_unread = any(i.row == 0 for i in issues[before_fx:])  # no rates read: a missing one is no news
     budgets, coop_rows = read_coop(coop, period, issues)
     last_day = period_days(period)[1]
     paid = {p.currency for p in in_force if paid_in_pilot(p, countries)}
-    for ccy in sorted(paid | {b.currency for b in budgets if budget_in_pilot(b, countries)}):
+    for ccy in ([] if fx_unread else sorted(paid | {b.currency for b in budgets if budget_in_pilot(b, countries)})):
         if ccy != reporting and (last_day, ccy) not in rates:
             issues.append(Issue(str(fx), 0, "rate_to_reporting", f"{last_day} {ccy}",
                                 f"missing FX rate for {ccy} on {last_day} (the period's last day): expected a "
@@ -139,7 +141,8 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
     name = str(path)
     try:
         if not path.is_file():
-            issues.append(Issue(name, 0, "", "", "file not found"))
+            issues.append(Issue(name, 0, "", "", "is a directory, expected a CSV file" if path.is_dir()
+                                else "file not found"))
             return []
         text = read_small_csv_text(path, name)
     except InputError as exc:
