@@ -49,11 +49,7 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
     out, fmt = options.pop("out", None), options.pop("format", None)
     layers = [read_run_toml(config)] if config is not None else []
     settings = build_config("attribute", *layers, options)
-    check_paths(settings, [("out", out)], source=data)
-    if out is not None and fmt is None:
-        from .io.tables import format_of
-
-        format_of(out)  # an unknown extension is refused before the work, not after
+    check_paths(settings, source=data, table=("out", out), fmt=fmt)
     attribution = run_attribute(settings, source=data)
     frame = credits_frame(attribution.result, attribution.params)
     if settings.rejects is not None:

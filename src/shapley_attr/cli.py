@@ -253,11 +253,7 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
     from .pipeline import attribute as run_attribute, check_paths, summary_lines
 
     config = build_config("attribute", *settings(None, options | {"events": input_path}))
-    check_paths(config, [("--out", out), ("--positions", positions)])
-    if out is not None and fmt is None:
-        from .io.tables import format_of
-
-        format_of(out)  # an unknown extension is refused before the work, not after
+    check_paths(config, [("--positions", positions)], table=("--out", out), fmt=fmt)
     echo = (lambda m: None) if quiet else echo_err
     from .progress import Progress
 
@@ -465,8 +461,9 @@ def report(run_dir) -> None:
     from .report import build_report
     from .report.data import load_run
 
-    path = build_report(run_dir)
-    for name in load_run(run_dir).altered:  # the page says so at its top too
+    run = load_run(run_dir)
+    path = build_report(run_dir, run)
+    for name in run.altered:  # the page says so at its top too
         echo_err(f"warning: {name} changed since the run (SHA-256 not the one in manifest.json): the report "
                  "shows the edited figures")
     click.echo(str(path), err=True)

@@ -58,12 +58,18 @@ def resolve_value(config: RunConfig, loaded: LoadedInput) -> RunConfig:
     return config.with_value("gmv" if float(loaded.table.value.sum()) > 0.0 else "conversions")
 
 
-def check_paths(config: RunConfig, outputs=(), source=None) -> None:
+def check_paths(config: RunConfig, outputs=(), source=None, *, table=None, fmt: str | None = None) -> None:
     """Refuse, before any work, output paths that cannot take their files or would write over an
     input (:func:`io.atomic.check_outputs`): ``outputs`` as ``(option, path)`` pairs beside the
-    config's ``--rejects`` (and ``run``'s ``--out`` directory, which no input may be inside)."""
+    config's ``--rejects`` (and ``run``'s ``--out`` directory, which no input may be inside).
+    ``table``: ``attribute``'s ``(option, path)`` of its table, whose extension must name a format
+    when ``fmt`` is None (:func:`io.tables.format_of`)."""
     from .config import FILE_KEYS
     from .io.atomic import check_outputs
+
+    table_path = None if table is None else table[1]
+    if table_path is not None:
+        outputs = [table, *outputs]
 
     inputs = [(f"--{key}", getattr(config, key, None)) for key in FILE_KEYS]
     if source is not None:
@@ -71,6 +77,10 @@ def check_paths(config: RunConfig, outputs=(), source=None) -> None:
     directory = "--out" if config.command == "run" else None
     check_outputs([*((("--out", config.out),) if directory else ()), *outputs, ("--rejects", config.rejects)],
                   inputs, directory=directory)
+    if table_path is not None and fmt is None:
+        from .io.tables import format_of
+
+        format_of(table_path)  # an unknown extension is refused before the work, not after
 
 
 def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import Issue
 from ..schema import MAP_COLUMNS, PRICE_COLUMNS, SPEND_COLUMNS
-from .contracts import (FinanceInputs, _currency, _date, _decimal, budget_in_pilot, is_period, paid_in_pilot,
+from .contracts import (FinanceInputs, _currency, _date, _decimal, _period, budget_in_pilot, paid_in_pilot,
                         partner_ids_in, period_days, raise_issues, rate_on, read_rows)
 from .money import CONTEXT
 from .programme import map_compliance
@@ -143,8 +143,7 @@ def read_spend(path: Path, period: str, reporting: str, fx: dict, fx_source: str
     n_bad = 0
     for row, rec in rows:
         before = len(issues)
-        if not is_period(rec["period"]):
-            issues.append(Issue(src, row, "period", rec["period"], "expected a month as YYYY-MM, e.g. 2026-10"))
+        _period(rec["period"], src, row, issues)
         channel = rec["channel"]
         if not channel:
             issues.append(Issue(src, row, "channel", channel, "expected a channel label (as in the touches)"))

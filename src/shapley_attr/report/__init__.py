@@ -34,9 +34,11 @@ def render_report(run_dir: str | os.PathLike) -> bytes:
     return render_html(load_run(run_dir))
 
 
-def build_report(run_dir: str | os.PathLike) -> Path:
-    """Write ``run_dir/report.html`` through a temporary file and an atomic rename; return its path."""
+def build_report(run_dir: str | os.PathLike, run: RunData | None = None) -> Path:
+    """Write ``run_dir/report.html`` through a temporary file and an atomic rename; return its path.
+    ``run``: the directory's :func:`load_run`, when the caller has read it already."""
     from ..io.atomic import write_bytes_atomic
+    from .render import render_html
 
-    data = render_report(run_dir)
+    data = render_html(run if run is not None else load_run(run_dir))
     return write_bytes_atomic(Path(run_dir) / REPORT_NAME, data, follow_links=False)  # a link never leads out
