@@ -585,6 +585,20 @@ def test_countries_in_run_toml_and_bad_codes(tmp_path):
     assert res.exit_code == 2 and "--countries" in res.stderr and "alpha-2" in res.stderr
 
 
+def test_an_empty_countries_list_is_refused_not_read_as_every_country(tmp_path):
+    # run.toml's `countries = []` read as "not given": every country paid, without a word
+    toml = inputs(tmp_path, PILOT_EVENTS, ["P1,One,DE,EUR,partner:P1,0.10,0,0,0,0,true,half-even,,,"],
+                  ["P1,2026-10,0,0"], [], ["period,scope,currency,budget"], {"model": "linear", "countries": []})
+    for command in ("validate", "run"):
+        res = invoke(command, "--config", toml)
+        assert res.exit_code == 2, res.output
+        assert "countries = []" in res.stderr and "empty pilot scope" in res.stderr
+    from shapley_attr.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match="empty pilot scope"):
+        build_config("run", {"countries": ()})
+
+
 def test_a_partner_channel_without_a_touch_is_said(tmp_path):
     # a mistyped label was credited 0 without a word
     toml = inputs(tmp_path, PILOT_EVENTS, ["P1,One,DE,EUR,partner:P1;partner:PX,0.10,0,0,0,0,true,half-even,,,"],

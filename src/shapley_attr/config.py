@@ -357,6 +357,10 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         for key, value in layer.items():
             if key not in KEYS:
                 raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(sorted(KEYS))}")
+            if key == "countries" and isinstance(value, (tuple, list)) and len(value) == 0:
+                # an empty pilot is not "every country" (what a missing key means): said, not guessed
+                raise ConfigError("countries = []: an empty pilot scope; expected ISO 3166-1 alpha-2 codes "
+                                  '(countries = ["DE", "PL"]), or no countries setting for every country')
             if value is None or (isinstance(value, (tuple, list, dict)) and len(value) == 0):
                 continue
             _check_kind(key, value)
