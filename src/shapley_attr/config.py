@@ -398,9 +398,19 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         map_policy=merged.get("map_policy", "flag"), countries=_countries(merged.get("countries")))
 
 
+def month_of(text: str) -> tuple[int, int] | None:
+    """(year, month) of a month written ``YYYY-MM`` in ASCII digits (``int`` alone would also read other
+    scripts' digits), year 1 on; None for any other text. The one reader of a period: ``--period``,
+    run.toml, the payouts' and the finance files' ``period`` columns."""
+    if not (isinstance(text, str) and len(text) == 7 and text.isascii() and text[4] == "-"
+            and text[:4].isdigit() and text[5:].isdigit()):
+        return None
+    year, month = int(text[:4]), int(text[5:])
+    return (year, month) if year >= 1 and 1 <= month <= 12 else None
+
+
 def _is_month(text: str) -> bool:
-    return (len(text) == 7 and text.isascii() and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
-            and 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1)
+    return month_of(text) is not None
 
 
 def _countries(value) -> tuple[str, ...] | None:

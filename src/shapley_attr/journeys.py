@@ -17,13 +17,12 @@ Rules chosen where DATA.md is silent (also written in the manifest):
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
 
-from .config import JourneyParams
+from .config import JourneyParams, month_of
 from .schema import DIRECT
 from .errors import InputError, ModelLimitError
 from typing import TYPE_CHECKING
@@ -42,11 +41,10 @@ def period_bounds(period: str | None) -> tuple[int, int]:
     """[start, end) of a ``YYYY-MM`` UTC month in epoch microseconds (open bounds without a period)."""
     if period is None:
         return _I64_MIN, _I64_MAX
-    # ASCII digits only (int() would also read other scripts' digits)
-    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", period)
-    year, month = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-    if not (year >= 1 and 1 <= month <= 12):
+    ym = month_of(period)
+    if ym is None:
         raise InputError("--period", "expected a month as YYYY-MM, e.g. 2026-10", value=period)
+    year, month = ym
     start = (datetime(year, month, 1, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
     # the end as the month's days after its start: datetime has no January of year 10000
     return start, start + calendar.monthrange(year, month)[1] * 86_400_000_000

@@ -24,6 +24,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
+from ..config import month_of
 from ..errors import ContractError, Issue
 from .money import is_currency, minor_units, quantum
 
@@ -195,12 +196,10 @@ _DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?
 """What a decimal cell may say: ASCII digits (Python's Decimal also reads ``0.0_8`` as 0.08 and other
 scripts' digits), an optional sign, point and exponent."""
 
-PERIOD_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-
 
 def is_period(text: str) -> bool:
     """Whether ``text`` is a month as ``YYYY-MM`` (ASCII digits)."""
-    return PERIOD_TEXT.fullmatch(text) is not None
+    return month_of(text) is not None
 
 
 def _period(text: str, src: str, row: int, issues: list[Issue]) -> None:
