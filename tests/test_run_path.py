@@ -108,12 +108,15 @@ def test_api_returns_the_cli_table(args):
 
 
 def test_api_takes_every_cli_option():
-    """Every option of `attribute` but the CLI-only display ones is a keyword of sa.attribute."""
+    """Every option of `attribute` but the CLI-only display one is a keyword of sa.attribute, and the
+    API takes no setting the command does not have (strict aside: the API's quarantine without a file)."""
+    from shapley_attr.api import ATTRIBUTE_KEYWORDS
     from shapley_attr.config import KEYS
 
     command = cli.commands["attribute"]
-    names = {p.name for p in command.params} - {"input_path", "quiet", "fmt", "positions"}
-    assert names <= set(KEYS) | {"out"}, names - set(KEYS)
+    names = {p.name for p in command.params} - {"input_path", "quiet"}
+    assert names - {"fmt", "positions"} <= set(KEYS) | {"out"}, names - set(KEYS)
+    assert ATTRIBUTE_KEYWORDS | {"out", "fmt", "positions"} == names | {"strict"}
     with pytest.raises(ValueError, match="unknown setting 'colour'"):
         sa.attribute(SAMPLES / "events.parquet", colour="red")
 

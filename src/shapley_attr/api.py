@@ -12,7 +12,10 @@ and :mod:`pipeline` functions as the CLI, so the API returns exactly the CLI's t
 """
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from .errors import UsageError
 
 
 def attribute(data, *, with_report: bool = False, config: str | None = None, **options: Any):
@@ -32,7 +35,10 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
         input_kind, input_format, columns, touch_types, conversion_types, currency, delimiter, sep,
         lookback_days, period, fx, reporting_currency, rejects (a CSV path the rejects are written
         to; bad rows are then quarantined, as with the CLI), strict (False quarantines without a
-        file), out and format (write the table as the CLI's --out/--format does).
+        file), out and format (write the table as the CLI's --out/--format does), positions (the
+        ordered game's credit per touch position, a CSV path), engine, spark_master, spark_conf.
+        A keyword of another command (partners, countries, force, ...) is an error, as an unknown
+        one is.
 
     Returns
     -------
@@ -44,14 +50,23 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
     from .io.atomic import write_bytes_atomic
     from .io.run_config import read_run_toml
     from .io.tables import credits_frame, frame_csv
-    from .pipeline import attribute as run_attribute, check_paths
+    from .pipeline import attribute as run_attribute, check_paths, check_positions, positions_csv
 
-    out, fmt = options.pop("out", None), options.pop("format", None)
+    out, fmt, positions = options.pop("out", None), options.pop("format", None), options.pop("positions", None)
+    _only_attribute_keywords(options)
+    for key, path in (("out", out), ("positions", positions)):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise UsageError(f"{key}: expected a path, got {path!r}")
+    if fmt is not None and out is None:
+        raise UsageError(f"format={fmt!r} needs out=: without it the table is returned, not written")
     layers = [read_run_toml(config)] if config is not None else []
     settings = build_config("attribute", *layers, options)
-    check_paths(settings, source=data, table=("out", out), fmt=fmt)
+    check_paths(settings, [("positions", positions)], source=data, table=("out", out), fmt=fmt)
+    check_positions(settings, positions)
     attribution = run_attribute(settings, source=data)
     frame = credits_frame(attribution.result, attribution.params)
+    if positions is not None:
+        write_bytes_atomic(positions, positions_csv(attribution))
     if settings.rejects is not None:
         write_bytes_atomic(settings.rejects, frame_csv(attribution.loaded.rejects))
     if out is not None:
@@ -59,6 +74,27 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
 
         write_bytes_atomic(out, encode_credits(frame, fmt or format_of(out), attribution.config))
     return (frame, attribution) if with_report else frame
+
+
+ATTRIBUTE_KEYWORDS = frozenset(
+    ("model", "game", "method", "order", "alpha", "value", "seed", "tolerance", "max_samples", "bootstrap",
+     "collapse_repeats", "half_life_days", "position_weights", "input_kind", "input_format", "columns",
+     "touch_types", "conversion_types", "currency", "delimiter", "sep", "lookback_days", "period", "fx",
+     "reporting_currency", "rejects", "strict", "engine", "spark_master", "spark_conf"))
+"""The settings ``attribute`` and ``load_table`` take as keywords: the options of ``shapley-attr
+attribute`` (and ``strict``). The others (partners, countries, force, ...) belong to ``run``; given
+here they were ignored, or (countries) applied a pilot scope the command does not have."""
+
+
+def _only_attribute_keywords(options) -> None:
+    other = sorted(k for k in options if k not in ATTRIBUTE_KEYWORDS)
+    if other:
+        from .config import KEYS
+
+        what = (f"{other[0]}: a setting of run and validate, not of attribute" if other[0] in KEYS
+                else f"unknown setting {other[0]!r}")
+        raise UsageError(f"{what}; attribute takes {', '.join(sorted(ATTRIBUTE_KEYWORDS))}, out, format and "
+                         "positions")
 
 
 def run(*, config: str | None = None, echo=None, **options: Any):
@@ -90,6 +126,7 @@ def load_table(data, *, config: str | None = None, **options: Any):
     from .io.run_config import read_run_toml
     from .pipeline import read_fx
 
+    _only_attribute_keywords(options)
     layers = [read_run_toml(config)] if config is not None else []
     settings = build_config("attribute", *layers, options)
     fx = read_fx(settings.fx, settings.reporting_currency) if settings.fx else None

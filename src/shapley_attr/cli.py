@@ -250,22 +250,20 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
     bootstrap_low, bootstrap_high with --bootstrap, then model and game.
     """
     from .config import build_config
-    from .pipeline import attribute as run_attribute, check_paths, summary_lines
+    from .pipeline import attribute as run_attribute, check_paths, check_positions, positions_csv, summary_lines
 
     config = build_config("attribute", *settings(None, options | {"events": input_path}))
     check_paths(config, [("--positions", positions)], table=("--out", out), fmt=fmt)
+    check_positions(config, positions)
     echo = (lambda m: None) if quiet else echo_err
     from .progress import Progress
 
     attribution = run_attribute(config, echo=echo, progress=Progress(quiet=quiet))
-    from .io.tables import credits_frame, frame_csv, positions_frame
+    from .io.tables import credits_frame, frame_csv
     from .io.atomic import write_bytes_atomic
 
     if positions is not None:
-        frame = positions_frame(attribution.result, attribution.params)
-        if frame is None:
-            raise InputFailure("--positions needs the ordered game (--model shapley --game ordered)")
-        write_bytes_atomic(positions, frame_csv(frame.drop("period")))
+        write_bytes_atomic(positions, positions_csv(attribution))
     if config.rejects is not None:
         write_bytes_atomic(config.rejects, frame_csv(attribution.loaded.rejects))
     _emit(credits_frame(attribution.result, attribution.params), out, fmt, attribution.config)
@@ -275,7 +273,8 @@ def attribute(input_path, out, fmt, positions, quiet, **options) -> None:
 
 
 def _emit(frame, out, fmt, config) -> None:
-    """Write the attribution table to ``out`` (atomically) or stdout."""
+    """Write the attribution table to ``out`` (atomically) or stdout (``pipeline.check_paths`` has
+    refused the formats a file or the terminal cannot take)."""
     from .io.tables import encode_credits
 
     if fmt is None:
@@ -288,12 +287,8 @@ def _emit(frame, out, fmt, config) -> None:
     if out is not None:
         from .io.atomic import write_bytes_atomic
 
-        if fmt == "table":
-            raise InputFailure("--format table is for the terminal; use csv, parquet or json with --out")
         write_bytes_atomic(out, encode_credits(frame, fmt, config))
         return
-    if fmt == "parquet":
-        raise InputFailure("--format parquet needs --out FILE")
     if fmt == "table":
         click.echo(_table_text(frame))
     else:

@@ -6,6 +6,7 @@ so that the CLI, the Python API and the manifest agree on one set of numbers.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -46,6 +47,24 @@ class ConfigError(ValueError):
     """
 
 
+def _normalise_fields(obj, kinds: Mapping[str, type]) -> None:
+    """Check each field of a frozen dataclass against its kind (``int``: any whole number, NumPy's
+    included, not a bool; ``float``: any real number, not a bool; ``str``) and store the plain Python
+    value: a public record made directly (``ModelParams(seed=1.5)``) took the value, recorded it and
+    ran with another (the Monte Carlo stream of seed 1)."""
+    names = {int: "a whole number", float: "a number", str: "text"}
+    for name, kind in kinds.items():
+        value = getattr(obj, name)
+        if kind is str:
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, numbers.Integral if kind is int else numbers.Real) and not isinstance(value, bool)
+        if not ok:
+            raise ConfigError(f"{name}: expected {names[kind]}, got {value!r}")
+        if kind is not str:
+            object.__setattr__(obj, name, kind(value))
+
+
 _NO_MC = {
     "count": "the count game is computed exactly in closed form (phi_i = sum over T containing i of x(T)/|T|)",
     "ordered": "the ordered game is computed exactly in closed form",
@@ -79,6 +98,16 @@ class ModelParams:
     collapse_repeats: bool | None = None
 
     def __post_init__(self) -> None:
+        _normalise_fields(self, {"order": int, "seed": int, "max_samples": int, "bootstrap": int, "alpha": float,
+                                 "tolerance": float, "half_life_days": float, "model": str, "game": str,
+                                 "method": str, "value": str})
+        w = self.position_weights
+        if isinstance(w, (str, bytes)) or not hasattr(w, "__len__") \
+                or not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in w):
+            raise ConfigError(f"position weights: expected three numbers, got {w!r}")
+        object.__setattr__(self, "position_weights", tuple(float(x) for x in w))
+        if self.collapse_repeats is not None and not isinstance(self.collapse_repeats, bool):
+            raise ConfigError(f"collapse_repeats: expected true, false or None, got {self.collapse_repeats!r}")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
         if self.game not in GAMES:
@@ -146,6 +175,9 @@ class JourneyParams:
     keep_ages: bool = False  # keep per-touch ages (seconds before conversion) for time-decay
 
     def __post_init__(self) -> None:
+        _normalise_fields(self, {"lookback_days": float})
+        if self.period is not None and not isinstance(self.period, str):
+            raise ConfigError(f"period: expected text (YYYY-MM), got {self.period!r}")
         if not 0 < self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise ConfigError(f"--lookback-days must be > 0 and <= {MAX_LOOKBACK_DAYS}, got {self.lookback_days}")
 
@@ -321,7 +353,9 @@ def _check_kind(key: str, value: Any) -> None:
     if isinstance(value, bool) and bool not in kinds:
         ok = False
     else:
-        ok = isinstance(value, kinds) or (str in kinds and hasattr(value, "__fspath__"))
+        ok = (isinstance(value, kinds) or (str in kinds and hasattr(value, "__fspath__"))
+              or (int in kinds and isinstance(value, numbers.Integral))  # NumPy's integers
+              or (float in kinds and isinstance(value, numbers.Real)))
     if not ok:
         names = " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "text",
                              tuple: "a list", list: "a list", dict: "a table"}[k] for k in kinds)
@@ -352,6 +386,8 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
     (run.toml, then CLI options or API keywords); a later layer wins, and a value of ``None`` (or an
     empty tuple) means "not given". Unknown keys are an error.
     """
+    if command not in COMMAND_DEFAULTS:
+        raise ConfigError(f"unknown command {command!r}; expected one of {', '.join(COMMAND_DEFAULTS)}")
     merged: dict[str, Any] = dict(COMMAND_DEFAULTS[command])
     for layer in layers:
         for key, value in layer.items():
@@ -369,19 +405,13 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
     if "position_weights" in model_opts:
         model_opts["position_weights"] = tuple(float(w) for w in model_opts["position_weights"])
     model = ModelParams(**model_opts)
-    columns = merged.get("columns", ())
-    if isinstance(columns, Mapping):
-        columns = tuple(columns.items())
-    mapping = ColumnMapping(rename=tuple((str(k), str(v)) for k, v in columns),
+    mapping = ColumnMapping(rename=_pairs("columns", merged.get("columns", ())),
                             touch_types=_strings(merged.get("touch_types"), ("touch",)),
                             conversion_types=_strings(merged.get("conversion_types"), ("conversion",)),
                             currency=merged.get("currency"), delimiter=_delimiter(merged.get("delimiter")),
                             sep=merged.get("sep", PATH_SEP), input_format=merged.get("input_format"))
     journeys = JourneyParams(lookback_days=float(merged.get("lookback_days", DEFAULT_LOOKBACK_DAYS)),
                              period=merged.get("period"), keep_ages=model.model == "time-decay")
-    spark_conf = merged.get("spark_conf", ())
-    if isinstance(spark_conf, Mapping):
-        spark_conf = tuple(spark_conf.items())
     for key in FILE_KEYS + ("out", "rejects"):
         if merged.get(key) is not None and "\x00" in os.fspath(merged[key]):  # no file system takes one
             raise ConfigError(f"{key}: the path {os.fspath(merged[key])!r} holds a NUL character")
@@ -393,7 +423,7 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         force=bool(merged.get("force", False)),
         strict=None if merged.get("strict") is None else bool(merged["strict"]),
         engine=merged.get("engine", "local"), spark_master=merged.get("spark_master"),
-        spark_conf=tuple((str(k), str(v)) for k, v in spark_conf),
+        spark_conf=_pairs("spark_conf", merged.get("spark_conf", ())),
         noise_free_payouts=bool(merged.get("noise_free_payouts", False)),
         map_policy=merged.get("map_policy", "flag"), countries=_countries(merged.get("countries")))
 
@@ -420,6 +450,23 @@ def _countries(value) -> tuple[str, ...] | None:
     items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
     codes = sorted({item.strip().upper() for item in items if item.strip()})
     return tuple(codes) if codes else ()
+
+
+def _pairs(key: str, value) -> tuple[tuple[str, str], ...]:
+    """``columns`` / ``spark_conf``: a table (``{"user_id": "customer_id"}``), a list of pairs, or a
+    list of ``NAME=VALUE`` texts as the CLI's ``--col`` / ``--spark-conf`` take them."""
+    if isinstance(value, Mapping):
+        return tuple((str(k), str(v)) for k, v in value.items())
+    pairs = []
+    for item in value:
+        if isinstance(item, str) and "=" in item:
+            name, _, val = item.partition("=")
+            pairs.append((name.strip(), val.strip()))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+        else:
+            raise ConfigError(f"{key}: expected a table of NAME = VALUE, pairs, or 'NAME=VALUE' texts, got {item!r}")
+    return tuple(pairs)
 
 
 def _strings(value, default: tuple[str, ...]) -> tuple[str, ...]:

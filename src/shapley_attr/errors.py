@@ -65,6 +65,11 @@ class UsageError(ShapleyAttrError, ValueError):
     """A combination of options that cannot work (e.g. time-decay on paths input). Exit code 2."""
 
 
+class InputKindError(UsageError, TypeError):
+    """An input object of a kind the API does not read (a pandas frame, an Arrow array): a usage error
+    (exit 2) that is also the TypeError Python code expects of a wrong argument."""
+
+
 class ModelLimitError(UsageError):
     """An exact computation that does not fit the stated limits; the message states the numbers."""
 

@@ -63,7 +63,8 @@ def check_paths(config: RunConfig, outputs=(), source=None, *, table=None, fmt: 
     input (:func:`io.atomic.check_outputs`): ``outputs`` as ``(option, path)`` pairs beside the
     config's ``--rejects`` (and ``run``'s ``--out`` directory, which no input may be inside).
     ``table``: ``attribute``'s ``(option, path)`` of its table, whose extension must name a format
-    when ``fmt`` is None (:func:`io.tables.format_of`)."""
+    when ``fmt`` is None (:func:`io.tables.format_of`), and ``fmt`` one a file takes (parquet only
+    in a file)."""
     from .config import FILE_KEYS
     from .io.atomic import check_outputs
 
@@ -81,6 +82,30 @@ def check_paths(config: RunConfig, outputs=(), source=None, *, table=None, fmt: 
         from .io.tables import format_of
 
         format_of(table_path)  # an unknown extension is refused before the work, not after
+    elif table_path is not None and fmt not in ("csv", "parquet", "json"):
+        from .errors import UsageError
+
+        raise UsageError(f"format {fmt!r} with {table[0]} {table_path}: expected csv, parquet or json"
+                         + (" (table is for the terminal)" if fmt == "table" else ""))
+    elif table is not None and table_path is None and fmt == "parquet":
+        from .errors import UsageError
+
+        raise UsageError(f"format parquet needs {table[0]} FILE")
+
+
+def check_positions(config: RunConfig, positions) -> None:
+    """``--positions FILE`` before any work: the credit per touch position is the ordered game's."""
+    if positions is not None and not (config.model.model == "shapley" and config.model.game == "ordered"):
+        from .errors import UsageError
+
+        raise UsageError("--positions needs the ordered game (--model shapley --game ordered)")
+
+
+def positions_csv(attribution: "Attribution") -> bytes:
+    """The ordered game's credit per touch position as ``attribute --positions`` writes it."""
+    from .io.tables import frame_csv, positions_frame
+
+    return frame_csv(positions_frame(attribution.result, attribution.params).drop("period"))
 
 
 def attribute(config: RunConfig, source=None, fx: FxRates | None = None, echo: Echo = _silent,

@@ -55,6 +55,8 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
         from .spark import load as load_spark
 
         return load_spark(config, source, fx)
+    from ..io.readers import zones_read_as_utc
     from .local import load as load_local
 
-    return load_local(config, source, fx)
+    with zones_read_as_utc():  # every read of the input happens in the load
+        return load_local(config, source, fx)

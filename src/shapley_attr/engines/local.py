@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from ..errors import InputError, Issue, UsageError
 from ..io.events import MONEY, ValidatedEvents, validate_events
+from ..schema import EVENT_REQUIRED
 from ..io.paths import read_paths_table
 from ..io.readers import is_csv_file, scan_input
 from ..journeys import cut_journeys, period_bounds
@@ -39,7 +40,11 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
 
 
 def guess_kind(columns) -> str:
-    return "paths" if "path" in columns else "events"
+    """A paths table has a ``path`` column; an export with the events contract's required columns is
+    events even with a ``path`` column of its own (a web analytics page path)."""
+    if "path" in columns and not all(c in columns for c in EVENT_REQUIRED):
+        return "paths"
+    return "events"
 
 
 def raise_first(rejects: pl.DataFrame) -> None:

@@ -19,7 +19,7 @@ from ..config import ColumnMapping
 from ..errors import InputError
 from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_COLUMNS, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
-from .readers import ROW
+from .readers import ROW, _first_line
 from .views import LabelIds, blank, certainly_given, read_times
 
 MAX_GMV = 1e12
@@ -721,11 +721,6 @@ def decoding(source: str):
         if type(exc).__module__.startswith("pyarrow") or type(exc).__name__ == "PanicException":
             raise InputError(source, f"cannot be read (the reader failed: {_first_line(exc)})") from None
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _text_columns(lf: pl.LazyFrame, schema, source: str):

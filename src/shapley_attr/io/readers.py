@@ -17,12 +17,13 @@ import csv
 import io
 import os
 import stat
+import threading
 from pathlib import Path
 
 import polars as pl
 
 from ..config import ColumnMapping, ConfigError
-from ..errors import InputError
+from ..errors import InputError, InputKindError, UsageError
 from ..schema import EVENT_COLUMNS, PATH_COLUMNS
 
 ROW = "__row"
@@ -262,32 +263,71 @@ def _raise_fault(path: Path, name: str, sep: str, code: int, state) -> None:
 def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.LazyFrame, str]:
     """Scan ``source`` lazily and apply ``mapping.rename``; returns (frame, display name).
 
-    The frame gets a ``__row`` column: the 1-based data row of each record in the source.
+    The frame gets a ``__row`` column: the 1-based data row of each record in the source (an input
+    column of that name, which no contract reads, is dropped first; mapping one with ``--col`` is
+    refused). A LazyFrame is collected once, here: the validation reads its input more than once, and
+    a plan's rows need not come in the same order twice (a join, a ``group_by`` without
+    ``maintain_order``), which paired one row's user and time with another's value. A file is
+    scanned, never held whole: pass its path for an export larger than memory.
     """
     if isinstance(source, pl.LazyFrame):
-        lf, name = source, "<dataframe>"
+        name = "<lazyframe>"
+        with reading(name):
+            lf = source.collect().lazy()
     elif isinstance(source, pl.DataFrame):
         lf, name = source.lazy(), "<dataframe>"
     elif type(source).__module__.startswith("pyarrow"):
-        lf, name = pl.from_arrow(source).lazy(), "<arrow table>"
+        lf, name = _from_arrow_object(source), "<arrow table>"
     elif type(source).__module__.startswith("pyspark"):
-        from ..errors import UsageError
-
         raise UsageError("a Spark DataFrame is read by the Spark engine: pass engine='spark' "
                          "(sa.attribute(df, engine='spark'))")
     elif not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"expected a path, a polars DataFrame/LazyFrame or a pyarrow Table, got "
-                        f"{type(source).__module__}.{type(source).__name__}")
+        raise InputKindError(f"expected a path, a polars DataFrame/LazyFrame or a pyarrow Table, got "
+                         f"{type(source).__module__}.{type(source).__name__}")
     else:
         lf, name = _scan_file(Path(os.fspath(source)), mapping)
-    lf = lf.with_row_index(ROW, offset=1)
-    schema = lf.collect_schema()
+    try:
+        numbered = lf.with_row_index(ROW, offset=1)
+        schema = numbered.collect_schema()
+    except pl.exceptions.DuplicateError:  # the input has a column named __row
+        if any(src == ROW for _, src in mapping.rename):
+            raise ConfigError(f"--col ...={ROW}: {ROW!r} is the engine's own row-number column; rename that "
+                              "column of the input") from None
+        numbered = lf.drop(ROW).with_row_index(ROW, offset=1)
+        schema = numbered.collect_schema()
+    lf = numbered
     renames, clashing = rename_plan([c for c in schema if c != ROW], mapping, name)
     if clashing:
         lf = lf.drop(clashing)
     if renames:
         lf = lf.rename(renames)
     return lf, name
+
+
+def _from_arrow_object(source) -> pl.LazyFrame:
+    """A pyarrow Table, RecordBatch or Dataset as a LazyFrame (a Dataset is read into memory: Polars'
+    scan of one counted 0 rows); column names must be unique (Polars' own error gave no column)."""
+    import pyarrow as pa
+
+    try:
+        import pyarrow.dataset as pads
+    except ImportError:  # pragma: no cover - a pyarrow built without datasets
+        pads = None
+    schema = getattr(source, "schema", None)
+    if not isinstance(schema, pa.Schema):
+        raise InputKindError(f"expected a pyarrow Table, RecordBatch or Dataset, got pyarrow {type(source).__name__} "
+                         "(a single column: make a table of it, pa.table({...}))")
+    names = list(schema.names)
+    for col in names:
+        if names.count(col) > 1:
+            raise InputError("<arrow table>", f"column {col!r} appears {names.count(col)} times: expected unique "
+                                              "column names", column=col)
+    if pads is not None and isinstance(source, pads.Dataset):
+        source = source.to_table()
+    frame = pl.from_arrow(source)
+    if not isinstance(frame, pl.DataFrame):
+        raise InputKindError(f"expected a pyarrow Table, RecordBatch or Dataset, got pyarrow {type(source).__name__}")
+    return frame.lazy()
 
 
 def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
@@ -362,19 +402,49 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
     except BaseException as exc:  # a Rust panic inside Polars is a BaseException
         if type(exc).__name__ != "PanicException":
             raise
-        if "time zone" in str(exc) and os.environ.get(IGNORE_TIME_ZONE) != "1":
-            # a timestamp column zoned "+05:30" or with a zone Polars does not know: its values are UTC
-            # instants whatever the zone says (Arrow's rule), which is all the engine reads of them
-            os.environ[IGNORE_TIME_ZONE] = "1"
-            return _scan_file(path, mapping)
+        if "time zone" in str(exc):  # outside zones_read_as_utc() (the engines read inside it)
+            raise InputError(name, f"a timestamp column's time zone is one Polars does not read "
+                                   f"({_first_line(exc)}): read it inside readers.zones_read_as_utc(), or set "
+                                   f"{IGNORE_TIME_ZONE}=1") from None
         raise InputError(name, f"cannot be read as {fmt} (the reader failed: {_first_line(exc)})") from None
     return lf, name
 
 
 IGNORE_TIME_ZONE = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
-"""Polars refuses (a Rust panic) a timestamp column whose zone is a fixed offset (``+05:30``, valid
-Arrow) or a name it does not know, unless this variable is 1; the command sets it before Polars loads
-(``cli.PROCESS_ENVIRONMENT``), the library when such a file first fails to scan."""
+"""Polars refuses (a Rust panic, or a ComputeError converting an Arrow table) a timestamp column whose
+zone is a fixed offset (``+05:30``, valid Arrow) or a name it does not know, unless this variable is
+1 when the zone is read (Polars reads the variable each time). The engine reads only the instants,
+which are UTC whatever the zone says (Arrow's rule): the command sets the variable before Polars
+loads (``cli.PROCESS_ENVIRONMENT``); the library sets it for the duration of a load
+(:func:`zones_read_as_utc`) and puts back what it found."""
+
+_zone_lock = threading.Lock()
+_zone_users = 0
+_zone_saved: str | None = None
+
+
+@contextlib.contextmanager
+def zones_read_as_utc():
+    """Within the block, Polars reads any timestamp zone (:data:`IGNORE_TIME_ZONE` = 1); the variable
+    is put back as it was when the last of the blocks open at once (threads) ends. (Setting it for
+    good on the first such file, as before, changed the user's own Polars code for the rest of the
+    process, and made an Arrow table with the zone fail or work depending on what was read before.)"""
+    global _zone_users, _zone_saved
+    with _zone_lock:
+        if _zone_users == 0:
+            _zone_saved = os.environ.get(IGNORE_TIME_ZONE)
+            os.environ[IGNORE_TIME_ZONE] = "1"
+        _zone_users += 1
+    try:
+        yield
+    finally:
+        with _zone_lock:
+            _zone_users -= 1
+            if _zone_users == 0:
+                if _zone_saved is None:
+                    os.environ.pop(IGNORE_TIME_ZONE, None)
+                else:
+                    os.environ[IGNORE_TIME_ZONE] = _zone_saved
 
 
 def check_arrow_file(path: Path, name: str) -> None:

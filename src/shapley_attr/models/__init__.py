@@ -8,10 +8,12 @@ directly and hands the rest to the model (MODELS.md).
 from __future__ import annotations
 
 import importlib
+from dataclasses import fields
+from typing import Mapping
 
 import numpy as np
 
-from ..config import ModelParams
+from ..config import ConfigError, ModelParams
 from ..frames import PathTable, split_direct
 from ..schema import DIRECT
 from .base import ModelResult
@@ -28,18 +30,33 @@ _FAMILY = {
 }
 
 
-def fit(table: PathTable, params: ModelParams) -> ModelResult:
+def fit(table: PathTable, params: ModelParams | Mapping) -> ModelResult:
     """Attribute ``table`` with the model named in ``params``; bootstrap intervals when asked.
 
     The result's channels are the table's (``(direct)`` among them when the table has direct
     conversions) and its credits sum to the table's total conversions and value.
     """
+    params = model_params(params)
     result = fit_once(table, params)
     if params.bootstrap:
         from .bootstrap import bootstrap_intervals
 
         bootstrap_intervals(table, params, result, fit_once)
     return result
+
+
+def model_params(params) -> ModelParams:
+    """``params`` as :class:`ModelParams`: one already, or a mapping of its fields (``{"model":
+    "markov", "order": 2}``, checked as the record checks them)."""
+    if isinstance(params, ModelParams):
+        return params
+    if isinstance(params, Mapping):
+        unknown = sorted(k for k in params if k not in {f.name for f in fields(ModelParams)})
+        if unknown:
+            raise ConfigError(f"unknown model setting {unknown[0]!r}; expected some of "
+                              f"{', '.join(f.name for f in fields(ModelParams))}")
+        return ModelParams(**params)
+    raise ConfigError(f"expected ModelParams or a mapping of its settings, got {type(params).__name__}")
 
 
 def fit_once(table: PathTable, params: ModelParams) -> ModelResult:
