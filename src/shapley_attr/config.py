@@ -195,6 +195,8 @@ class ColumnMapping:
     input_format: str | None = None  # parquet | csv | arrow; None = by extension
 
     def __post_init__(self) -> None:
+        if not isinstance(self.sep, str) or not self.sep:
+            raise ConfigError(f"--sep {self.sep!r}: expected the text between channels in a path, e.g. ' > '")
         # a name that is no contract column is refused where the input is read (io.readers.rename_plan)
         names = [contract for contract, _ in self.rename]
         twice = sorted({c for c in names if names.count(c) > 1})

@@ -102,6 +102,24 @@ VALUE_UNITS = 1e6
 """Values are summed in integer millionths of the currency unit when journeys merge into paths:
 exact, so the same journeys give the same table whatever their order or partitioning."""
 
+MAX_EXACT_TOTAL = 9.2e12
+"""The most a run's values may sum to (in the unit attributed): in millionths, a 64-bit integer holds
+9.22e12 units. Beyond it the sums wrapped around (100 orders of 1e11 VND on one path: -8.4e12,
+reported as balanced); :func:`check_exact_total` refuses such a run instead."""
+
+
+def check_exact_total(values, source: str, unit: str | None = None) -> None:
+    """Refuse (exit 2) values whose sum of magnitudes exceeds :data:`MAX_EXACT_TOTAL`: every exact sum
+    of them (a path's, a channel's, the run's) then fits the 64-bit millionths."""
+    from .errors import ModelLimitError
+
+    total = float(np.abs(np.asarray(values, dtype=np.float64)).sum()) if np.size(values) else 0.0
+    if not total < MAX_EXACT_TOTAL:  # NaN included
+        raise ModelLimitError(
+            f"{source}: the values to attribute sum to {total:.6g}{' ' + unit if unit else ''}, more than the "
+            f"{MAX_EXACT_TOTAL:.3g} that exact sums carry (millionths in 64-bit integers): attribute in a "
+            "currency of larger units (--fx with another --reporting-currency), or a part of the export at a time")
+
 
 def merge_identical_paths(table: PathTable, exact_value: bool = False, keep_values: bool = False) -> PathTable:
     """Aggregate identical code sequences (sums of conversions, value, nulls), first-occurrence order.

@@ -10,6 +10,7 @@ from decimal import Decimal
 from ..errors import InputError, Issue, UsageError
 from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..schema import EVENT_REQUIRED
+from ..frames import check_exact_total
 from ..io.paths import read_paths_table
 from ..io.readers import is_csv_file, scan_input
 from ..journeys import cut_journeys, period_bounds
@@ -92,6 +93,7 @@ def from_validated(events: ValidatedEvents, config, fx: FxRates | None) -> Loade
                                             "conversions: give FX rates (--fx, converting to --reporting-currency) "
                                             "or filter the export to one currency", column="currency")
         unit = currencies[0] if currencies else config.mapping.currency
+    check_exact_total(gmv[run_at], events.source, unit)
     in_scope = None  # one flag a conversion, as gmv
     if getattr(config, "countries", None):  # the pilot's: other countries' conversions close journeys, unattributed
         in_scope = in_countries(conversions, config.countries).to_numpy()
@@ -175,6 +177,9 @@ def _direct_value(table) -> float:
 def _from_paths(lf: pl.LazyFrame, name: str, config) -> LoadedInput:
     if config.model.model == "time-decay":
         raise UsageError("time-decay needs touch timestamps: give an events export, not a paths table")
+    if config.period is not None:  # it was ignored: every conversion of the table attributed
+        raise UsageError(f"--period {config.period}: a paths table has no dates, so no month can be taken "
+                         "from it: leave --period out, or give the events export")
     table, rejects, totals = read_paths_table(lf, name, config.mapping)  # merged, in a content-fixed order
     if len(rejects) and not config.quarantine:
         raise_first(rejects)

@@ -43,7 +43,8 @@ import numpy as np
 import polars as pl
 
 from ..errors import InputError, UsageError
-from ..frames import VALUE_UNITS, PathTable, canonical_order, drop_unused_channels, take_paths
+from ..frames import (VALUE_UNITS, PathTable, canonical_order, check_exact_total, drop_unused_channels,
+                      take_paths)
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from ..schema import DIRECT
 from . import FxRates, LoadedInput
@@ -755,6 +756,7 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first, margins
         order_margins = _order_margins(rows("margins"), currencies, config, fx,
                                        margin_table if margins else None)
 
+    check_exact_total([float(r["g"] or 0.0) for r in by_country], name, unit)  # before Spark's sums are read
     run_units = sum(int(r["units"] or 0) for r in by_country)
     if stats["conv_in_period"] != sum(int(r["n"]) for r in by_country):
         raise RuntimeError(f"journey cut counted {stats['conv_in_period']} conversions in the period, "

@@ -8,7 +8,7 @@ import polars as pl
 
 from ..config import ColumnMapping
 from ..errors import InputError
-from ..frames import VALUE_UNITS, PathTable, canonical_order
+from ..frames import VALUE_UNITS, PathTable, canonical_order, check_exact_total
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
 from .readers import ROW
@@ -22,12 +22,29 @@ MAX_NUMBER = 1e15
 _NUMERIC = ("total_conversions", "total_conversion_value", "total_null")
 
 
-def _number(name: str, schema) -> pl.Expr:
+def _number(name: str, schema, source: str) -> pl.Expr:
+    """A count or value column as float64: numbers as they are, text parsed (a cell that is no number
+    is a reject); a column of another type (dates read as days since 1970, booleans as 0/1) refused."""
     if name not in schema:
         return pl.lit(0.0, dtype=pl.Float64)
-    if schema[name] == pl.Utf8:
-        return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
-    return pl.col(name).cast(pl.Float64)
+    dtype = schema[name]
+    if dtype in (pl.Utf8, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return pl.col(name).cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+    if dtype.is_numeric() or dtype == pl.Null:
+        return pl.col(name).cast(pl.Float64)
+    raise InputError(source, f"column {name!r} holds {dtype}: expected numbers (or their text)", column=name)
+
+
+def _path_text(schema, source: str, sep: str) -> pl.Expr:
+    """The path as text: a text column as it is, a list of labels (a natural way to store paths in
+    Parquet) joined by ``sep``; another type refused naming the column."""
+    dtype = schema["path"]
+    if dtype in (pl.Utf8, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return pl.col("path").cast(pl.Utf8)
+    if isinstance(dtype, pl.List) and (dtype.inner in (pl.Utf8, pl.Categorical) or isinstance(dtype.inner, pl.Enum)):
+        return pl.col("path").list.eval(pl.element().cast(pl.Utf8)).list.join(sep)
+    raise InputError(source, f"column 'path' holds {dtype}: expected text (channels joined by {sep!r}) or a list "
+                             "of channel labels", column="path")
 
 
 def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
@@ -49,11 +66,12 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
                                  f"total_conversions[, total_conversion_value, total_null]; columns found: {found}",
                          column=missing[0])
     sep = mapping.sep
+    path = _path_text(schema, source, sep)
     frame = lf.select(
         pl.col(ROW).cast(pl.Int64),
-        pl.col("path").cast(pl.Utf8).alias("_path_text"),
-        pl.col("path").cast(pl.Utf8).str.split(sep).list.eval(pl.element().str.strip_chars()).alias("labels"),
-        *[_number(c, schema).alias(c) for c in _NUMERIC],
+        path.alias("_path_text"),
+        path.str.split(sep).list.eval(pl.element().str.strip_chars()).alias("labels"),
+        *[_number(c, schema, source).alias(c) for c in _NUMERIC],
         *[(pl.col(c).cast(pl.Utf8) if c in schema else pl.lit("", dtype=pl.Utf8)).alias(f"_{c}_text") for c in _NUMERIC],
     ).collect()
 
@@ -102,7 +120,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
 
     totals = CurrencyTotals(mapping.currency or UNSPECIFIED_CURRENCY, _count(c), dec(g), _count(cr), dec(gr),
                             0, Decimal(0), _count(ci), dec(gi))
-    table = _unique_paths(frame.filter(pl.col("_reason").is_null()))
+    table = _unique_paths(frame.filter(pl.col("_reason").is_null()), source)
     conv = table.conversions
     stats = {
         "paths_rows": int(len(frame)),
@@ -119,7 +137,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
     return table, rejects, totals
 
 
-def _unique_paths(accepted: pl.DataFrame) -> PathTable:
+def _unique_paths(accepted: pl.DataFrame, source: str) -> PathTable:
     """The accepted rows as a PathTable merged by path (values summed exactly in millionths, like the
     engines' journeys), in the content-fixed order of :func:`frames.canonical_order`. Polars and
     NumPy only: a paths input needs no compiled kernel."""
@@ -131,6 +149,7 @@ def _unique_paths(accepted: pl.DataFrame) -> PathTable:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     value = accepted.get_column("total_conversion_value").to_numpy().astype(np.float64)
+    check_exact_total(value, source)
     table = PathTable(offsets, np.ascontiguousarray(codes, dtype=np.int32),
                       accepted.get_column("total_conversions").to_numpy().astype(np.float64),
                       np.rint(value * VALUE_UNITS) / VALUE_UNITS,

@@ -39,7 +39,8 @@ def markov_chain(table: PathTable, order: int):
 
     base = table.n_channels + 1
     if order * np.log(base) >= np.log(2.0**62):
-        raise ValueError(f"order {order} over {table.n_channels} channels does not fit 64-bit state keys")
+        raise ModelLimitError(f"Markov order {order} over {table.n_channels} channels: its states do not fit "
+                              f"64-bit keys ({base}^{order} >= 2^62): use a lower --order")
     keys = kgram_keys(table, order, base)
     uniq, state = _state_ids(keys)
     n_states = len(uniq)

@@ -235,6 +235,12 @@ def _fit_ordered(table: PathTable, params: ModelParams) -> ModelResult:
                        extra={"positions": positions})
 
 
+def _gib(nbytes: int) -> str:
+    """A byte count in GiB, as a power of two past what a float shows well (2^1100 bytes overflowed)."""
+    gib = nbytes >> 30
+    return f"{gib:,} GiB" if gib < 10**6 else f"2^{gib.bit_length() - 1} GiB"
+
+
 def rate_shares(table: PathTable):
     """Per distinct set: clipped, unnormalised Shapley values of the local rate game (CSR).
 
@@ -293,7 +299,7 @@ def _fit_subset_rate(table: PathTable, params: ModelParams) -> ModelResult:
     if method == "exact" and n > MAX_EXACT_SUBSET_CHANNELS:
         raise ModelLimitError(
             f"exact subset-rate Shapley over {n} channels needs 3 tables of 2^{n} float64 "
-            f"({3 * 8 * 2**n / 2**30:.1f} GiB) and {n}·2^{n} steps; the limit is {MAX_EXACT_SUBSET_CHANNELS} "
+            f"({_gib(3 * 8 * 2**n)}) and {n}·2^{n} steps; the limit is {MAX_EXACT_SUBSET_CHANNELS} "
             "channels: use --method mc (or auto)")
     info = {"game": "subset-rate", "method": method, "method_reason": why, "channels": n,
             "distinct_sets": int(len(k_of_set))}
