@@ -97,3 +97,25 @@ def test_a_period_on_a_paths_table_is_refused(tmp_path):
     paths.write_text("path,total_conversions,total_conversion_value,total_null\na > b,1,5,0\n")
     with pytest.raises(UsageError, match="no dates"):
         sa.attribute(paths, period="2026-10")
+
+
+def test_too_few_monte_carlo_permutations_are_refused(tmp_path):
+    # --max-samples 2 ran 2 antithetic pairs: on 3 channels the same permutation twice, a standard
+    # error of 0 and the interval [1.25, 1.25] around a credit whose exact value is 3.96
+    from shapley_attr.config import MIN_MAX_SAMPLES, ModelParams
+
+    for n in (2, 3, MIN_MAX_SAMPLES - 1):
+        with pytest.raises(ConfigError, match="--max-samples must be >= 100"):
+            ModelParams(game="subset-rate", method="mc", max_samples=n)
+    paths = tmp_path / "p.csv"
+    paths.write_text("path,total_conversions,total_conversion_value,total_null\na > b,1,10,3\nb > c,1,5,1\nc,0,0,4\n")
+    res = invoke("attribute", paths, "--game", "subset-rate", "--method", "mc", "--max-samples", MIN_MAX_SAMPLES,
+                 "--format", "csv", "--quiet")
+    assert res.exit_code == 0, res.output
+    mc = pl.read_csv(res.stdout.encode())
+    exact = pl.read_csv(invoke("attribute", paths, "--game", "subset-rate", "--method", "exact", "--format", "csv",
+                               "--quiet").stdout.encode())
+    # on 3 channels the post-stratified antithetic estimate is exact once each stratum holds 2 pairs
+    # (a pair's two arrivals at positions k and 2-k see fixed coalitions): a zero error is then true
+    miss = (mc["gmv"] - exact["gmv"]).abs()
+    assert (miss <= 1.96 * mc["std_error"] + 1e-9).all(), (mc, exact)

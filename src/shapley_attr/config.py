@@ -65,6 +65,11 @@ def _normalise_fields(obj, kinds: Mapping[str, type]) -> None:
             object.__setattr__(obj, name, kind(value))
 
 
+MIN_MAX_SAMPLES = 100
+"""The fewest permutations a Monte Carlo estimate may stop at (50 antithetic pairs). With 2 or 3 the
+estimate ran 2 pairs, which on 3 channels could be the same permutation twice: a standard error of 0
+and a zero-width interval around a value 3x off (1.25 against the exact 3.96)."""
+
 _NO_MC = {
     "count": "the count game is computed exactly in closed form (phi_i = sum over T containing i of x(T)/|T|)",
     "ordered": "the ordered game is computed exactly in closed form",
@@ -122,8 +127,9 @@ class ModelParams:
             raise ConfigError(f"--alpha must be in [0, 1], got {self.alpha}")
         if not self.tolerance > 0.0:
             raise ConfigError(f"--tolerance must be > 0, got {self.tolerance}")
-        if self.max_samples < 2:
-            raise ConfigError(f"--max-samples must be >= 2, got {self.max_samples}")
+        if self.max_samples < MIN_MAX_SAMPLES:
+            raise ConfigError(f"--max-samples must be >= {MIN_MAX_SAMPLES}, got {self.max_samples}: fewer "
+                              "permutations give no standard error to trust")
         if self.bootstrap < 0:
             raise ConfigError(f"--bootstrap must be >= 0, got {self.bootstrap}")
         if not self.half_life_days > 0.0:
