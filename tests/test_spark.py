@@ -484,3 +484,58 @@ def test_watchdog_cancellation_is_exit_1_saying_why(spark, monkeypatch):
     result = invoke("attribute", SAMPLES / "events.parquet", "--fx", SAMPLES / "fx.csv", "--engine", "spark")
     assert result.exit_code == 1, result.output
     assert "Spark job cancelled on" in result.output and "no executor" in result.output
+
+
+# --- found by a hostile battery of the Spark engine ------------------------------------------------------
+def test_the_command_off_the_path_reads_nanosecond_parquet_like_local(tmp_path):
+    """The venv's command run without the venv on the PATH: PySpark started its workers with the
+    first python3 (no pyarrow: every job failed); a Parquet timestamp in nanoseconds was refused by
+    Spark's reader (PARQUET_TYPE_ILLEGAL, exit 1)."""
+    _require_spark()
+    events = pl.read_parquet(SAMPLES / "events.parquet")
+    events = events.with_columns(pl.col("event_time").cast(pl.Datetime("ns", "UTC")))
+    events.write_parquet(tmp_path / "ns.parquet")
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "VIRTUAL_ENV")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    command = [sys.executable, "-m", "shapley_attr", "attribute", str(tmp_path / "ns.parquet"), "--fx",
+               str(SAMPLES / "fx.csv"), "--model", "last", "--format", "csv", "--quiet"]
+    local = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    remote = subprocess.run(command + ["--engine", "spark", "--spark-master", "local[1]"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0, local.stderr
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    assert remote.stdout == local.stdout
+
+
+def test_a_java_home_without_java_is_said(monkeypatch, tmp_path):
+    from shapley_attr.engines.spark import check_java
+    from shapley_attr.errors import UsageError
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match="JAVA_HOME is .*nowhere, which has no working bin/java"):
+        check_java()
+
+
+def test_a_session_that_cannot_start_is_spark_s_message():
+    _require_spark()
+    from py4j.protocol import Py4JError
+
+    from shapley_attr.engines.spark import SparkJobFailed, _session_errors
+
+    with pytest.raises(SparkJobFailed, match="could not start a session on spark://nowhere:7077: .*Cannot call "
+                                             "methods on a stopped SparkContext") as info:
+        with _session_errors("spark://nowhere:7077"):
+            raise Py4JError("An error occurred\njava.lang.IllegalStateException: Cannot call methods on a stopped "
+                            "SparkContext.\n\tat org.apache.spark.SparkContext.assertNotStopped(SparkContext.scala:122)")
+    assert "SparkContext.scala" not in str(info.value)  # no JVM stack
+
+
+def test_a_directory_or_a_url_reaches_the_engine(tmp_path):
+    """click refused a directory of Parquet parts for both engines ('is a directory') and pathlib read
+    s3a://bucket/x as the local file s3a:/bucket/x (file not found, after starting Spark)."""
+    (tmp_path / "parts").mkdir()
+    res = CliRunner().invoke(cli, ["attribute", str(tmp_path / "parts")])
+    assert res.exit_code == 2 and "is a directory, expected a file" in res.output, res.output
+    res = CliRunner().invoke(cli, ["attribute", "s3a://bucket/events/"])
+    assert res.exit_code == 2 and "s3a://bucket/events/: a URL is read by the Spark engine" in res.output, res.output

@@ -224,7 +224,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=str))  # a directory or URL: --engine spark
 @model_options
 @mapping_options
 @journey_options
@@ -340,7 +340,8 @@ def run_options(fn):
     opts = [
         click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="run.toml holding any of these options (paths relative to the file)."),
-        click.option("--events", type=click.Path(dir_okay=False), default=None, help="The CDP events export."),
+        click.option("--events", type=click.Path(), default=None,
+                     help="The CDP events export (a directory of Parquet parts or a URL with --engine spark)."),
         click.option("--partners", type=click.Path(dir_okay=False), default=None, help="Partner contracts CSV."),
         click.option("--sales", type=click.Path(dir_okay=False), default=None, help="Partner sales CSV."),
         click.option("--fx", type=click.Path(dir_okay=False), default=None, help="FX rates CSV."),

@@ -69,6 +69,10 @@ LOCAL_DEFAULTS = {
 SESSION_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.caseSensitive": "true",  # column names as the local engine reads them
+    # a Parquet timestamp in nanoseconds (Polars' and pyarrow's Datetime("ns")) is refused by Spark's
+    # reader (PARQUET_TYPE_ILLEGAL); read as its integer, it is epoch nanoseconds, which the events
+    # contract reads by magnitude, as the local engine reads the timestamp itself
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 DUPLICATE_REASON = "duplicate order_id: expected unique per conversion (first at row {})"
 """The reason :func:`io.events.validate_events` gives a duplicate order id (its ``pl.format``)."""
@@ -123,6 +127,10 @@ def java_version(java: str | None = None) -> int | None:
 def check_java() -> None:
     """Refuse (exit 2) with what to install when no Java 17+ is there for Spark to start."""
     found = java_version()
+    home = os.environ.get("JAVA_HOME")
+    if found is None and home:
+        raise UsageError(f"--engine spark needs Java {MIN_JAVA} or newer: JAVA_HOME is {home}, which has no working "
+                         "bin/java: point JAVA_HOME at a JDK (or unset it to use the java on the PATH)")
     if found is None:
         raise UsageError(f"--engine spark needs Java {MIN_JAVA} or newer and none was found (JAVA_HOME unset and no "
                          f"java on the PATH): install a JDK, e.g. apt-get install openjdk-{MIN_JAVA}-jre-headless, "
@@ -162,10 +170,42 @@ def session(config, source=None):
     else:
         for k, v in conf.items():
             builder = builder.config(k, v)
-    spark = builder.getOrCreate()
+    with _worker_python(master if active is None else None), _session_errors(master):
+        spark = builder.getOrCreate()
     if active is None:
         spark.sparkContext.setLogLevel(conf.get("spark.log.level", "ERROR"))  # Spark's warnings are not the run's
     return spark
+
+
+@contextlib.contextmanager
+def _worker_python(master: str | None):
+    """On a local master, the workers' Python is this one (polars, the kernels), not whatever
+    ``python3`` is first on the PATH: PySpark started from Python reads ``PYSPARK_PYTHON`` when the
+    context starts, not ``spark.pyspark.python`` (which ``spark-submit`` reads), so the venv's command
+    run without the venv on the PATH failed every job (No module named 'pyarrow'). Put back after."""
+    if not (master and master.startswith("local")) or os.environ.get("PYSPARK_PYTHON"):
+        yield
+        return
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    try:
+        yield
+    finally:
+        os.environ.pop("PYSPARK_PYTHON", None)
+
+
+@contextlib.contextmanager
+def _session_errors(master: str | None):
+    """A session that cannot start (an unreachable master, a setting the JVM refuses) is exit 1 with
+    Spark's own message, not a JVM stack."""
+    try:
+        yield
+    except (_py4j_error(), RuntimeError) as exc:
+        from pyspark.errors import PySparkException
+
+        if isinstance(exc, SparkJobFailed):
+            raise
+        text = spark_message(exc) if isinstance(exc, (PySparkException, _py4j_error())) else str(exc)
+        raise SparkJobFailed(f"Spark could not start a session on {master or 'the active master'}: {text}") from exc
 
 
 def describe(config) -> dict:

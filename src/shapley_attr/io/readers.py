@@ -285,6 +285,9 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
         raise InputKindError(f"expected a path, a polars DataFrame/LazyFrame or a pyarrow Table, got "
                          f"{type(source).__module__}.{type(source).__name__}")
     else:
+        if "://" in os.fspath(source):  # pathlib would read s3a://bucket/x as the local s3a:/bucket/x
+            raise UsageError(f"{os.fspath(source)}: a URL is read by the Spark engine (--engine spark); the local "
+                             "engine reads files on this machine")
         lf, name = _scan_file(Path(os.fspath(source)), mapping)
     try:
         numbered = lf.with_row_index(ROW, offset=1)

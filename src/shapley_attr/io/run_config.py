@@ -66,5 +66,6 @@ def read_run_toml(path: str | Path) -> dict:
         if key in data:
             if not isinstance(data[key], str) or not data[key]:
                 raise InputError(name, f"expected a file path (text) for {key!r}", column=key, value=data[key])
-            data[key] = str(base / data[key]) if not Path(data[key]).is_absolute() else data[key]
+            relative = not Path(data[key]).is_absolute() and "://" not in data[key]  # a URL: --engine spark
+            data[key] = str(base / data[key]) if relative else data[key]
     return data
