@@ -181,7 +181,7 @@ def test_user_id_is_text_or_an_integer(tmp_path, ids, ok):
 @pytest.mark.parametrize("zone", ["+05:30", "Mars/Olympus_Mons"])
 def test_timestamps_zoned_by_an_offset_or_an_unknown_name_are_utc_instants(tmp_path, zone):
     # valid Arrow, refused by Polars with a Rust panic unless POLARS_IGNORE_TIMEZONE_PARSE_ERROR=1;
-    # a fresh process without that variable: the command sets it, the library on the first failure
+    # a fresh process without that variable: the command sets it, the library for the duration of a load
     import subprocess
     import sys
 

@@ -283,7 +283,7 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
                          "(sa.attribute(df, engine='spark'))")
     elif not isinstance(source, (str, os.PathLike)):
         raise InputKindError(f"expected a path, a polars DataFrame/LazyFrame or a pyarrow Table, got "
-                         f"{type(source).__module__}.{type(source).__name__}")
+                             f"{type(source).__module__}.{type(source).__name__}")
     else:
         if "://" in os.fspath(source):  # pathlib would read s3a://bucket/x as the local s3a:/bucket/x
             raise UsageError(f"{os.fspath(source)}: a URL is read by the Spark engine (--engine spark); the local "
@@ -319,7 +319,7 @@ def _from_arrow_object(source) -> pl.LazyFrame:
     schema = getattr(source, "schema", None)
     if not isinstance(schema, pa.Schema):
         raise InputKindError(f"expected a pyarrow Table, RecordBatch or Dataset, got pyarrow {type(source).__name__} "
-                         "(a single column: make a table of it, pa.table({...}))")
+                             "(a single column: make a table of it, pa.table({...}))")
     names = list(schema.names)
     for col in names:
         if names.count(col) > 1:
