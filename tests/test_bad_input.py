@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import shapley_attr as sa
 from shapley_attr.errors import InputError
 
 from .helpers import gmv_totals, load
@@ -276,7 +277,7 @@ _CSV_PIECES = st.sampled_from([b"a", b"bc", b",", b",", b'"', b'""', b"\n", b"\n
 def test_the_csv_check_in_two_halves_is_the_one_pass_check(tmp_path, monkeypatch, header, body, bom, chunk):
     """A large CSV file's byte check runs in two halves at once (readers._scan_halves): same verdict,
     same first fault (message, row, column) as one pass over the file, wherever the middle falls (in a
-    quoted value, a UTF-8 sequence, a blank line, the header)."""
+    quoted value, a UTF-8 sequence, a blank line, the header), and the same blank lines' rows."""
     from shapley_attr.io import readers
 
     path = tmp_path / "t.csv"
@@ -287,10 +288,10 @@ def test_the_csv_check_in_two_halves_is_the_one_pass_check(tmp_path, monkeypatch
             m.setattr(readers, "CHUNK_BYTES", chunk)
             m.setattr(readers, "PARALLEL_BYTES", 1 if parallel else 1 << 40)
             try:
-                readers.check_csv_bytes(path, ",")
+                blanks = readers.check_csv_bytes(path, ",")
             except InputError as exc:
                 return str(exc), exc.issue
-            return None
+            return blanks.tolist()
 
     assert verdict(True) == verdict(False)
 
@@ -339,3 +340,30 @@ def test_the_csv_check_in_two_halves_finds_the_second_halfs_fault(tmp_path, monk
         readers.check_csv_bytes(path, ",")
     assert calls and err.value.issue.row == 1501 and "more fields than the header's 3" in str(err.value)
     assert "(line 1502)" in str(err.value)
+
+
+BLANK_HEADER = "user_id,event_time,event_type,channel,country,order_id,gmv,currency\n"
+BLANK_ROWS = ["u1,2026-10-01T00:00:00Z,touch,seo,DE,,,\n", "u1,2026-10-01T01:00:00Z,conversion,,DE,o1,10,EUR\n",
+              'u2,2026-10-01T00:00:00Z,touch,"se\n\no",DE,,,\n', "u2,2026-10-01T02:00:00Z,conversion,,DE,o2,-5,EUR\n",
+              "u3,2026-10-01T00:00:00Z,touch,email,DE,,,\n", "u3,2026-10-01T03:00:00Z,conversion,,DE,o3,7,EUR\n"]
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n"])
+def test_blank_lines_are_no_rows(tmp_path, blank):
+    # a blank line (a trailing one after the last record, most often) was a row of nulls: a reject
+    # 'missing user_id' (exit 2 without --rejects), and every row after it numbered one higher than
+    # on the Spark engine, which skips it as pandas and R do
+    from shapley_attr.io.readers import check_csv_bytes
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text(BLANK_HEADER + "".join(BLANK_ROWS), newline="")
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(BLANK_HEADER + blank + BLANK_ROWS[0] + blank + blank + "".join(BLANK_ROWS[1:4]) + blank
+                      + "".join(BLANK_ROWS[4:]) + blank + blank, newline="")
+    assert check_csv_bytes(spaced, ",").tolist() == [1, 3, 4, 8, 11, 12]  # Polars' rows of nulls
+    a = sa.attribute(plain, model="last", strict=False, with_report=True)
+    b = sa.attribute(spaced, model="last", strict=False, with_report=True)
+    assert a[0].equals(b[0])
+    assert a[1].loaded.rejects.drop("source").equals(b[1].loaded.rejects.drop("source"))
+    assert b[1].loaded.rejects.select("row", "column").rows() == [(4, "gmv")]  # the 4th record, -5
+    assert b[1].reconciliation.rows_read == len(BLANK_ROWS) == a[1].reconciliation.rows_read

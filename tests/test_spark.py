@@ -539,3 +539,19 @@ def test_a_directory_or_a_url_reaches_the_engine(tmp_path):
     assert res.exit_code == 2 and "is a directory, expected a file" in res.output, res.output
     res = CliRunner().invoke(cli, ["attribute", "s3a://bucket/events/"])
     assert res.exit_code == 2 and "s3a://bucket/events/: a URL is read by the Spark engine" in res.output, res.output
+
+
+def test_blank_csv_lines_are_skipped_by_both_engines(spark, tmp_path):
+    """Spark's CSV reader skips a blank line; the local engine read it as a row of nulls (a reject, and
+    every later row numbered one higher)."""
+    from tests.test_bad_input import BLANK_HEADER, BLANK_ROWS
+
+    text = (BLANK_HEADER + "\n" + BLANK_ROWS[0] + "\n" + "".join(BLANK_ROWS[1:4]) + "\n" + "".join(BLANK_ROWS[4:])
+            + "\n\n")
+    for name, content in (("lf.csv", text), ("crlf.csv", text.replace("\n", "\r\n"))):
+        path = tmp_path / name
+        path.write_text(content, newline="")
+        local, remote = both(str(path), strict=False)
+        assert local.rejects.select("row", "column").rows() == [(4, "gmv")], name
+        assert remote.rejects.equals(local.rejects), name
+        assert remote.reconciliation.rows_read == local.reconciliation.rows_read == len(BLANK_ROWS), name

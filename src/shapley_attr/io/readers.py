@@ -94,12 +94,14 @@ def _context(path: Path, offset: int) -> str:
         return repr(fh.read(24))[2:-1]
 
 
-def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) -> None:
+def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None):
     """Refuse a CSV file whose bytes Polars cannot read, naming file, row, column, byte offset and line.
 
     One streaming pass in chunks of :data:`CHUNK_BYTES` (see ``kernels.csv_scan`` for the rules); a
     file of :data:`PARALLEL_BYTES` or more is checked in two halves at once (:func:`_scan_halves`:
     the same verdict and the same first fault). Also refuses a header that names a column twice.
+    Returns the rows of its blank lines after the header, as Polars numbers rows (a blank line is a row
+    of nulls there), for :func:`_scan_file` to drop: an int64 array, empty for nearly every file.
     """
     from ..kernels import csv_scan as k
 
@@ -115,7 +117,11 @@ def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) 
         size = os.fstat(fh.fileno()).st_size
     start = len(BOM_UTF8) if head.startswith(BOM_UTF8) else 0
     halves = _scan_halves(scan, start, size) if size - start >= PARALLEL_BYTES else None
-    code, state = halves if halves is not None else scan.range(k.new_state(), start, size, final=True)
+    if halves is None:
+        code, state = scan.range(k.new_state(), start, size, final=True)
+        blanks = k.blank_rows(state)
+    else:
+        code, state, blanks = halves
     if code != k.OK:
         _raise_fault(path, name, sep, code, state)
     names = _header_names(path, sep)
@@ -125,6 +131,7 @@ def check_csv_bytes(path: str | os.PathLike, sep: str, name: str | None = None) 
             raise InputError(name, f"the header names column {col!r} twice (columns {seen[col] + 1} and {i + 1}): "
                                    "expected each column once", row=0, column=col)
         seen.setdefault(col, i)
+    return blanks
 
 
 PARALLEL_BYTES = 1 << 26
@@ -171,7 +178,8 @@ def _scan_halves(scan: _Scan, start: int, size: int):
     count taken from a look at the first chunk). When the first half ends anywhere else (the line end
     was inside a quoted value), the second is scanned again on from the first's state; so the verdict
     and the first fault are the whole scan's. None (scan the file in one pass) when the header does
-    not end in the first chunk or no line end follows the middle closely."""
+    not end in the first chunk or no line end follows the middle closely. Returns (fault code, state,
+    the rows of the blank lines: the first half's, then the second's numbered on from them)."""
     import threading
 
     from ..kernels import csv_scan as k
@@ -180,7 +188,7 @@ def _scan_halves(scan: _Scan, start: int, size: int):
     head_end = min(start + CHUNK_BYTES, size)
     code, _ = scan.range(first, start, head_end)
     if code != k.OK or first[k.S_FIELDS] < 0:
-        return None if code == k.OK else (code, first)
+        return None if code == k.OK else (code, first, k.blank_rows(first))
     with open(scan.path, "rb") as fh:
         fh.seek(start + (size - start) // 2)
         window = fh.read(1 << 20)
@@ -211,10 +219,14 @@ def _scan_halves(scan: _Scan, start: int, size: int):
     if failure:
         raise failure[0]
     if code != k.OK:
-        return code, first
+        return code, first, k.blank_rows(first)
     if not (first[k.S_MODE] == 0 and first[k.S_NEED] == 0 and first[k.S_FIELD] == 0 and first[k.S_NONEMPTY] == 0):
-        return scan.range(first, split, size, final=True)  # the split fell inside a quoted value
+        code, _ = scan.range(first, split, size, final=True)  # the split fell inside a quoted value
+        return code, first, k.blank_rows(first)
     lines, records = first[k.S_LINE] - 1, first[k.S_RECORD] - 1
+    import numpy as np
+
+    blanks = np.concatenate([k.blank_rows(first), k.blank_rows(second) + records + first[k.S_BLANKS]])
     for slot in (k.S_LINE, k.S_RECORD_LINE, k.S_QUOTE_LINE, k.S_ERR_LINE):
         second[slot] += lines
     for slot in (k.S_RECORD, k.S_ERR_RECORD):
@@ -222,7 +234,7 @@ def _scan_halves(scan: _Scan, start: int, size: int):
     code, _ = result[0]
     if code == k.OK:
         code = k.finish(second, size)
-    return code, second
+    return code, second, blanks
 
 
 def _raise_fault(path: Path, name: str, sep: str, code: int, state) -> None:
@@ -251,6 +263,9 @@ def _raise_fault(path: Path, name: str, sep: str, code: int, state) -> None:
     elif code == k.UNTERMINATED_QUOTE:
         reason = (f"a quote opened {where} is never closed: expected a closing quote before the end of the file "
                   "(a quote inside a quoted value is written twice)")
+    elif code == k.TOO_MANY_BLANK_LINES:
+        reason = (f"more than {k.BLANK_CAPACITY:,} blank lines, the last {where}: expected one record a line "
+                  "(a file written with blank lines between its records?)")
     elif code == k.QUOTE_IN_UNQUOTED:
         reason = (f"a quote inside a value that does not start with one {where}: expected the whole value in quotes "
                   'with each inner quote written twice (5" screen as "5"" screen")')
@@ -382,7 +397,8 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
         sep = mapping.delimiter or guess_delimiter(path)
         if len(sep) != 1:
             raise InputError(name, f"--delimiter must be one character, got {sep!r}")
-        check_csv_bytes(path, sep, name)  # outside the try below: a failure of the check itself is no input error
+        blanks = check_csv_bytes(path, sep, name)  # outside the try below: a failure of the check itself is no
+        # input error
     if fmt == "arrow":
         check_arrow_file(path, name)
 
@@ -391,7 +407,11 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
             return pl.scan_parquet(path)
         if fmt == "arrow":
             return pl.scan_ipc(path)
-        return pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8", raise_if_empty=True)
+        lf = pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8", raise_if_empty=True)
+        if len(blanks):  # Polars reads each blank line as a row of nulls: dropped, so rows are records
+            lf = (lf.with_row_index(_LINE_ROW, offset=1).filter(~pl.col(_LINE_ROW).is_in(pl.Series(blanks).implode()))
+                  .drop(_LINE_ROW))
+        return lf
 
     try:
         # the schema is read on a scan of its own: a Parquet scan whose schema was collected before
@@ -412,6 +432,9 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
         raise InputError(name, f"cannot be read as {fmt} (the reader failed: {_first_line(exc)})") from None
     return lf, name
 
+
+_LINE_ROW = "__line_row"
+"""A CSV file's rows as Polars numbers them, blank lines included (dropped before ``__row`` is made)."""
 
 IGNORE_TIME_ZONE = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
 """Polars refuses (a Rust panic, or a ComputeError converting an Arrow table) a timestamp column whose

@@ -12,6 +12,9 @@ the file; a quote inside a field that does not start with one is a fault. (Polar
 toggles on every quote while its field parser takes such a quote as text, so a file with one fails
 or not depending on how the quotes pair up further on; refusing it gives one clear answer.) UTF-8 is
 checked strictly (no overlong forms, no surrogates, nothing above U+10FFFF); a NUL byte is a fault.
+A blank line (nothing, or a CR, before its LF) after the header is no record, as pandas, R's
+``read.csv`` and Spark read it: records are numbered without them, and the scan keeps their rows
+(:func:`blank_rows`) for the reader to drop them from what Polars reads (a row of nulls each).
 """
 from __future__ import annotations
 
@@ -38,7 +41,10 @@ S_ERR_LINE = 14
 S_ERR_RECORD = 15
 S_ERR_FIELD = 16
 S_NONEMPTY = 17  # bytes seen in the current record
-STATE_SIZE = 18
+S_BLANKS = 18  # blank lines after the header so far; their rows are kept from STATE_SIZE on
+STATE_SIZE = 19
+BLANK_CAPACITY = 1 << 20
+"""Blank lines a scan keeps the row of (8 MiB of state); more is a fault (:data:`TOO_MANY_BLANK_LINES`)."""
 
 # fault codes
 OK = 0
@@ -49,10 +55,12 @@ TEXT_AFTER_QUOTE = 4
 TOO_MANY_FIELDS = 5
 TRUNCATED_UTF8 = 6
 QUOTE_IN_UNQUOTED = 7
+TOO_MANY_BLANK_LINES = 8
 
 
-def new_state() -> np.ndarray:
-    state = np.zeros(STATE_SIZE, dtype=np.int64)
+def new_state(blank_capacity: int = BLANK_CAPACITY) -> np.ndarray:
+    """A scan's state: the slots above, then room for the rows of ``blank_capacity`` blank lines."""
+    state = np.zeros(STATE_SIZE + blank_capacity, dtype=np.int64)
     state[S_LINE] = 1
     state[S_RECORD_LINE] = 1
     state[S_FIELDS] = -1
@@ -108,6 +116,8 @@ def _scan_chunk(buf, base, delim, quote, cls, state, quick):
     quote_at = state[S_QUOTE_AT]
     quote_line = state[S_QUOTE_LINE]
     nonempty = state[S_NONEMPTY]
+    blanks = state[S_BLANKS]
+    capacity = state.shape[0] - STATE_SIZE
     code = OK
     err_at = 0
     n = buf.shape[0]
@@ -245,6 +255,19 @@ def _scan_chunk(buf, base, delim, quote, cls, state, quick):
                 record_line = line
                 mode = 0
                 continue
+            if fields >= 0 and nonempty == 0 and field == 0:
+                # a blank line after the header: no record (as pandas, R and Spark read it); its row
+                # as a reader that keeps it would number it is kept for the caller to drop
+                if blanks >= capacity:
+                    code = TOO_MANY_BLANK_LINES
+                    err_at = at
+                    break
+                state[STATE_SIZE + blanks] = record + blanks
+                blanks += 1
+                line += 1
+                record_line = line
+                mode = 0
+                continue
             if fields < 0:
                 fields = field + 1
             elif field + 1 > fields:
@@ -317,12 +340,19 @@ def _scan_chunk(buf, base, delim, quote, cls, state, quick):
     state[S_QUOTE_AT] = quote_at
     state[S_QUOTE_LINE] = quote_line
     state[S_NONEMPTY] = nonempty
+    state[S_BLANKS] = blanks
     if code != OK:
         state[S_ERR_AT] = err_at
         state[S_ERR_LINE] = line
         state[S_ERR_RECORD] = record
         state[S_ERR_FIELD] = field
     return code
+
+
+def blank_rows(state: np.ndarray) -> np.ndarray:
+    """The rows (1-based, counting the blank lines themselves, as a CSV reader that does not skip them
+    numbers its rows) of the blank lines the scan met after the header."""
+    return state[STATE_SIZE:STATE_SIZE + state[S_BLANKS]].copy()
 
 
 def scan_chunk(buf: np.ndarray, base: int, delim: int, quote: int, classes: np.ndarray, state: np.ndarray,
