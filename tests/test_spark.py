@@ -555,3 +555,22 @@ def test_blank_csv_lines_are_skipped_by_both_engines(spark, tmp_path):
         assert local.rejects.select("row", "column").rows() == [(4, "gmv")], name
         assert remote.rejects.equals(local.rejects), name
         assert remote.reconciliation.rows_read == local.reconciliation.rows_read == len(BLANK_ROWS), name
+
+
+def test_a_sql_setting_spark_cannot_parse_is_refused_not_looped_on(tmp_path):
+    """--spark-conf spark.sql.shuffle.partitions=abc: the first query's error and every error PySpark
+    converted after it read the settings again, a loop that never ended (killed at 400 s). A static
+    setting (spark.sql.warehouse.dir) still reaches the session, which starts again for it."""
+    _require_spark()
+    base = [sys.executable, "-m", "shapley_attr", "attribute", str(SAMPLES / "events.parquet"), "--engine", "spark",
+            "--spark-master", "local[1]", "--fx", str(SAMPLES / "fx.csv"), "--model", "last"]
+    done = subprocess.run(base + ["--spark-conf", "spark.sql.shuffle.partitions=abc", "--out", str(tmp_path / "o.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--spark-conf spark.sql.shuffle.partitions=abc: Spark refuses the value" in done.stderr
+    assert not (tmp_path / "o.csv").exists()
+    done = subprocess.run(base + ["--spark-conf", f"spark.sql.warehouse.dir={tmp_path / 'wh'}", "--spark-conf",
+                                  "spark.sql.shuffle.partitions=3", "--out", str(tmp_path / "p.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "p.csv").exists()

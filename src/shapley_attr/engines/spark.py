@@ -159,6 +159,7 @@ def session(config, source=None):
     master = config.spark_master or ("local[*]" if active is None else None)
     if master:
         builder = builder.master(master)
+    user_sql = {k: v for k, v in conf.items() if k.startswith("spark.sql.")} if active is None else {}
     if active is None:
         settings = dict(SESSION_DEFAULTS)
         if master.startswith("local"):
@@ -166,15 +167,45 @@ def session(config, source=None):
             # on the PATH; on a cluster the executors' environment is the deployment's (docs/spark.md)
             settings.update(LOCAL_DEFAULTS, **{"spark.pyspark.python": sys.executable})
         for k, v in (settings | conf).items():
-            builder = builder.config(k, v)
+            if k not in user_sql:
+                builder = builder.config(k, v)
     else:
         for k, v in conf.items():
             builder = builder.config(k, v)
     with _worker_python(master if active is None else None), _session_errors(master):
         spark = builder.getOrCreate()
+        static = _set_sql_conf(spark, user_sql)
+        if static:  # settings a session takes only when it starts (spark.sql.extensions): started again
+            spark.stop()
+            for k, v in static.items():
+                builder = builder.config(k, v)
+            spark = builder.getOrCreate()
+            _set_sql_conf(spark, {k: v for k, v in user_sql.items() if k not in static})
     if active is None:
         spark.sparkContext.setLogLevel(conf.get("spark.log.level", "ERROR"))  # Spark's warnings are not the run's
     return spark
+
+
+def _set_sql_conf(spark, conf: dict) -> dict:
+    """Set the ``--spark-conf`` SQL settings on a running session, where Spark checks each value as it
+    is set: one it cannot parse is refused (exit 2) naming it. Given to the session's builder, such a
+    value (``spark.sql.shuffle.partitions=abc``) was parsed at the first query, and every error PySpark
+    then converted read the SQL settings again: the command never ended. Returns the static settings
+    (those a session takes only when it starts), which the caller starts the session again with."""
+    from pyspark.errors import PySparkException
+
+    static = {}
+    for key, value in conf.items():
+        try:
+            spark.conf.set(key, value)
+        except (PySparkException, _py4j_error()) as exc:
+            text = str(exc)
+            if "STATIC" in text.upper() and "CANNOT_MODIFY" in text.upper().replace(" ", "_"):
+                static[key] = value
+                continue
+            raise UsageError(f"--spark-conf {key}={value}: Spark refuses the value ({spark_message(exc, 300)})"
+                             ) from None
+    return static
 
 
 @contextlib.contextmanager
