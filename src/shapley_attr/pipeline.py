@@ -52,8 +52,14 @@ def read_fx(path: str, reporting: str) -> FxRates:
 
 
 def resolve_value(config: RunConfig, loaded: LoadedInput) -> RunConfig:
-    """``--value`` not given: GMV when the data has values, else conversions (MODELS.md)."""
+    """``--value`` not given: GMV when the data has values, else conversions (MODELS.md). ``--value gmv``
+    given on a paths table without a value column is a UsageError (:func:`io.paths.require_value_column`),
+    raised before the model runs: its credits were all 0."""
     if not config.value_auto:
+        if config.model.value == "gmv" and loaded.kind == "paths":
+            from .io.paths import require_value_column
+
+            require_value_column(loaded.table, loaded.source)
         return config
     return config.with_value("gmv" if float(loaded.table.value.sum()) > 0.0 else "conversions")
 

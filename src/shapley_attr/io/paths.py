@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 
 from ..config import ColumnMapping
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..frames import VALUE_UNITS, PathTable, canonical_order, check_exact_total
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
@@ -20,6 +20,24 @@ MAX_NUMBER = 1e15
 """Reconciliation key of a paths table's value when no --currency names its unit."""
 
 _NUMERIC = ("total_conversions", "total_conversion_value", "total_null")
+
+VALUE_COLUMN = "total_conversion_value"
+"""The one column a paths table's values are read from (named so, or mapped to it by ``--col``)."""
+VALUE_COLUMN_STAT = "has_value_column"
+"""Key of a paths table's ``stats``: whether the table had a value column (absent, every value is 0)."""
+
+
+def require_value_column(table: PathTable, source: str) -> None:
+    """``--value gmv`` asked explicitly of a paths table without a value column: a UsageError (exit 2)
+    before the model runs. Without the column every value reads as 0 and each channel got a GMV
+    credit of 0 and a share of 0, a table that looked attributed. ``--value`` left out still decides
+    for conversions on such a table (:func:`pipeline.resolve_value`); a value column of zeros is data,
+    not a usage error. A table not read by :func:`read_paths_table` (no such stat) passes."""
+    if table.stats.get(VALUE_COLUMN_STAT, True):
+        return
+    raise UsageError(f"--value gmv: {source} has no value column; expected one of: a {VALUE_COLUMN} column, "
+                     f"a column mapped to it (--col {VALUE_COLUMN}=SOURCE; columns={{{VALUE_COLUMN!r}: SOURCE}} "
+                     "in the Python API), or --value conversions")
 
 
 def _number(name: str, schema, source: str) -> pl.Expr:
@@ -104,12 +122,23 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
     ).sort("row")
     money = pl.Decimal(38, 6)
 
+    # The reconciliation's sums (read = rejected + in the run, each summed on its own), by the events
+    # input's rule for a rejected conversion (io.events, ``counted``): a rejected row is read and
+    # rejected with what it holds, its value taken as 0 when not finite or beyond MAX_NUMBER (a finite
+    # negative value counts as read, as an events gmv does). A count is no amount: a row's
+    # total_conversions counts only when it is a valid count (finite, >= 0, <= MAX_NUMBER; the test
+    # that rejects the row, ``bad_number``); a negative, NaN, infinite, too large or unparsed count
+    # (a reject) adds 0 conversions to "read" and to "rejected" alike, so the line balances exactly and
+    # shows no count the table does not hold (a row ``b,-2,...`` read as -2 conversions made "read"
+    # smaller than the valid conversions in it). A valid count on a row rejected for another reason
+    # (an empty path, a value without conversions) counts in both as it is.
     def summable(c: str) -> pl.Expr:  # a cell out of range is a reject and adds nothing to the sums
         ok = pl.col(c).is_finite().fill_null(False) & (pl.col(c).abs() <= MAX_NUMBER)
         return pl.when(ok).then(pl.col(c)).otherwise(0.0)
 
     finite_value = summable("total_conversion_value").cast(money)
-    finite_conv = summable("total_conversions")
+    finite_conv = (pl.when(bad_number("total_conversions").fill_null(True)).then(0.0)
+                   .otherwise(pl.col("total_conversions")))
     bad = pl.col("_reason").is_not_null()
     sums = frame.select(finite_conv.sum().alias("c"), finite_value.sum().alias("g"),
                         finite_conv.filter(bad).sum().alias("cr"), finite_value.filter(bad).sum().alias("gr"),
@@ -131,6 +160,7 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
         "conversions_in_period": float(conv.sum()),
         "gmv_in_period": float(table.value.sum()),
         "max_path_length": int(table.lengths.max()) if table.n_paths else 0,
+        VALUE_COLUMN_STAT: VALUE_COLUMN in schema,  # --value gmv needs one (:func:`require_value_column`)
     }
     table = PathTable(table.offsets, table.codes, table.conversions, table.value, table.nulls, table.channels,
                       None, stats)
