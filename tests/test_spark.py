@@ -199,6 +199,35 @@ def test_spark_dataframe_without_the_spark_engine_says_so(spark):
         sa.attribute(42)
 
 
+def test_arrow_dataset_source_credits_equal_local(spark):
+    """A pyarrow Dataset is read as the local engine reads it (Spark's createDataFrame refused one)."""
+    import pyarrow.dataset as pads
+
+    from shapley_attr.config import ModelParams
+    from shapley_attr.models import fit
+
+    local, remote = both(pads.dataset(str(SAMPLES / "events.parquet")), SAMPLES / "fx.csv", period="2026-10")
+    assert_same_loaded(local, remote)
+    params = ModelParams(model="shapley", game="rate")
+    assert_allclose(fit(remote.table, params).credit, fit(local.table, params).credit, rtol=1e-12)
+
+
+def test_arrow_table_with_a_column_twice_is_the_local_engines_error(spark):
+    import pyarrow as pa
+
+    from shapley_attr.errors import InputError
+
+    table = pl.read_parquet(SAMPLES / "events.parquet").to_arrow()
+    twice = pa.Table.from_arrays(table.columns + [table.column("channel")], names=table.column_names + ["channel"])
+    errors = []
+    for engine in ("local", "spark"):
+        with pytest.raises(InputError, match="column 'channel' appears 2 times") as info:
+            load(build_config("attribute", {"engine": engine}), twice)
+        assert info.value.issue.column == "channel"
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
 # --- the real paths file ------------------------------------------------------------------------------
 def test_real_paths_file(spark, real_paths_file):
     local, remote = both(str(real_paths_file))

@@ -73,6 +73,7 @@ def check_paths(config: RunConfig, outputs=(), source=None, *, table=None, fmt: 
     in a file)."""
     from .config import FILE_KEYS
     from .io.atomic import check_outputs
+    from .io.tables import FILE_FORMATS, format_of
 
     table_path = None if table is None else table[1]
     if table_path is not None:
@@ -85,10 +86,8 @@ def check_paths(config: RunConfig, outputs=(), source=None, *, table=None, fmt: 
     check_outputs([*((("--out", config.out),) if directory else ()), *outputs, ("--rejects", config.rejects)],
                   inputs, directory=directory)
     if table_path is not None and fmt is None:
-        from .io.tables import format_of
-
         format_of(table_path)  # an unknown extension is refused before the work, not after
-    elif table_path is not None and fmt not in ("csv", "parquet", "json"):
+    elif table_path is not None and fmt not in FILE_FORMATS:
         from .errors import UsageError
 
         raise UsageError(f"format {fmt!r} with {table[0]} {table_path}: expected csv, parquet or json"

@@ -20,6 +20,9 @@ TEXT_COLUMNS = {"period", "model", "game", "channel", "partner_id", "partner_nam
                 "kpi", "scope", "source", "column", "value", "reason"}
 """Columns whose cells are free text from the inputs (neutralised in CSV)."""
 
+FILE_FORMATS = ("csv", "parquet", "json")
+"""The formats ``attribute`` writes its table to a file in (``--format``; ``table`` is for the terminal)."""
+
 
 def attribution_frame(result: ModelResult, params: ModelParams, period: str | None = None) -> pl.DataFrame:
     """Credits as the run's ``attribution`` table, one row per channel, sorted by channel label.
@@ -148,7 +151,7 @@ def format_of(path) -> str:
     from ..errors import UsageError
 
     suffix = Path(path).suffix.lower()
-    fmt = {".parquet": "parquet", ".pq": "parquet", ".json": "json", ".csv": "csv", ".txt": "csv", "": "csv"}.get(suffix)
+    fmt = ({f".{name}": name for name in FILE_FORMATS} | {".pq": "parquet", ".txt": "csv", "": "csv"}).get(suffix)
     if fmt is None:
         raise UsageError(f"--out {path}: unknown extension {suffix!r}: expected .csv, .parquet or .json, or "
                          "say --format")
@@ -165,7 +168,7 @@ def encode_credits(frame: pl.DataFrame, fmt: str, config) -> bytes:
         return (json.dumps(frame.to_dicts(), indent=1, allow_nan=False) + "\n").encode("utf-8")
     if fmt == "parquet":
         return parquet_bytes(frame, config)
-    raise ValueError(f"unknown format {fmt!r}")
+    raise ValueError(f"unknown format {fmt!r}: expected one of {FILE_FORMATS}")
 
 
 def kpis_csv(rows: list[list[str]]) -> bytes:
