@@ -102,7 +102,7 @@ def test_resampled_values_are_drawn_from_the_paths_own_journeys():
 def test_paths_input_says_its_draws_carry_the_path_mean(tmp_path):
     p = tmp_path / "paths.csv"
     p.write_text("path,total_conversions,total_conversion_value,total_null\na,3,30,5\na > b,2,50,4\nb,1,7,9\n")
-    _, attribution = sa.attribute(p, model="linear", bootstrap=50, with_report=True)
+    _, attribution = sa.attribute(p, model="linear", bootstrap=100, with_report=True)
     assert "mean value" in attribution.result.info["bootstrap"]["values"]
 
 
@@ -132,8 +132,26 @@ def test_bootstrap_of_an_export_without_conversions():
     # no order drawn: the replicates' values are zeros of the table's float64 (NumPy's bincount of
     # nothing is int64; it was an internal error); every interval is [0, 0]
     export = single_touch_export(seed=4, journeys=200).filter(pl.col("event_type") == "touch")
-    table, attribution = sa.attribute(export, model="linear", bootstrap=20, with_report=True)
+    table, attribution = sa.attribute(export, model="linear", bootstrap=100, with_report=True)
     boot = attribution.result.extra["bootstrap"]
-    assert boot["replicates"] == 20
+    assert boot["replicates"] == 100
     assert not np.any(boot["low"]) and not np.any(boot["high"])
     assert table.filter(pl.col("channel") != "(direct)").get_column("gmv").sum() == 0
+
+
+@pytest.mark.parametrize("replicates", [1, 2, 99])
+def test_too_few_replicates_are_refused(replicates, tmp_path):
+    """One replicate was written as a "95% interval" [x, x] that could exclude the credit paid on."""
+    from click.testing import CliRunner
+
+    from shapley_attr.cli import cli
+    from shapley_attr.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--bootstrap must be 0 \(off\) or >= 100"):
+        ModelParams(model="last", bootstrap=replicates)
+    p = tmp_path / "paths.csv"
+    p.write_text("path,total_conversions,total_conversion_value,total_null\na,3,30,5\na > b,2,50,4\n")
+    result = CliRunner().invoke(cli, ["attribute", str(p), "--model", "last", "--bootstrap", str(replicates)])
+    assert result.exit_code == 2 and "--bootstrap must be 0 (off) or >= 100" in result.output
+    assert ModelParams(model="last", bootstrap=0).bootstrap == 0
+    assert ModelParams(model="last", bootstrap=100).bootstrap == 100

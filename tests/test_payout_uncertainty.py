@@ -69,7 +69,7 @@ def test_noise_free_payouts_samples_on_and_reports_how_it_stopped(tmp_path):
 
 
 def test_bootstrap_gives_intervals_without_noise(tmp_path):
-    res, rows, manifest = run(tmp_path, "--bootstrap", "60", "--seed", "4")
+    res, rows, manifest = run(tmp_path, "--bootstrap", "100", "--seed", "4")
     assert list(rows[0])[-2:] == ["attributed_gmv_low", "attributed_gmv_high"]
     assert manifest["payouts"]["payout_noise"] == [] and "warning:" not in res.stderr
     assert manifest["choices"]["bootstrap"]["values"] == "each journey's own value"

@@ -339,7 +339,7 @@ def test_time_decay_and_bootstrap_refused_with_reasons(spark):
     td = invoke("attribute", data, "--model", "time-decay", "--currency", "EUR", "--engine", "spark")
     assert td.exit_code == 2 and "time-decay model is not available on --engine spark" in td.output
     assert "--engine local" in td.output
-    bs = invoke("attribute", data, "--bootstrap", "5", "--engine", "spark")
+    bs = invoke("attribute", data, "--bootstrap", "100", "--engine", "spark")
     assert bs.exit_code == 2 and "--bootstrap is not available on --engine spark" in bs.output
 
 

@@ -118,7 +118,7 @@ def model_options(fn):
                      help="MC: stop when the largest 95%% CI half-width / total is below this [0.001]."),
         click.option("--max-samples", type=int, default=None, help="MC: most permutations [200000]."),
         click.option("--bootstrap", type=click.IntRange(0), default=None,
-                     help="Resample journeys B times for percentile 95%% intervals [0: off]."),
+                     help="Resample journeys B times (0, or at least 100) for percentile 95%% intervals [0: off]."),
         click.option("--collapse-repeats/--keep-repeats", default=None,
                      help="Collapse consecutive repeats of a channel [markov: collapse; others: keep]."),
         click.option("--half-life-days", type=float, default=None, help="time-decay half-life [7]."),

@@ -69,6 +69,10 @@ MIN_MAX_SAMPLES = 100
 """The fewest permutations a Monte Carlo estimate may stop at (50 antithetic pairs). With 2 or 3 the
 estimate ran 2 pairs, which on 3 channels could be the same permutation twice: a standard error of 0
 and a zero-width interval around a value 3x off (1.25 against the exact 3.96)."""
+MIN_BOOTSTRAP = 100
+"""Fewest bootstrap replicates (``--bootstrap``, 0 for none): the percentile interval's 2.5 % and 97.5 %
+points are then read between the 3rd and 4th replicates from each end. ``--bootstrap 1`` wrote one
+replicate as a "95 % interval", [x, x], which could exclude the figure paid on."""
 
 _NO_MC = {
     "count": "the count game is computed exactly in closed form (phi_i = sum over T containing i of x(T)/|T|)",
@@ -130,8 +134,9 @@ class ModelParams:
         if self.max_samples < MIN_MAX_SAMPLES:
             raise ConfigError(f"--max-samples must be >= {MIN_MAX_SAMPLES}, got {self.max_samples}: fewer "
                               "permutations give no standard error to trust")
-        if self.bootstrap < 0:
-            raise ConfigError(f"--bootstrap must be >= 0, got {self.bootstrap}")
+        if self.bootstrap != 0 and not self.bootstrap >= MIN_BOOTSTRAP:
+            raise ConfigError(f"--bootstrap must be 0 (off) or >= {MIN_BOOTSTRAP}, got {self.bootstrap}: fewer "
+                              "replicates give no 95% interval to trust")
         if not self.half_life_days > 0.0:
             raise ConfigError(f"half-life must be > 0 days, got {self.half_life_days}")
         w = self.position_weights
