@@ -103,7 +103,8 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     issues: list[Issue] = []
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
     known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
-    sales_by_partner, sales_rows = read_sales(sales, period, known, issues)
+    sales_by_partner, sales_rows = read_sales(sales, period, known, issues,
+                                              {p.partner_id: p.currency for p in in_force})
     before_fx = len(issues)
     rates, fx_rows = read_fx(fx, issues, reporting)
     fx_unread = any(i.row == 0 for i in issues[before_fx:])  # no rates read: a missing one is no news
@@ -230,6 +231,18 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
     return d
 
 
+def whole_minor_units(amount: Decimal | None, currency: str | None, src: str, row: int, col: str, text: str,
+                      issues: list[Issue], why: str) -> bool:
+    """An amount of ``currency`` with more decimals than its minor unit (EUR 2, JPY 0, KWD 3) is an
+    issue: such an amount would be computed with unrounded but printed rounded. True when it is fine
+    (or when the amount or currency is already an issue)."""
+    if amount is not None and currency is not None and amount != amount.quantize(quantum(currency), rounding=ROUND_DOWN):
+        issues.append(Issue(src, row, col, text, f"expected at most {minor_units(currency)} decimals for {currency} "
+                                                 f"({why})"))
+        return False
+    return True
+
+
 def _date(text: str, src: str, row: int, col: str, issues: list[Issue], optional: bool = False) -> date | None:
     if optional and text == "":
         return None
@@ -270,6 +283,8 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
                              "a number between 0 and 1") for c in ("gamma", "beta", "rho")}
         target = _decimal(rec.get("sales_target", ""), src, row, "sales_target", issues, Decimal(0), None,
                           "a decimal number >= 0")
+        whole_minor_units(target, ccy, src, row, "sales_target", rec.get("sales_target", ""), issues,
+                          "the rebate is computed from the target printed in payouts.csv")
         min_profit = _decimal(rec.get("min_profit", ""), src, row, "min_profit", issues)
         elig = rec.get("coop_eligible", "").lower()
         if elig not in _TRUE | _FALSE:  # an empty cell (once read as false) silently lost the co-op share
@@ -338,7 +353,10 @@ def partner_ids_in(path: Path) -> set[str]:
     return {rec.get("partner_id", "") for _, rec in read_rows(path, (), [])} - {""}
 
 
-def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issue]) -> tuple[dict, dict]:
+def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issue],
+               currencies: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """sales.csv; ``currencies`` (partner_id -> currency of the version in force for ``period``), when
+    given, checks that a sales figure of ``period`` has at most its currency's minor-unit decimals."""
     src = str(path)
     rows = read_rows(path, SALES_COLUMNS, issues)
     out: dict[str, tuple[Decimal, Decimal]] = {}
@@ -355,6 +373,9 @@ def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issu
         seen.setdefault(key, row)
         _period(rec["period"], src, row, issues)  # a malformed one was never the run's: the row was ignored
         s = _decimal(rec["sales"], src, row, "sales", issues, Decimal(0), None, "a decimal number >= 0")
+        if currencies and rec["period"] == period and pid in currencies:
+            whole_minor_units(s, currencies[pid], src, row, "sales", rec["sales"], issues,
+                              "the rebate is computed from the sales printed in payouts.csv")
         gm = _decimal(rec["gross_margin"], src, row, "gross_margin", issues)
         if len(issues) > before:
             n_bad += 1
@@ -405,9 +426,7 @@ def read_coop(path: Path, period: str, issues: list[Issue]) -> tuple[list[CoopBu
         _period(rec["period"], src, row, issues)  # a malformed one was never the run's: the budget vanished
         c = _currency(rec["currency"], src, row, issues)
         b = _decimal(rec["budget"], src, row, "budget", issues, Decimal(0), None, "a budget >= 0")
-        if b is not None and c is not None and b != b.quantize(quantum(c), rounding=ROUND_DOWN):
-            issues.append(Issue(src, row, "budget", rec["budget"], f"expected at most {minor_units(c)} decimals "
-                                                                   f"for {c} (a budget is paid out in whole minor units)"))
+        whole_minor_units(b, c, src, row, "budget", rec["budget"], issues, "a budget is paid out in whole minor units")
         basis = coop_basis(rec.get("basis", ""), src, row, issues)
         if len(issues) > before:
             n_bad += 1

@@ -148,7 +148,8 @@ def channel_kpi_rows(period: str, reporting: str, spend: Mapping[str, Decimal] |
                      last_touch: ChannelCredits) -> list[list[str]]:
     """kpis.csv rows per channel (sorted): ``spend, roas, cpa, attributed_margin`` and the same three
     under last touch (``roas_last_touch``, …). Spend rows cover the channels of spend.csv (a channel
-    that never appears in the journeys bought nothing: ROAS 0, CPA empty); margin rows, when the run
+    that never appears in the journeys bought nothing: ROAS 0, CPA empty; PROGRAMME.md: a channel with
+    spend 0 or no attributed conversions gets an empty ROAS and CPA); margin rows, when the run
     has margins, every channel of the attribution and of spend.csv."""
     with_margin = model.margin is not None
     channels = set(spend or ()) | (set(model.gmv) | set(model.margin or ()) if with_margin else set())
@@ -162,8 +163,8 @@ def channel_kpi_rows(period: str, reporting: str, spend: Mapping[str, Decimal] |
                 gmv = to_decimal(credits.gmv.get(ch, 0.0))
                 conv = to_decimal(credits.conversions.get(ch, 0.0))
                 rows.append([period, "roas" + suffix, ch, _ratio(gmv, s)])
-                rows.append([period, "cpa" + suffix, ch, "" if conv <= 0 else _money(CONTEXT.divide(s, conv),
-                                                                                    reporting)])
+                cpa = "" if conv <= 0 or s == 0 else _money(CONTEXT.divide(s, conv), reporting)
+                rows.append([period, "cpa" + suffix, ch, cpa])
             if with_margin:
                 rows.append([period, "attributed_margin" + suffix, ch,
                              _money(to_decimal(credits.margin.get(ch, 0.0)), reporting)])

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import Issue
 from ..schema import MAP_COLUMNS, PRICE_COLUMNS, SPEND_COLUMNS
 from .contracts import (FinanceInputs, _currency, _date, _decimal, _period, budget_in_pilot, paid_in_pilot,
-                        partner_ids_in, period_days, raise_issues, rate_on, read_rows)
+                        partner_ids_in, period_days, raise_issues, rate_on, read_rows, whole_minor_units)
 from .money import CONTEXT
 from .programme import map_compliance
 
@@ -149,6 +149,8 @@ def read_spend(path: Path, period: str, reporting: str, fx: dict, fx_source: str
             issues.append(Issue(src, row, "channel", channel, "expected a channel label (as in the touches)"))
         ccy = _currency(rec["currency"], src, row, issues)
         amount = _decimal(rec["spend"], src, row, "spend", issues, Decimal(0), None, "a decimal amount >= 0")
+        whole_minor_units(amount, ccy, src, row, "spend", rec["spend"], issues,
+                          "an amount spent is a whole number of minor units")
         key = (rec["period"], channel, rec["currency"])
         if len(issues) == before and key in seen:
             issues.append(Issue(src, row, "channel", channel, f"duplicate spend row for {channel} in {rec['currency']} "
