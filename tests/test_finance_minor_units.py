@@ -63,35 +63,24 @@ def write(path: Path, lines: list[str]) -> Path:
 
 
 # --- F1: sales_target and sales ------------------------------------------------------------------------
-@pytest.mark.parametrize("pid,value,ccy,places", [
-    ("DE-0042", "169999.995", "EUR", 2),  # battery 4's mini_target: 99.995 EUR printed 100.00
-    ("JP-0007", "24000000.5", "JPY", 0),
-    ("KW-0003", "56000.0005", "KWD", 3),
+@pytest.mark.parametrize("name,col,pid,value,ccy,places", [
+    ("partners.csv", "sales_target", "DE-0042", "169999.995", "EUR", 2),  # battery 4's mini_target: 99.995 EUR
+    ("partners.csv", "sales_target", "JP-0007", "24000000.5", "JPY", 0),  # printed 100.00
+    ("partners.csv", "sales_target", "KW-0003", "56000.0005", "KWD", 3),
+    ("sales.csv", "sales", "DE-0042", "146164.815", "EUR", 2),
+    ("sales.csv", "sales", "JP-0007", "23923125.5", "JPY", 0),
+    ("sales.csv", "sales", "KW-0003", "56570.4285", "KWD", 3),
 ])
-def test_sales_target_finer_than_the_minor_unit_is_refused(sample_dir, tmp_path, pid, value, ccy, places):
+def test_sales_and_targets_finer_than_the_minor_unit_are_refused(sample_dir, tmp_path, name, col, pid, value, ccy,
+                                                                 places):
     d = tmp_path / "in"
     shutil.copytree(sample_dir, d)
-    row = set_cell(d / "partners.csv", "partner_id", pid, "sales_target", value)
+    row = set_cell(d / name, "partner_id", pid, col, value)
     res = invoke("validate", "--config", d / "run.toml")
     assert res.exit_code == 2, res.output
-    assert f"partners.csv, row {row}, column 'sales_target'" in res.stderr, res.stderr
+    assert f"{name}, row {row}, column '{col}'" in res.stderr, res.stderr
     assert f"expected at most {places} decimals for {ccy}" in res.stderr, res.stderr
     assert "internal error" not in res.stderr
-
-
-@pytest.mark.parametrize("pid,value,ccy,places", [
-    ("DE-0042", "146164.815", "EUR", 2),
-    ("JP-0007", "23923125.5", "JPY", 0),
-    ("KW-0003", "56570.4285", "KWD", 3),
-])
-def test_sales_finer_than_the_minor_unit_is_refused(sample_dir, tmp_path, pid, value, ccy, places):
-    d = tmp_path / "in"
-    shutil.copytree(sample_dir, d)
-    row = set_cell(d / "sales.csv", "partner_id", pid, "sales", value)
-    res = invoke("validate", "--config", d / "run.toml")
-    assert res.exit_code == 2, res.output
-    assert f"sales.csv, row {row}, column 'sales'" in res.stderr, res.stderr
-    assert f"expected at most {places} decimals for {ccy}" in res.stderr, res.stderr
     # a run writes nothing
     res = invoke("run", "--config", d / "run.toml", "--out", tmp_path / "run")
     assert res.exit_code == 2 and not (tmp_path / "run" / "payouts.csv").exists()
