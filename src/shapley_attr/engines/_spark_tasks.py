@@ -15,7 +15,9 @@ Record layouts (Spark DDL strings below):
   per accepted conversion (``KIND_CONVERSION``: order id, country, currency, exact GMV, whether it is
   in the run, its FX-converted value as a float and in integer millionths), per row that is not a touch
   (``KIND_COUNTED``: the per-currency reconciliation), per rejected row (``KIND_REJECT``) and one per
-  chunk (``KIND_CHUNK``: rows read and order ids derived);
+  chunk (``KIND_CHUNK``: rows read and order ids derived); a chunk holding a contract string that is
+  not UTF-8 is not validated and gives one ``KIND_NOT_UTF8`` record instead (its first such row and
+  column), on which the driver refuses the input as the local engine does;
 - the partial path tables (:func:`cut_task`): per chunk of users, its unique paths (``KIND_PATH``:
   the int32 codes as bytes, conversions, value in integer millionths, non-converting journeys) and
   the cut's counts (``KIND_STAT``).
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-KIND_EVENT, KIND_CONVERSION, KIND_COUNTED, KIND_REJECT, KIND_CHUNK = 0, 1, 2, 3, 4
+KIND_EVENT, KIND_CONVERSION, KIND_COUNTED, KIND_REJECT, KIND_CHUNK, KIND_NOT_UTF8 = 0, 1, 2, 3, 4, 5
 KIND_PATH, KIND_STAT = 0, 1
 
 DICTIONARY_DDL = "pid int, n long, label string"
@@ -43,6 +45,9 @@ ROW_INDEX = "__row_index"
 """Parquet's ``_metadata.row_index`` (0-based row of the file), when rows are numbered by file."""
 FILE_OFFSET = "__file_offset"
 """Rows of the files before this one (several Parquet files numbered in path order)."""
+NOT_UTF8 = "__not_utf8"
+"""Per row, computed by Spark in the validation pass's own projection: the index (in the task's
+``utf8_columns``) of the row's first contract string column whose bytes are not UTF-8, null when all are."""
 
 
 def _arrow_schema(ddl: str):
@@ -119,7 +124,8 @@ def dictionary_task(arrow_schema, mapping, chunk_rows: int):
 # --- validation, FX and the reconciliation records ----------------------------------------------------
 def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...], row_mode: str,
                   partition_offsets: dict[int, int], fx_rates, reporting: str, period: tuple[int, int],
-                  countries: tuple[str, ...] | None, margin_rates: dict[str, float] | None, chunk_rows: int):
+                  countries: tuple[str, ...] | None, margin_rates: dict[str, float] | None, chunk_rows: int,
+                  utf8_columns: tuple[str, ...] = ()):
     """Validate each chunk of a partition with :func:`io.events.validate_events` and emit ``V``.
 
     ``row_mode`` "file": rows are numbered ``__file_offset + __row_index + 1`` (Parquet); "partition":
@@ -132,6 +138,9 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
     is neither attributed nor converted. With ``margin_rates`` (the period's last-day rate per currency,
     NaN where there is none) each conversion's margin is carried in the reporting currency (the
     order margins of PROGRAMME.md, as ``finance.programme.order_margins`` converts them).
+    ``utf8_columns``: the contract string columns :data:`NOT_UTF8` indexes (a chunk with a flagged row
+    is not handed to Polars, which reads a string's bytes as UTF-8 unchecked: it gives one
+    ``KIND_NOT_UTF8`` record).
     """
     out_schema = _arrow_schema(V_DDL)
 
@@ -145,6 +154,13 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
         rates = _rates_frame(fx_rates) if fx_rates is not None else None
         start = partition_offsets.get(_partition_id(), 0) if row_mode == "partition" else 0
         for table in _chunks(batches, chunk_rows):
+            if NOT_UTF8 in table.column_names:
+                flags = table.column(NOT_UTF8)
+                table = table.drop_columns([NOT_UTF8])
+                if flags.null_count < len(flags):  # the input is refused: its first such row is all that counts
+                    yield _not_utf8_record(table, flags, utf8_columns, row_mode, start, out_schema)
+                    start += table.num_rows
+                    continue
             frame = pl.from_arrow(table)
             if row_mode == "file":
                 rows = pl.col(FILE_OFFSET) + pl.col(ROW_INDEX) + 1 if FILE_OFFSET in frame.columns else (
@@ -161,6 +177,25 @@ def validate_task(arrow_schema, mapping, source: str, categories: tuple[str, ...
             yield from out.to_arrow().cast(out_schema).to_batches()
 
     return run
+
+
+def _not_utf8_record(table, flags, columns: tuple[str, ...], row_mode: str, start: int, out_schema):
+    """The ``KIND_NOT_UTF8`` record of a chunk: the lowest row (numbered as ``validate_task`` numbers
+    it) of those :data:`NOT_UTF8` flags, and the column flagged there. Read with Arrow, not Polars."""
+    import pyarrow as pa
+
+    flagged = flags.is_valid().to_numpy(zero_copy_only=False)
+    if row_mode == "file":
+        rows = table.column(ROW_INDEX).to_numpy().astype(np.int64) + 1
+        if FILE_OFFSET in table.column_names:
+            rows += table.column(FILE_OFFSET).to_numpy().astype(np.int64)
+    else:
+        rows = np.arange(start + 1, start + 1 + table.num_rows, dtype=np.int64)
+    rows = rows[flagged]
+    which = flags.drop_null().to_numpy()
+    first = int(np.argmin(rows))
+    values = {"kind": [KIND_NOT_UTF8], "row": [int(rows[first])], "column": [columns[int(which[first])]]}
+    return pa.RecordBatch.from_pydict({f.name: values.get(f.name, [None]) for f in out_schema}, schema=out_schema)
 
 
 def _rates_frame(fx_rates):

@@ -46,7 +46,7 @@ from ..errors import InputError, UsageError
 from ..frames import (VALUE_UNITS, PathTable, canonical_order, check_exact_total, drop_unused_channels,
                       take_paths)
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
-from ..schema import DIRECT
+from ..schema import DIRECT, EVENT_COLUMNS
 from . import FxRates, LoadedInput
 from . import _spark_tasks as tasks
 
@@ -660,9 +660,18 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
     validate_events(pl.from_arrow(data_schema.empty_table()).lazy().with_row_index("__row", offset=1), name,
                     config.mapping)
 
+    # the contract columns Spark holds as strings: Spark does not check that a Parquet string's bytes
+    # are UTF-8 and Polars reads them unchecked (a label's bytes crashed the dictionary pass, exit 1;
+    # a user id's were hashed as they were, exit 0), where the local engine's reader refuses the file
+    # (exit 2). Spark flags such rows in the passes' own projections (is_valid_utf8): no pass of its own.
+    utf8_columns = tuple(c for c in EVENT_COLUMNS if c in df.columns and _is_string(df.schema[c].dataType))
+
     # 1. the dictionary pass: channel labels (global, sorted) and rows per input partition
-    # (only the label columns are read; the expressions are built on the whole schema)
-    dict_cols = [c for c in ("channel", "partner") if c in df.columns] or [F.lit(None).cast("string").alias("_")]
+    # (only the label columns are read; the expressions are built on the whole schema); a label that
+    # is not UTF-8 is read as null here, where Polars' cast to text failed the job on a binary one: the
+    # validation pass refuses the input on a string column, rejects the row of a binary one
+    dict_cols = [_utf8_or_null(df, c) for c in ("channel", "partner") if c in df.columns] or [
+        F.lit(None).cast("string").alias("_")]
     with _step("dictionary"):
         found = df.select(*dict_cols).mapInArrow(tasks.dictionary_task(data_schema, config.mapping, chunk_rows),
                                                  tasks.DICTIONARY_DDL).collect()
@@ -676,7 +685,10 @@ def _from_events(spark, df, name: str, mode: str, config, fx: FxRates | None) ->
     margin_rates = _margin_rates(config, fx) if _wants_margins(config, data_schema.names) else None
     task = tasks.validate_task(arrow_schema, config.mapping, name, categories, mode, _starts(counts), fx_rates,
                                config.reporting_currency, period, config.countries, margin_rates,
-                               chunk_rows)
+                               chunk_rows, utf8_columns)
+    if utf8_columns:  # per row, the first contract string column that is not UTF-8 (null: none)
+        df = df.withColumn(tasks.NOT_UTF8, F.coalesce(*[F.when(~F.is_valid_utf8(c), F.lit(i).cast("byte"))
+                                                        for i, c in enumerate(utf8_columns)]))
     v = df.mapInArrow(task, tasks.V_DDL).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _finish(spark, v, name, config, fx, categories, period, raise_first, margin_rates is not None)
@@ -761,7 +773,11 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first, margins
             "rejected", F.col("rejected") | F.coalesce(F.col("_dup"), F.lit(False)))
     n = F.count(F.lit(1)).alias("n")
     first = F.min(F.struct("row", "currency", "t"))
+    not_utf8 = F.min(F.struct("row", "column"))
     facts = _union([
+        # the first row of the input whose contract string is not UTF-8 (a chunk's tasks.KIND_NOT_UTF8)
+        v.filter(kind == tasks.KIND_NOT_UTF8).agg(F.lit("not_utf8").alias("fact"), n,
+                                                  not_utf8["row"].alias("row"), not_utf8["column"].alias("column")),
         other.select(F.lit("reject").alias("fact"), "row", "column", "value", "reason"),
         v.filter(kind == tasks.KIND_CHUNK).agg(F.lit("chunk").alias("fact"), F.sum("row").alias("n"),
                                                F.sum("units").cast("decimal(38,0)").alias("units")),
@@ -782,6 +798,7 @@ def _finish(spark, v, name, config, fx, categories, period, raise_first, margins
     ])
     with _step("facts"):
         facts = pl.from_arrow(facts.toArrow())
+    _raise_not_utf8(facts.filter((pl.col("fact") == "not_utf8") & (pl.col("n") > 0)), name)
     checked = facts.filter(pl.col("fact") == "reject")
     rejects = pl.concat([
         checked.select(pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64), "column",
@@ -864,6 +881,37 @@ def _union(frames):
         frame = frame.select(*cols)
         out = frame if out is None else out.unionByName(frame)
     return out
+
+
+def _raise_not_utf8(first, name: str) -> None:
+    """A contract string that is not UTF-8 refuses the input (exit 2, also with --rejects), as the local
+    engine's Parquet reader refuses the file (``io.events.decoding``: no row or column in its message;
+    this one adds where the first such string is)."""
+    if len(first):
+        raise InputError(name, f"cannot be read (corrupt or truncated data?): String data contained invalid UTF-8 "
+                               f"(first in column {first['column'][0]!r}, row {first['row'][0]}): expected text "
+                               "encoded as UTF-8")
+
+
+def _is_string(data_type) -> bool:
+    """Whether Spark holds the column as a string (bytes it does not check are UTF-8)."""
+    from pyspark.sql import types as T
+
+    return isinstance(data_type, (T.StringType, T.CharType, T.VarcharType))
+
+
+def _utf8_or_null(df, name: str):
+    """Column ``name`` of ``df`` as text, null where its bytes are not UTF-8, when it is a string or
+    binary column (as ``io.events._text_columns`` decodes a binary one); other types as they are."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    data_type = df.schema[name].dataType
+    if _is_string(data_type):
+        return F.try_validate_utf8(F.col(name)).alias(name)
+    if isinstance(data_type, T.BinaryType):
+        return F.try_validate_utf8(F.col(name).cast("string")).alias(name)
+    return F.col(name)
 
 
 def _raise_no_rate(row, n: int, fx: FxRates) -> None:

@@ -1,0 +1,134 @@
+"""A Parquet export whose text holds bytes that are not UTF-8: the Spark engine's outcome is the local
+engine's.
+
+- a string column (UTF8-annotated BYTE_ARRAY) of the events contract: the local engine's reader refuses
+  the file (exit 2 naming it, with or without --rejects); Spark read the bytes unchecked (a label's
+  crashed the dictionary pass, exit 1; a user id's were hashed as they were, exit 0). Spark names the
+  first such row and column besides;
+- a binary column: the row is a reject naming the column, its bytes in hex (the same rejects.csv); a
+  binary channel's crashed Spark's dictionary pass (exit 1).
+
+One Spark session in local mode for the module (the pattern of test_spark.py), small chunks and Arrow
+batches so the first bad row is found across chunks and row groups.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from shapley_attr.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHUNK = "spark.shapley_attr.chunkRows"
+BAD = b"\xc3("  # a lead byte without its continuation byte
+SMALL = {CHUNK: "500", "spark.sql.execution.arrow.maxRecordsPerBatch": "300",
+         "spark.sql.files.maxPartitionBytes": "40000"}
+"""The sample in several input partitions, chunks and Arrow batches: the first bad row is the least of
+several chunks' (set for each test, then put back: the session may be test_spark.py's too)."""
+
+
+def _require_spark():
+    try:
+        import pyspark  # noqa: F401
+        import pandas  # noqa: F401 - mapInArrow needs it
+    except ImportError:
+        if IN_CI:
+            pytest.fail("pyspark[sql] missing in CI: .ci/run installs the spark extra")
+        pytest.skip("pyspark not installed (pip install -e '.[spark]')")
+    from shapley_attr.engines.spark import java_version
+
+    if (java_version() or 0) < 17:
+        pytest.skip("Java 17+ not found: the Spark engine cannot start here")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    _require_spark()
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("shapley_attr-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.caseSensitive", "true")
+               .config("spark.driver.memory", "1g").config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def small(spark):
+    touched = {key: spark.conf.get(key, None) for key in SMALL}
+    for key, value in SMALL.items():
+        spark.conf.set(key, value)
+    yield
+    for key, value in touched.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def poisoned(tmp_path, column: str, as_binary: bool):
+    """The sample export with bytes that are not UTF-8 at the start of three of ``column``'s values (in
+    different row groups, the first in the file not the first written to), as a string column
+    (``as_binary`` false: the bytes written under the UTF8 annotation) or a binary one. Returns the
+    path and the first such row (1-based)."""
+    table = pq.read_table(SAMPLES / "events.parquet")
+    values = table.column(column).cast(pa.binary()).to_pylist()
+    given = [i for i, v in enumerate(values) if v is not None]
+    rows = [given[len(given) * 3 // 4], given[len(given) // 3], given[-1]]
+    for i in rows:
+        values[i] = BAD + values[i]
+    array = pa.array(values, pa.binary())
+    if not as_binary:
+        array = array.cast(pa.string(), safe=False)  # unchecked: the file's bytes as a faulty writer leaves them
+    table = table.set_column(table.schema.get_field_index(column), column, array)
+    path = tmp_path / f"{column}.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    return path, min(rows) + 1
+
+
+@pytest.mark.parametrize("column", ["user_id", "channel", "event_type", "country", "order_id", "currency"])
+def test_a_string_that_is_not_utf8_refuses_the_file_as_the_local_engine_does(small, tmp_path, column):
+    path, first = poisoned(tmp_path, column, as_binary=False)
+    out = {}
+    for engine in ("local", "spark"):
+        rejects = tmp_path / f"rejects-{engine}.csv"
+        out[engine] = invoke("attribute", path, "--fx", SAMPLES / "fx.csv", "-q", "--engine", engine,
+                             "--rejects", rejects)
+        assert out[engine].exit_code == 2, (engine, out[engine].output)
+        assert f"error: {path}: cannot be read (corrupt or truncated data?): " in out[engine].output, engine
+        assert "String data contained invalid UTF-8" in out[engine].output, engine
+        assert not rejects.exists(), engine  # a refused file, not a quarantined row, on both engines
+    assert f"(first in column {column!r}, row {first})" in out["spark"].output
+
+
+@pytest.mark.parametrize("column", ["channel", "user_id"])
+def test_a_binary_value_that_is_not_utf8_is_the_same_reject(small, tmp_path, column):
+    path, first = poisoned(tmp_path, column, as_binary=True)
+    args = ["attribute", path, "--fx", SAMPLES / "fx.csv", "-q"]
+    local, remote = invoke(*args), invoke(*args, "--engine", "spark")
+    assert local.exit_code == remote.exit_code == 2, remote.output
+    assert f"error: {path}, row {first}, column {column!r}: not UTF-8 text" in local.output
+    assert remote.output == local.output
+    quarantined = {}
+    for engine in ("local", "spark"):
+        rejects = tmp_path / f"rejects-{engine}.csv"
+        result = invoke(*args, "--engine", engine, "--rejects", rejects, "--format", "csv")
+        assert result.exit_code == 0, (engine, result.output)
+        quarantined[engine] = (result.output, rejects.read_bytes())
+    assert quarantined["spark"] == quarantined["local"]
+    assert quarantined["local"][1].count(b"not UTF-8 text") == 3
+    assert os.fspath(path).encode() in quarantined["local"][1]
