@@ -8,7 +8,7 @@ engine's.
 - a binary column: the row is a reject naming the column, its bytes in hex (the same rejects.csv); a
   binary channel's crashed Spark's dictionary pass (exit 1).
 
-One Spark session in local mode for the module (the pattern of test_spark.py), small chunks and Arrow
+test_spark.py's Spark session (its fixture, imported), small chunks and Arrow
 batches so the first bad row is found across chunks and row groups.
 """
 from __future__ import annotations
@@ -23,44 +23,16 @@ from click.testing import CliRunner
 
 from shapley_attr.cli import cli
 
+from .test_spark import spark  # noqa: F401 - the Spark session fixture, one for both modules
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 CHUNK = "spark.shapley_attr.chunkRows"
 BAD = b"\xc3("  # a lead byte without its continuation byte
 SMALL = {CHUNK: "500", "spark.sql.execution.arrow.maxRecordsPerBatch": "300",
          "spark.sql.files.maxPartitionBytes": "40000"}
 """The sample in several input partitions, chunks and Arrow batches: the first bad row is the least of
 several chunks' (set for each test, then put back: the session may be test_spark.py's too)."""
-
-
-def _require_spark():
-    try:
-        import pyspark  # noqa: F401
-        import pandas  # noqa: F401 - mapInArrow needs it
-    except ImportError:
-        if IN_CI:
-            pytest.fail("pyspark[sql] missing in CI: .ci/run installs the spark extra")
-        pytest.skip("pyspark not installed (pip install -e '.[spark]')")
-    from shapley_attr.engines.spark import java_version
-
-    if (java_version() or 0) < 17:
-        pytest.skip("Java 17+ not found: the Spark engine cannot start here")
-
-
-@pytest.fixture(scope="session")
-def spark():
-    _require_spark()
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("shapley_attr-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3")
-               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.caseSensitive", "true")
-               .config("spark.driver.memory", "1g").config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture
