@@ -413,22 +413,14 @@ def read_source(spark, source, mapping):
     """
     from pyspark.sql import DataFrame, functions as F
 
-    from ..io.readers import _BY_SUFFIX, _from_arrow_object, check_csv_bytes, guess_delimiter, reading
+    from ..io.readers import _BY_SUFFIX, check_csv_bytes, guess_delimiter, in_memory_frame
 
     mode = "partition"
     if isinstance(source, DataFrame):
         df, name = source, "<spark dataframe>"
     elif isinstance(source, (pl.DataFrame, pl.LazyFrame)) or type(source).__module__.startswith("pyarrow"):
-        # converted as io.readers.scan_input converts them, so both engines read and refuse the same objects
-        if isinstance(source, pl.LazyFrame):
-            name = "<lazyframe>"
-            with reading(name):
-                frame = source.collect()
-        elif isinstance(source, pl.DataFrame):
-            frame, name = source, "<dataframe>"
-        else:
-            frame, name = _from_arrow_object(source).collect(), "<arrow table>"
-        df = spark.createDataFrame(_spark_compatible(frame.to_arrow()))
+        lf, name = in_memory_frame(source)  # as the local engine reads them: same objects read and refused
+        df = spark.createDataFrame(_spark_compatible(lf.collect().to_arrow()))
     elif isinstance(source, str) and source.startswith("table:"):
         name = source
         df = spark.table(source[len("table:"):])

@@ -285,14 +285,9 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
     ``maintain_order``), which paired one row's user and time with another's value. A file is
     scanned, never held whole: pass its path for an export larger than memory.
     """
-    if isinstance(source, pl.LazyFrame):
-        name = "<lazyframe>"
-        with reading(name):
-            lf = source.collect().lazy()
-    elif isinstance(source, pl.DataFrame):
-        lf, name = source.lazy(), "<dataframe>"
-    elif type(source).__module__.startswith("pyarrow"):
-        lf, name = _from_arrow_object(source), "<arrow table>"
+    in_memory = in_memory_frame(source)
+    if in_memory is not None:
+        lf, name = in_memory
     elif type(source).__module__.startswith("pyspark"):
         raise UsageError("a Spark DataFrame is read by the Spark engine: pass engine='spark' "
                          "(sa.attribute(df, engine='spark'))")
@@ -320,6 +315,21 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
     if renames:
         lf = lf.rename(renames)
     return lf, name
+
+
+def in_memory_frame(source) -> tuple[pl.LazyFrame, str] | None:
+    """A Polars or Arrow object as a frame and its display name, None for any other ``source``: a
+    LazyFrame collected once (see :func:`scan_input`), an Arrow object through
+    :func:`_from_arrow_object`. Both engines read in-memory inputs through this."""
+    if isinstance(source, pl.LazyFrame):
+        name = "<lazyframe>"
+        with reading(name):
+            return source.collect().lazy(), name
+    if isinstance(source, pl.DataFrame):
+        return source.lazy(), "<dataframe>"
+    if type(source).__module__.startswith("pyarrow"):
+        return _from_arrow_object(source), "<arrow table>"
+    return None
 
 
 def _from_arrow_object(source) -> pl.LazyFrame:
