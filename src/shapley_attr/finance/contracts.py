@@ -232,15 +232,15 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
 
 
 def whole_minor_units(amount: Decimal | None, currency: str | None, src: str, row: int, col: str, text: str,
-                      issues: list[Issue], why: str) -> bool:
+                      issues: list[Issue], why: str) -> None:
     """An amount of ``currency`` with more decimals than its minor unit (EUR 2, JPY 0, KWD 3) is an
-    issue: such an amount would be computed with unrounded but printed rounded. True when it is fine
-    (or when the amount or currency is already an issue)."""
-    if amount is not None and currency is not None and amount != amount.quantize(quantum(currency), rounding=ROUND_DOWN):
+    issue: such an amount would be computed with unrounded but printed rounded. Skipped when the amount
+    or the currency is None (already an issue)."""
+    if amount is None or currency is None:
+        return
+    if amount != amount.quantize(quantum(currency), rounding=ROUND_DOWN):
         issues.append(Issue(src, row, col, text, f"expected at most {minor_units(currency)} decimals for {currency} "
                                                  f"({why})"))
-        return False
-    return True
 
 
 def _date(text: str, src: str, row: int, col: str, issues: list[Issue], optional: bool = False) -> date | None:
