@@ -132,6 +132,21 @@ def test_roas_cpa_and_margin_per_channel_by_hand(econ_run):
     }
 
 
+def test_ratios_use_the_spend_as_printed():
+    """Spend converted to R (exact, e.g. 10.288 GBP × 1.2 = 12.3456 EUR) is printed rounded (12.35); ROAS
+    and CPA divide by that printed figure, so a reader can check them from kpis.csv. Converted spend
+    below half a cent prints 0.00 and gets empty ratios, like spend 0."""
+    from shapley_attr.finance.programme import ChannelCredits, channel_kpi_rows
+
+    credits = ChannelCredits({"email": 4.0, "display": 1.0}, {"email": 1625.5395, "display": 80.0})
+    rows = channel_kpi_rows(PERIOD, "EUR", {"email": D("12.3456"), "display": D("0.004")}, credits, credits)
+    got = {(r[1], r[2]): r[3] for r in rows}
+    # 1625.5395 / 12.35 = 131.6226315…; 12.35 / 4 = 3.0875 → 3.09 (half-even to the cent)
+    assert got[("spend", "email")] == "12.35" and got[("roas", "email")] == "131.622632"
+    assert got[("cpa", "email")] == "3.09"
+    assert (got[("spend", "display")], got[("roas", "display")], got[("cpa", "display")]) == ("0.00", "", "")
+
+
 def test_programme_profit_by_hand(econ_run):
     # D2C gross margin: 30 + 20 + 40 + 1 + 25 GBP × 1.20 = 121.00 EUR. P1: attributed GMV 100
     # (half of u3), γ 0.10 → total payable 10.00; gross margin 150.00.
@@ -394,6 +409,30 @@ def test_coop_allocations_sum_to_the_budget(case, policy):
                 and compliance[f"P{i}"] < Fraction(1, 2)}
     assert all(D(got[p]) == 0 for p in withheld)
     assert all(D(got[f"P{i}"]) == 0 for i in range(n) if not eligible[i])
+
+
+def test_a_partner_without_a_sales_row_has_no_guessed_profit(tmp_path):
+    """PROGRAMME.md: Π is never guessed. P2 reports no sales row: its gross margin is unknown, so its
+    participation check is left empty (neither flagged nor cleared), Σ Π_Ri and Π are not reported,
+    Π_D2C (which needs no partner margin) is; scenarios and gamma_min say the same."""
+    partners = ECON_PARTNERS + ["P2,Partner Two,DE,EUR,partner:P2,0.10,0,0,0,0,false,half-even,,,"]
+    toml = inputs(tmp_path, ECON_EVENTS, partners, ["P1,2026-10,1000.00,150.00"], ECON_FX,
+                  ["period,scope,currency,budget"], {"model": "linear"})
+    res = invoke("run", "--config", toml)
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "run"
+    assert payout_cells(run, "below_min_profit") == {"P1": ("false",), "P2": ("",)}
+    # Π_D2C = 121 − 10 (P1's payable, as in test_programme_profit_by_hand; P2 earns nothing)
+    assert kpis(run, {"programme_profit", "d2c_profit", "partners_profit"}) == {("d2c_profit", "*"): "111.00"}
+    payouts = json.loads((run / "manifest.json").read_text())["payouts"]
+    assert payouts["below_min_profit"] == [] and payouts["min_profit_unchecked"] == ["P2"]
+    assert "participation floor not checked (no sales row, gross margin unknown): P2" in res.stderr
+    out = tmp_path / "sc"
+    res = invoke("scenarios", run, "--gamma", "0.05", "--out", out)
+    assert res.exit_code == 0, res.output
+    # P1 at γ 0.05: 5.00; d2c margin after payouts 121 − 5 = 116; Π unknown
+    assert (out / "scenarios.csv").read_text().splitlines()[1] == "0.05,,,EUR,5.00,0,5.00,116.00,"
+    assert (out / "gamma_min.csv").read_text().splitlines()[1:] == ["P1,EUR,0,met_at_zero", "P2,EUR,,no_gross_margin"]
 
 
 # --- gamma_min and scenarios -------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
             "partners": len(payouts.lines),
             "not_in_force": list(fin.not_in_force),
             "below_min_profit": [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit],
+            "min_profit_unchecked": [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit is None],
             "notes": list(payouts.notes),
             "totals_by_currency": {c: {k: format_amount(v, c) for k, v in t.items()}
                                    for c, t in payouts.totals_by_currency().items()},

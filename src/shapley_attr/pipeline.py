@@ -401,6 +401,9 @@ def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution
                      f"rebate {format_amount(t['rebate'], c)}, co-op {format_amount(t['coop'], c)})")
     below = [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit]
     lines.append(f"below participation floor: {', '.join(below) if below else 'none'}")
+    unchecked = [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit is None]
+    if unchecked:
+        lines.append(f"participation floor not checked (no sales row, gross margin unknown): {', '.join(unchecked)}")
     for b in payouts.coop:
         if b.carried_over > 0:
             lines.append(f"co-op budget carried over: {b.scope} {format_amount(b.carried_over, b.currency)} "

@@ -119,7 +119,7 @@ def load_run(run_dir: Path) -> RunForScenarios:
                                                      "gamma", "beta", "rho", "referral_commission", "rebate")}
         except (KeyError, InvalidOperation, TypeError) as exc:
             raise InputError(str(payouts_path), f"cannot read the payout line: {exc}", row=i) from None
-        gross_margin = sales.get(p.partner_id, (Decimal(0), Decimal(0)))[1]
+        gross_margin = sales[p.partner_id][1] if p.partner_id in sales else None  # as run: never guessed
         lines.append(ScenarioLine(p.partner_id, p.currency, p.rounding, amounts["attributed_gmv"],
                                   amounts["referral_gmv"], amounts["sales"], amounts["sales_target"], amounts["coop"],
                                   amounts["gamma"], amounts["beta"], amounts["rho"], amounts["referral_commission"],

@@ -42,10 +42,9 @@ class PayoutLine:
     referral_gmv: Decimal
     referral_commission: Decimal
     sales: Decimal
-    gross_margin: Decimal
+    gross_margin: Decimal | None  # None: no sales row for the period (PROGRAMME.md: Π is never guessed)
     rebate: Decimal
     coop: Decimal = Decimal(0)
-    has_sales: bool = True
     map_compliance: Fraction | None = None  # 1 − violations/observations, exact; None when not observed
     below_map_minimum: bool = False
     privileges_withheld: bool = False  # map_policy = withhold: no rebate, no co-op this period
@@ -55,7 +54,11 @@ class PayoutLine:
         return self.compensation + self.referral_commission + self.rebate + self.coop
 
     @property
-    def below_min_profit(self) -> bool:
+    def below_min_profit(self) -> bool | None:
+        """The participation check, None when the gross margin is unknown (no sales row): a partner
+        is neither flagged nor cleared on a margin it did not report."""
+        if self.gross_margin is None:
+            return None
         return self.gross_margin + self.total_payable < self.partner.min_profit
 
 
@@ -143,10 +146,11 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
         commission = quantize(p.beta * max(referral, Decimal(0)), p.currency, p.rounding)
         if p.partner_id in sales:
             s, margin = sales[p.partner_id]
-            has_sales = True
         else:
-            s, margin, has_sales = Decimal(0), Decimal(0), False
-            notes.append(f"no sales row for partner {p.partner_id} in {period}: sales and gross margin taken as 0")
+            s, margin = Decimal(0), None
+            notes.append(f"no sales row for partner {p.partner_id} in {period}: sales taken as 0 (no rebate); its "
+                         "gross margin is unknown, so its participation check and the partners' and programme "
+                         "profit are not reported")
         rebate = quantize(p.rho * max(s - p.sales_target, Decimal(0)), p.currency, p.rounding)
         compliance = None if map_compliance is None else map_compliance.get(p.partner_id)
         below = map_compliance is not None and below_map_minimum(compliance, p.map_min_compliance)
@@ -154,7 +158,7 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
         if withheld:
             rebate = Decimal(0)
         lines.append(PayoutLine(p, attributed, attr_rep, compensation, referral, commission, s, margin, rebate,
-                                has_sales=has_sales, map_compliance=compliance, below_map_minimum=below,
+                                map_compliance=compliance, below_map_minimum=below,
                                 privileges_withheld=withheld))
     allocations = []
     for budget in sorted(coop, key=lambda b: (b.scope, b.currency, b.row)):

@@ -149,13 +149,16 @@ def channel_kpi_rows(period: str, reporting: str, spend: Mapping[str, Decimal] |
     """kpis.csv rows per channel (sorted): ``spend, roas, cpa, attributed_margin`` and the same three
     under last touch (``roas_last_touch``, …). Spend rows cover the channels of spend.csv (a channel
     that never appears in the journeys bought nothing: ROAS 0, CPA empty; PROGRAMME.md: a channel with
-    spend 0 or no attributed conversions gets an empty ROAS and CPA); margin rows, when the run
+    spend 0 or no attributed conversions gets an empty ROAS and CPA), from the spend as printed (rounded
+    to R's minor unit); margin rows, when the run
     has margins, every channel of the attribution and of spend.csv."""
     with_margin = model.margin is not None
     channels = set(spend or ()) | (set(model.gmv) | set(model.margin or ()) if with_margin else set())
     rows: list[list[str]] = []
     for ch in sorted(channels):
-        s = None if spend is None or ch not in spend else spend[ch]
+        # spend converted to R is exact; the ratios use it rounded as printed, so that a reader can
+        # check them from kpis.csv (and converted spend below half a cent is spend 0: empty ratios)
+        s = None if spend is None or ch not in spend else quantize(spend[ch], reporting)
         if s is not None:
             rows.append([period, "spend", ch, _money(s, reporting)])
         for suffix, credits in (("", model), ("_last_touch", last_touch)):
@@ -176,33 +179,39 @@ def channel_kpi_rows(period: str, reporting: str, spend: Mapping[str, Decimal] |
 # --- the objective Π ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProgrammeProfit:
-    """Π = Π_D2C + Σ Π_Ri in R, each exact (rounded only when written)."""
+    """Π = Π_D2C + Σ Π_Ri in R, each exact (rounded only when written). ``partners`` (and so Π) is None
+    when a partner's gross margin is unknown (no sales row): Π is never guessed, Π_D2C does not need it."""
 
     d2c: Decimal
-    partners: Decimal
+    partners: Decimal | None
 
     @property
-    def total(self) -> Decimal:
-        return self.d2c + self.partners
+    def total(self) -> Decimal | None:
+        return None if self.partners is None else self.d2c + self.partners
 
 
 def programme_profit(d2c_gross_margin: Decimal, lines: Iterable, rate: Callable[[str], Decimal]) -> ProgrammeProfit:
     """``Π_D2C = d2c_gross_margin − Σ_i total_payable_i·r_i`` and ``Σ_i Π_Ri = Σ_i (gross_margin_i +
-    total_payable_i)·r_i``, with ``r_i = rate(currency_i)`` the last-day rate_to_reporting."""
+    total_payable_i)·r_i``, with ``r_i = rate(currency_i)`` the last-day rate_to_reporting; the latter
+    None when some line's gross margin is None."""
     paid = Decimal(0)
-    partners = Decimal(0)
+    partners: Decimal | None = Decimal(0)
     for ln in lines:
         r = rate(ln.partner.currency)
         paid += ln.total_payable * r
-        partners += (ln.gross_margin + ln.total_payable) * r
+        if partners is not None:
+            partners = None if ln.gross_margin is None else partners + (ln.gross_margin + ln.total_payable) * r
     return ProgrammeProfit(d2c_gross_margin - paid, partners)
 
 
 def profit_kpi_rows(period: str, reporting: str, profit: ProgrammeProfit) -> list[list[str]]:
-    """kpis.csv rows of scope ``*``: programme_profit (Π), d2c_profit (Π_D2C), partners_profit (Σ Π_Ri)."""
-    return [[period, "programme_profit", "*", _money(profit.total, reporting)],
-            [period, "d2c_profit", "*", _money(profit.d2c, reporting)],
-            [period, "partners_profit", "*", _money(profit.partners, reporting)]]
+    """kpis.csv rows of scope ``*``: programme_profit (Π), d2c_profit (Π_D2C), partners_profit (Σ Π_Ri);
+    Π and Σ Π_Ri left out when unknown (:class:`ProgrammeProfit`)."""
+    rows = [[period, "d2c_profit", "*", _money(profit.d2c, reporting)]]
+    if profit.partners is not None:
+        rows = [[period, "programme_profit", "*", _money(profit.total, reporting)], *rows,
+                [period, "partners_profit", "*", _money(profit.partners, reporting)]]
+    return rows
 
 
 # --- MAP compliance -------------------------------------------------------------------------------
@@ -290,7 +299,7 @@ class ScenarioLine:
     rho: Decimal
     referral_commission: Decimal
     rebate: Decimal
-    gross_margin: Decimal
+    gross_margin: Decimal | None  # None: no sales row (see PayoutLine)
     min_profit: Decimal
     withheld: bool = False
     rate: Decimal = Decimal(1)  # last-day rate_to_reporting
@@ -310,7 +319,10 @@ class ScenarioLine:
             rebate = quantize(rho * max(self.sales - self.sales_target, Decimal(0)), ccy, mode)
         return compensation + commission + rebate + self.coop
 
-    def meets_floor(self, total_payable: Decimal) -> bool:
+    def meets_floor(self, total_payable: Decimal) -> bool | None:
+        """The participation check at ``total_payable``; None when the gross margin is unknown."""
+        if self.gross_margin is None:
+            return None
         return self.gross_margin + total_payable >= self.min_profit
 
 
@@ -319,7 +331,7 @@ class GammaMin:
     partner_id: str
     currency: str
     gamma_min: Decimal | None
-    reason: str  # met_at_zero | reachable | unreachable
+    reason: str  # met_at_zero | reachable | unreachable | no_gross_margin
 
     def row(self) -> list[str]:
         text = "" if self.gamma_min is None else f"{self.gamma_min.normalize():f}"
@@ -329,11 +341,14 @@ class GammaMin:
 def gamma_min(line: ScenarioLine) -> GammaMin:
     """The smallest γ = k · 0.0001 (k = 0 … 10 000) for which ``gross_margin + total_payable(γ) ≥
     min_profit``, with the contract's β and ρ and the run's co-op: 0 when met at γ = 0; None
-    (``unreachable``) when the attributed GMV is not positive or γ would have to exceed 1. The payable
-    is non-decreasing in γ, so a bisection over k finds it exactly."""
+    (``unreachable``) when the attributed GMV is not positive or γ would have to exceed 1, or
+    (``no_gross_margin``) when the partner reported no sales row. The payable is non-decreasing in γ,
+    so a bisection over k finds it exactly."""
     def ok(k: int) -> bool:
-        return line.meets_floor(line.total_payable(GAMMA_STEP * k))
+        return bool(line.meets_floor(line.total_payable(GAMMA_STEP * k)))
 
+    if line.gross_margin is None:
+        return GammaMin(line.partner_id, line.currency, None, "no_gross_margin")
     if ok(0):
         return GammaMin(line.partner_id, line.currency, Decimal(0), "met_at_zero")
     if line.attributed_gmv <= 0 or not ok(GAMMA_GRID):
@@ -388,9 +403,11 @@ def scenario_rows(lines: Sequence[ScenarioLine], scenarios: Iterable[Scenario], 
     """scenarios.csv rows: per scenario and partner currency, ``gamma, beta, rho, currency,
     total_payable, partners_below_min_profit, total_payable_reporting`` and, with margins,
     ``d2c_margin_after_payouts, programme_profit`` (the last three are the scenario's, in R, on each
-    of its rows). β and ρ are empty when each partner keeps its contract's."""
+    of its rows). β and ρ are empty when each partner keeps its contract's. A partner without a
+    gross margin (no sales row) is not counted below the floor, and Π is empty: never guessed."""
     out = []
-    partners_margin_r = sum((ln.gross_margin * ln.rate for ln in lines), Decimal(0))
+    unknown = any(ln.gross_margin is None for ln in lines)
+    partners_margin_r = None if unknown else sum((ln.gross_margin * ln.rate for ln in lines), Decimal(0))
     for sc in scenarios:
         per_ccy: dict[str, list] = {}
         total_r = Decimal(0)
@@ -398,14 +415,15 @@ def scenario_rows(lines: Sequence[ScenarioLine], scenarios: Iterable[Scenario], 
             total = ln.total_payable(sc.gamma, sc.beta, sc.rho)
             acc = per_ccy.setdefault(ln.currency, [Decimal(0), 0])
             acc[0] += total
-            acc[1] += int(not ln.meets_floor(total))
+            acc[1] += int(ln.meets_floor(total) is False)
             total_r += total * ln.rate
         for ccy, (total, below) in sorted(per_ccy.items()):
             row = [_rate_text(sc.gamma), _rate_text(sc.beta), _rate_text(sc.rho), ccy, format_amount(total, ccy),
                    str(below), _money(total_r, reporting)]
             if d2c_gross_margin is not None:
                 after = d2c_gross_margin - total_r
-                row += [_money(after, reporting), _money(after + partners_margin_r + total_r, reporting)]
+                row += [_money(after, reporting),
+                        "" if partners_margin_r is None else _money(after + partners_margin_r + total_r, reporting)]
             out.append(row)
     return out
 

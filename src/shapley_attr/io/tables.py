@@ -115,14 +115,20 @@ def payouts_csv(payouts, period: str, run_id: str, intervals=None) -> bytes:
                str(p.gamma), format_amount(ln.compensation, c), format_amount(ln.referral_gmv, c), str(p.beta),
                format_amount(ln.referral_commission, c), format_amount(ln.sales, c),
                format_amount(p.sales_target, c), str(p.rho), format_amount(ln.rebate, c), format_amount(ln.coop, c),
-               format_amount(ln.total_payable, c), "true" if ln.below_min_profit else "false", run_id]
+               format_amount(ln.total_payable, c), _flag(ln.below_min_profit), run_id]
         if with_map:
-            row += [ratio_text(ln.map_compliance), "true" if ln.privileges_withheld else "false"]
+            row += [ratio_text(ln.map_compliance), _flag(ln.privileges_withheld)]
         if intervals is not None:
             low, high = intervals[p.partner_id]
             row += [format_amount(low, c), format_amount(high, c)]
         rows.append(row)
     return csv_bytes(header, rows, TEXT_COLUMNS)
+
+
+def _flag(value: bool | None) -> str:
+    """A payout flag's cell: ``true``, ``false``, or empty when it cannot be decided (a partner's
+    participation check without its gross margin)."""
+    return "" if value is None else "true" if value else "false"
 
 
 def parquet_bytes(frame: pl.DataFrame, config) -> bytes:
