@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+UNREADABLE = "cannot be read (corrupt or truncated data?)"
+"""The start of the message for an input whose bytes do not decode, the same on both engines."""
+
 
 @dataclass(frozen=True, order=True)
 class Issue:

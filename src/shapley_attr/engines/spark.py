@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..errors import InputError, UsageError
+from ..errors import UNREADABLE, InputError, UsageError
 from ..frames import (VALUE_UNITS, PathTable, canonical_order, check_exact_total, drop_unused_channels,
                       take_paths)
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
@@ -383,8 +383,7 @@ def spark_errors(name: str, watchdog: Watchdog | None = None):
         if watchdog is not None and watchdog.fired:
             raise SparkJobFailed(f"Spark job cancelled on {name}: {watchdog.message}") from exc
         if "FAILED_READ_FILE" in str(exc):  # the file's bytes, as the local engine's decoding(): bad input
-            raise InputError(name, f"cannot be read (corrupt or truncated data?): {spark_message(exc, 600)}"
-                             ) from None
+            raise InputError(name, f"{UNREADABLE}: {spark_message(exc, 600)}") from None
         raise SparkJobFailed(f"Spark job failed on {name}: {spark_message(exc)}") from exc
 
 
@@ -880,7 +879,7 @@ def _raise_not_utf8(first, name: str) -> None:
     engine's Parquet reader refuses the file (``io.events.decoding``: no row or column in its message;
     this one adds where the first such string is)."""
     if len(first):
-        raise InputError(name, f"cannot be read (corrupt or truncated data?): String data contained invalid UTF-8 "
+        raise InputError(name, f"{UNREADABLE}: String data contained invalid UTF-8 "
                                f"(first in column {first['column'][0]!r}, row {first['row'][0]}): expected text "
                                "encoded as UTF-8")
 

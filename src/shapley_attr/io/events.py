@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from ..config import ColumnMapping
-from ..errors import InputError
+from ..errors import UNREADABLE, InputError
 from ..progress import current
 from ..schema import CONVERSION_TEXT, DIRECT, EVENT_COLUMNS, EVENT_REQUIRED, PARTNER_PREFIX, REJECT_COLUMNS
 from .readers import ROW, _first_line
@@ -714,7 +714,7 @@ def decoding(source: str):
     try:
         yield
     except (pl.exceptions.ComputeError, pl.exceptions.OutOfBoundsError) as exc:
-        raise InputError(source, f"cannot be read (corrupt or truncated data?): {_first_line(exc)}") from None
+        raise InputError(source, f"{UNREADABLE}: {_first_line(exc)}") from None
     except OSError as exc:
         raise InputError(source, f"cannot be read: {_first_line(exc)}") from None
     except BaseException as exc:
