@@ -186,6 +186,8 @@ def test_missing_margin_means_no_profit_reported(tmp_path):
     assert "roas" in names and not names & {"attributed_margin", "programme_profit", "d2c_profit"}
     margins = json.loads((tmp_path / "run" / "manifest.json").read_text())["programme"]["margins"]
     assert margins["reported"] is False and margins["conversions_without_margin"] == 1
+    assert "margins: 1 conversion(s) of the run have no margin: programme profit and attributed margins are " \
+           "not reported" in res.stderr
     assert "1 conversion(s) of the run have no margin" in invoke("validate", "--config", toml).stderr
 
 
@@ -278,6 +280,7 @@ def map_run(tmp_path: Path, policy: str) -> Path:
                   map=MAP_ROWS, prices=PRICES)
     res = invoke("run", "--config", toml)
     assert res.exit_code == 0, res.output
+    (tmp_path / "stderr.txt").write_text(res.stderr, encoding="utf-8")  # the run's summary, for its tests
     return tmp_path / "run"
 
 
@@ -301,6 +304,7 @@ def test_map_compliance_file_and_rejects(tmp_path):
     assert "no FX rate for GBP on or before 2026-10-05" in rejects[3]["reason"]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["inputs"]["prices"]["rows"] == {"read": 14, "accepted": 10, "rejected": 4}
+    assert "rejected price observations: 4 (see rejects.csv)" in (tmp_path / "stderr.txt").read_text()
     worst = manifest["programme"]["map"]["worst_violations"]
     assert [(w["partner_id"], w["relative_undercut"]) for w in worst] == [("P3", "0.120000"), ("P1", "0.000100")]
 
@@ -493,6 +497,7 @@ def test_gamma_min_meets_the_floor_and_one_step_less_does_not(attributed, gross,
 def test_rate_specs():
     assert parse_rate_spec("0.05,0.03", "gamma") == (D("0.03"), D("0.05"))
     assert parse_rate_spec("0.02:0.05:0.01", "gamma") == (D("0.02"), D("0.03"), D("0.04"), D("0.05"))
+    assert [f"{v.normalize():f}" for v in parse_rate_spec("-0,0.05,0", "gamma")] == ["0", "0.05"]  # never "-0"
     for bad in ("", "1.5", "0.1:0.05:0.01", "0:1:0", "a,b", "0:1"):
         with pytest.raises(ValueError):
             parse_rate_spec(bad, "gamma")
@@ -611,6 +616,7 @@ def test_pilot_countries_reconcile_and_pay_the_pilot_only(tmp_path):
     assert "warning: pilot country PL (--countries) has no partner in force" in res.stderr
     res = invoke("validate", "--config", toml, "--countries", "DE,UK")
     assert res.exit_code == 0 and "warning: pilot country UK" in res.stderr and "pilot country DE" not in res.stderr
+    assert "contracts: 2 partner(s) in force for 2026-10, 1 of them in the pilot DE,UK" in res.stderr
 
 
 def test_countries_in_run_toml_and_bad_codes(tmp_path):

@@ -325,7 +325,8 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
             else "lower --tolerance or use --noise-free-payouts")
     for line in (noise_warnings(noise, hint) + pilot_warnings(config, prep.programme) + channel_warnings(prep)
-                 + run_summary(config, rid, out, attribution, payouts)):
+                 + run_summary(config, rid, out, attribution, payouts, len(prep.programme.price_rejects)
+                               if prep.programme is not None else 0)):
         echo(line)
     return RunOutcome(out, rid, manifest, attribution, payouts)
 
@@ -391,7 +392,8 @@ def _resample_until_exact(prep: Prepared, attribution: Attribution, payouts, ech
     return attribution, payouts, intervals
 
 
-def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution, payouts) -> list[str]:
+def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution, payouts,
+                price_rejects: int = 0) -> list[str]:
     from .finance.money import format_amount
 
     lines = [f"run {rid}: {out}"] + summary_lines(attribution)
@@ -414,12 +416,24 @@ def run_summary(config: RunConfig, rid: str, out: Path, attribution: Attribution
     if payouts.map_policy is not None:
         lines.append(f"below MAP minimum ({payouts.map_policy}): {', '.join(below_map) if below_map else 'none'}"
                      + ("; rebate and co-op withheld" if below_map and payouts.map_policy == "withhold" else ""))
+    lines += margin_notes(attribution.loaded.margins, "are")
     rejected = attribution.loaded.reconciliation.rows_rejected
     if rejected:
         lines.append(f"rejected event rows: {rejected} (see rejects.csv)")
+    if price_rejects:
+        lines.append(f"rejected price observations: {price_rejects} (see rejects.csv)")
     lines.append(f"payouts: {out / 'payouts.csv'}")
     lines.append(f"report: {out / 'report.html'}")
     return lines
+
+
+def margin_notes(margins, verb: str) -> list[str]:
+    """Why Π and the attributed margins are missing when the run has margins but not on every
+    conversion (said by run and validate; PROGRAMME.md: never guessed)."""
+    if margins is None or margins.complete:
+        return []
+    return [f"margins: {margins.missing} conversion(s) of the run have no margin: programme profit and attributed "
+            f"margins {verb} not reported (never guessed)"]
 
 
 def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
@@ -428,7 +442,9 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
 
     prep = prepare(replace(config, strict=False))
     fin, loaded = prep.finance, prep.loaded
-    echo(f"contracts: {len(fin.partners)} partner(s) in force for {config.period}"
+    outside = len(prep.programme.outside_partners)  # in force, of countries outside the pilot
+    echo(f"contracts: {len(fin.partners) + outside} partner(s) in force for {config.period}"
+         + (f", {len(fin.partners)} of them in the pilot {','.join(config.countries)}" if config.countries else "")
          + (f"; not in force: {', '.join(fin.not_in_force)}" if fin.not_in_force else ""))
     for name, rows in (fin.rows | prep.programme.rows).items():
         echo(f"{name}: rows read {rows['read']} = accepted {rows['accepted']} + rejected {rows['rejected']}")
@@ -439,10 +455,8 @@ def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
              f"{', '.join(prep.programme.outside_partners)}")
     for line in pilot_warnings(config, prep.programme) + channel_warnings(prep):
         echo(line)
-    margins = loaded.margins
-    if margins is not None and not margins.complete:
-        echo(f"margins: {margins.missing} conversion(s) of the run have no margin: programme profit and attributed "
-             "margins would not be reported")
+    for line in margin_notes(loaded.margins, "would be"):
+        echo(line)
     for line in loaded.reconciliation.lines():
         echo(line)
     for r in loaded.rejects.head(50).iter_rows(named=True):

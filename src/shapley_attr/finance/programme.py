@@ -388,7 +388,7 @@ def parse_rate_spec(text: str, name: str) -> tuple[Decimal, ...]:
         raise ValueError(f"{expected}, got {text!r}") from None
     if not values or any(not v.is_finite() or v < 0 or v > 1 for v in values):
         raise ValueError(f"{expected}, got {text!r}")
-    return tuple(sorted(set(values)))
+    return tuple(sorted({v.copy_abs() if v == 0 else v for v in values}))  # -0 is 0 (written "-0" else)
 
 
 @dataclass(frozen=True)
