@@ -1,11 +1,15 @@
 """Bootstrap intervals: seeded, reproducible, around the estimate, and shrinking with more data."""
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
 import shapley_attr as sa
+from shapley_attr.cli import cli
 from shapley_attr.config import ModelParams
 from shapley_attr.frames import from_path_lists
 from shapley_attr.models import fit
@@ -82,6 +86,7 @@ def test_bootstrap_interval_has_the_spread_of_order_values():
     ratio = (row["bootstrap_high"] - row["bootstrap_low"]) / expected_width
     assert 0.9 <= ratio <= 1.1, ratio
     assert attribution.result.info["bootstrap"]["values"] == "each journey's own value"
+    assert row["bootstrap_values"] == "journey"
 
 
 def test_resampled_values_are_drawn_from_the_paths_own_journeys():
@@ -104,6 +109,10 @@ def test_paths_input_says_its_draws_carry_the_path_mean(tmp_path):
     p.write_text("path,total_conversions,total_conversion_value,total_null\na,3,30,5\na > b,2,50,4\nb,1,7,9\n")
     _, attribution = sa.attribute(p, model="linear", bootstrap=100, with_report=True)
     assert "mean value" in attribution.result.info["bootstrap"]["values"]
+    out = tmp_path / "credits.csv"
+    res = CliRunner().invoke(cli, ["attribute", str(p), "--model", "linear", "--bootstrap", "100", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {r["bootstrap_values"] for r in csv.DictReader(out.open())} == {"path_mean"}  # in the file, not only stderr
 
 
 def test_bootstrap_refuses_work_it_cannot_finish():

@@ -37,7 +37,7 @@ PRICE_COLUMNS = ("date", "partner_id", "sku", "price", "currency")
 CREDIT_COLUMNS = ("channel", "conversions", "gmv", "share", "std_error", "ci_low", "ci_high")
 """``attribute``'s table (then ``bootstrap_low, bootstrap_high`` when a bootstrap ran, then
 ``model, game``)."""
-BOOTSTRAP_COLUMNS = ("bootstrap_low", "bootstrap_high")
+BOOTSTRAP_COLUMNS = ("bootstrap_low", "bootstrap_high", "bootstrap_values")
 ATTRIBUTION_COLUMNS = ("period", "model", "game") + CREDIT_COLUMNS
 """``attribution.csv`` of a run directory (then the bootstrap columns when a bootstrap ran)."""
 MODELS_COLUMNS = ("period", "model", "game", "channel", "conversions", "gmv", "share")

@@ -29,7 +29,9 @@ def attribution_frame(result: ModelResult, params: ModelParams, period: str | No
 
     ``share`` is the channel's share of the attributed value (GMV, or conversions with
     ``value="conversions"``); ``std_error, ci_low, ci_high`` are Monte Carlo estimates in the unit of
-    the attributed value, null when exact; ``bootstrap_low, bootstrap_high`` follow when a bootstrap ran.
+    the attributed value, null when exact; ``bootstrap_low, bootstrap_high`` follow when a bootstrap ran,
+    and ``bootstrap_values``: ``journey`` (each draw carried its journey's own value) or ``path_mean``
+    (a paths input: its path's mean value, which narrows GMV intervals).
     """
     credit = np.asarray(result.credit, dtype=np.float64)
     col = 1 if params.value == "gmv" else 0
@@ -57,6 +59,8 @@ def attribution_frame(result: ModelResult, params: ModelParams, period: str | No
     if boot is not None:
         columns["bootstrap_low"] = pl.Series(boot["low"], dtype=pl.Float64)
         columns["bootstrap_high"] = pl.Series(boot["high"], dtype=pl.Float64)
+        # what a draw carried, in the file itself (MODELS.md: a paths input says so in the output)
+        columns["bootstrap_values"] = pl.Series([boot["values"]] * n, dtype=pl.Utf8)
     return pl.DataFrame(columns).sort("channel")
 
 

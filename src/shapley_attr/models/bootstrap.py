@@ -95,7 +95,8 @@ def bootstrap_intervals(table: PathTable, params: ModelParams, result: ModelResu
             bar.update()
     low, high = np.percentile(draws, [2.5, 97.5], axis=0, method="linear")
     values = VALUES_OWN if table.journey_values is not None else VALUES_MEAN
-    result.extra["bootstrap"] = {"low": low, "high": high, "replicates": replicates, "draws": gmv_draws}
+    result.extra["bootstrap"] = {"low": low, "high": high, "replicates": replicates, "draws": gmv_draws,
+                                 "values": "journey" if values == VALUES_OWN else "path_mean"}
     result.info["bootstrap"] = {"replicates": replicates, "seed": params.seed, "interval": "percentile 95%",
                                 "resampled": "journeys with replacement", "values": values}
     return result
