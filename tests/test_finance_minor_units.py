@@ -97,12 +97,12 @@ def test_whole_minor_units_are_accepted(tmp_path):
     chosen, _, _ = read_partners(partners, PERIOD, issues)
     assert issues == [] and {p.partner_id: p.sales_target for p in chosen} == {
         "P1": D("170000"), "P2": D("24000000"), "P3": D("56000.125")}
-    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,1.234",
+    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,1.23",
                                            "P2,2026-10,100,1", "P3,2026-10,0.125,1",
                                            # another period's row is not this period's money
                                            "P2,2026-09,100.5,1"])
     out, _ = read_sales(sales, PERIOD, {"P1", "P2", "P3"}, issues, {"P1": "EUR", "P2": "JPY", "P3": "KWD"})
-    assert issues == [] and out["P1"] == (D("100.50"), D("1.234"))
+    assert issues == [] and out["P1"] == (D("100.50"), D("1.23"))
 
 
 def test_read_sales_names_row_and_column(tmp_path):

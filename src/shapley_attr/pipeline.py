@@ -192,7 +192,7 @@ class Prepared:
 def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     """Read and check the finance files first (small; every problem listed at once), then the events."""
     from .engines import load
-    from .finance.contracts import read_finance
+    from .finance.contracts import raise_issues, read_finance
     from .manifest import file_digest
 
     prog = progress or current()
@@ -201,10 +201,12 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     paths |= {k: Path(getattr(config, k)) for k in ("spend", "map", "prices") if getattr(config, k)}
     with active(prog):
         with prog.stage("finance inputs"):
+            issues: list = []  # of every finance and programme input: one error lists them all
             finance = read_finance(paths["partners"], paths["sales"], paths["fx"], paths["coop"], config.period,
-                                   config.reporting_currency, config.countries)
+                                   config.reporting_currency, issues, config.countries)
             fx = FxRates(finance.fx, str(paths["fx"]))
-            programme = read_programme_inputs(config, finance, paths["partners"])
+            programme = read_programme_inputs(config, finance, paths["partners"], issues)
+            raise_issues(issues)
             finance = programme.finance
         with prog.stage("read, validate and cut journeys"):
             loaded = load(config, str(paths["events"]), fx)
@@ -219,13 +221,14 @@ class _ScopedProgramme:
     inputs: object
 
 
-def read_programme_inputs(config: RunConfig, finance, partners_path: Path) -> _ScopedProgramme:
+def read_programme_inputs(config: RunConfig, finance, partners_path: Path, issues: list) -> _ScopedProgramme:
     """PROGRAMME.md's inputs: the finance inputs scoped to the pilot countries (partners and budgets of
-    other countries are not paid) and spend, MAP and price observations checked against them."""
+    other countries are not paid) and spend, MAP and price observations checked against them; their
+    problems are added to ``issues`` (``prepare`` raises them with the finance files')."""
     from .finance.programme_inputs import read_programme, scope_to_countries
 
     scoped, out_partners, out_budgets = scope_to_countries(finance, config.countries)
-    inputs = read_programme(config, scoped, partners_path)
+    inputs = read_programme(config, scoped, issues, partners_path)
     inputs.outside_partners, inputs.outside_budgets = out_partners, out_budgets
     covered = {p.country for p in scoped.partners} | {b.scope for b in scoped.coop}
     inputs.pilot_without_partners = [c for c in config.countries or () if c not in covered]

@@ -79,6 +79,7 @@ class FinanceInputs:
     coop: list[CoopBudget]
     not_in_force: list[str] = field(default_factory=list)
     rows: dict = field(default_factory=dict)  # per file: read / accepted / rejected
+    fx_read: bool = True  # False: the FX file could not be read at all, so a missing rate is no news
 
 
 def paid_in_pilot(partner: Partner, countries) -> bool:
@@ -94,31 +95,50 @@ def budget_in_pilot(budget: CoopBudget, countries) -> bool:
 
 
 def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str, reporting: str,
-                 countries: tuple[str, ...] | None = None) -> FinanceInputs:
-    """Read and check the four finance files of a run; every problem of every file is collected and
-    raised as one ContractError (nothing is written before). The rates of the period's last day must
-    exist for the currency of every partner and every budget the run pays (payouts convert with them):
-    in a pilot of ``countries``, those of the pilot (:func:`paid_in_pilot`, :func:`budget_in_pilot`);
-    a partner of another country is not paid, so its currency needs no rate."""
-    issues: list[Issue] = []
+                 issues: list[Issue], countries: tuple[str, ...] | None = None) -> FinanceInputs:
+    """Read and check the four finance files of a run; every problem of every file is added to
+    ``issues``, which the caller raises with those of the programme's inputs (:func:`raise_issues`:
+    one ContractError listing them all, nothing written before). The rates of the period's last day
+    must exist for the currency of every partner and every budget the run pays (payouts convert with
+    them): in a pilot of ``countries``, those of the pilot (:func:`paid_in_pilot`,
+    :func:`budget_in_pilot`); a partner of another country is not paid, so its currency needs no rate.
+
+    A check that needs a file that could not be read at all (a file-level issue) is skipped: with no
+    partners file every sales row would be an unknown partner, with no FX file every currency a
+    missing rate."""
+    before_partners = len(issues)
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
-    known = {p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)
+    partners_read = not any(i.row == 0 for i in issues[before_partners:])
+    known = ({p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)) if partners_read else None
     sales_by_partner, sales_rows = read_sales(sales, period, known, issues,
                                               {p.partner_id: p.currency for p in in_force})
     before_fx = len(issues)
     rates, fx_rows = read_fx(fx, issues, reporting)
-    fx_unread = any(i.row == 0 for i in issues[before_fx:])  # no rates read: a missing one is no news
+    fx_read = not any(i.row == 0 for i in issues[before_fx:])
     budgets, coop_rows = read_coop(coop, period, issues)
-    last_day = period_days(period)[1]
-    paid = {p.currency for p in in_force if paid_in_pilot(p, countries)}
-    for ccy in ([] if fx_unread else sorted(paid | {b.currency for b in budgets if budget_in_pilot(b, countries)})):
-        if ccy != reporting and (last_day, ccy) not in rates:
-            issues.append(Issue(str(fx), 0, "rate_to_reporting", f"{last_day} {ccy}",
-                                f"missing FX rate for {ccy} on {last_day} (the period's last day): expected a "
-                                f"row '{last_day},{ccy},<rate>'"))
-    raise_issues(issues)
+    if fx_read:
+        last_day = period_days(period)[1]
+        needed_by = [(p.currency, str(partners), p.row, f"partner {p.partner_id}")
+                     for p in sorted(in_force, key=lambda p: p.row) if paid_in_pilot(p, countries)]
+        needed_by += [(b.currency, str(coop), b.row, f"the co-op budget of {b.scope}")
+                      for b in budgets if budget_in_pilot(b, countries)]
+        first_need: dict[str, tuple[str, str, int, str]] = {}
+        for need in needed_by:
+            first_need.setdefault(need[0], need)
+        for ccy, src, row, payee in first_need.values():
+            if ccy != reporting and (last_day, ccy) not in rates:
+                issues.append(missing_last_day_rate(ccy, last_day, str(fx), src, row, f"to pay {payee}"))
     return FinanceInputs(in_force, sales_by_partner, rates, budgets, not_in_force,
-                         {"partners": partner_rows, "sales": sales_rows, "fx": fx_rows, "coop": coop_rows})
+                         {"partners": partner_rows, "sales": sales_rows, "fx": fx_rows, "coop": coop_rows}, fx_read)
+
+
+def missing_last_day_rate(currency: str, last_day: date, fx_source: str, src: str, row: int, why: str) -> Issue:
+    """No rate for ``currency`` on the period's last day, named at the row of ``src`` that first needs
+    it (not at the FX file's row 0: one issue per currency there would show only the first, the others
+    being the same file, row and column)."""
+    return Issue(src, row, "currency", currency,
+                 f"missing FX rate for {currency} on {last_day} (the period's last day) in {fx_source}, needed "
+                 f"{why}: expected a row '{last_day},{currency},<rate>' there")
 
 
 def raise_issues(issues: list[Issue]) -> None:
@@ -286,6 +306,8 @@ def read_partners(path: Path, period: str, issues: list[Issue]) -> tuple[list[Pa
         whole_minor_units(target, ccy, src, row, "sales_target", rec.get("sales_target", ""), issues,
                           "the rebate is computed from the target printed in payouts.csv")
         min_profit = _decimal(rec.get("min_profit", ""), src, row, "min_profit", issues)
+        whole_minor_units(min_profit, ccy, src, row, "min_profit", rec.get("min_profit", ""), issues,
+                          "the participation check compares it with payouts in whole minor units")
         elig = rec.get("coop_eligible", "").lower()
         if elig not in _TRUE | _FALSE:  # an empty cell (once read as false) silently lost the co-op share
             issues.append(Issue(src, row, "coop_eligible", rec.get("coop_eligible", ""), "expected true or false"))
@@ -353,10 +375,12 @@ def partner_ids_in(path: Path) -> set[str]:
     return {rec.get("partner_id", "") for _, rec in read_rows(path, (), [])} - {""}
 
 
-def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issue],
+def read_sales(path: Path, period: str, partner_ids: set[str] | None, issues: list[Issue],
                currencies: dict[str, str] | None = None) -> tuple[dict, dict]:
-    """sales.csv; ``currencies`` (partner_id -> currency of the version in force for ``period``), when
-    given, checks that a sales figure of ``period`` has at most its currency's minor-unit decimals."""
+    """sales.csv; ``partner_ids`` None: the partners file could not be read, so no partner is called
+    unknown. ``currencies`` (partner_id -> currency of the version in force for ``period``), when
+    given, checks that the sales and gross margin of ``period`` have at most their currency's
+    minor-unit decimals."""
     src = str(path)
     rows = read_rows(path, SALES_COLUMNS, issues)
     out: dict[str, tuple[Decimal, Decimal]] = {}
@@ -365,7 +389,7 @@ def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issu
     for row, rec in rows:
         before = len(issues)
         pid = rec["partner_id"]
-        if pid not in partner_ids:
+        if partner_ids is not None and pid not in partner_ids:
             issues.append(Issue(src, row, "partner_id", pid, "unknown partner: expected a partner_id of the partners file"))
         key = (pid, rec["period"])
         if key in seen:
@@ -373,10 +397,12 @@ def read_sales(path: Path, period: str, partner_ids: set[str], issues: list[Issu
         seen.setdefault(key, row)
         _period(rec["period"], src, row, issues)  # a malformed one was never the run's: the row was ignored
         s = _decimal(rec["sales"], src, row, "sales", issues, Decimal(0), None, "a decimal number >= 0")
+        gm = _decimal(rec["gross_margin"], src, row, "gross_margin", issues)
         if currencies and rec["period"] == period and pid in currencies:
             whole_minor_units(s, currencies[pid], src, row, "sales", rec["sales"], issues,
                               "the rebate is computed from the sales printed in payouts.csv")
-        gm = _decimal(rec["gross_margin"], src, row, "gross_margin", issues)
+            whole_minor_units(gm, currencies[pid], src, row, "gross_margin", rec["gross_margin"], issues,
+                              "the participation check adds it to payouts in whole minor units")
         if len(issues) > before:
             n_bad += 1
             continue

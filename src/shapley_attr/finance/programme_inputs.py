@@ -2,9 +2,9 @@
 
 Read like the other finance files (``contracts.read_rows``: UTF-8 CSV with a header, straight into
 Decimal, every problem an :class:`~shapley_attr.errors.Issue`). A bad spend or MAP row stops the run
-(exit 2, every problem listed with file, row and column); a price observation that cannot be used (a
-bad value, an unknown partner, no MAP row, no FX rate to compare currencies) is a reject (file, row,
-column, reason in ``rejects.csv``), as PROGRAMME.md says.
+(exit 2, every problem listed with file, row and column, with those of the finance files); a price
+observation that cannot be used (a bad value, an unknown partner, no MAP row, no FX rate to compare
+currencies) is a reject (file, row, column, reason in ``rejects.csv``), as PROGRAMME.md says.
 
 Rules chosen where PROGRAMME.md is silent:
 - spend rows and price observations count for the run's period only (spend by its ``period``, an
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ..errors import Issue
 from ..schema import MAP_COLUMNS, PRICE_COLUMNS, SPEND_COLUMNS
-from .contracts import (FinanceInputs, _currency, _date, _decimal, _period, budget_in_pilot, paid_in_pilot,
-                        partner_ids_in, period_days, raise_issues, rate_on, read_rows, whole_minor_units)
+from .contracts import (FinanceInputs, _currency, _date, _decimal, _period, budget_in_pilot, missing_last_day_rate,
+                        paid_in_pilot, partner_ids_in, period_days, rate_on, read_rows, whole_minor_units)
 from .money import CONTEXT
 from .programme import map_compliance
 
@@ -103,17 +103,19 @@ def scope_to_countries(finance: FinanceInputs, countries: tuple[str, ...] | None
     return replace(finance, partners=partners, coop=budgets), out_partners, out_budgets
 
 
-def read_programme(config, finance: FinanceInputs, partners_path: Path | None = None) -> ProgrammeInputs:
+def read_programme(config, finance: FinanceInputs, issues: list[Issue], partners_path: Path | None = None
+                   ) -> ProgrammeInputs:
     """Read and check spend.csv, map.csv and prices.csv as named in ``config`` (each optional) against
     the run's period and ``finance`` (partners in force, FX). Every spend and MAP problem (and any
-    file-level problem of prices.csv) is raised at once as a ContractError; bad price rows are rejects."""
-    issues: list[Issue] = []
+    file-level problem of prices.csv) is added to ``issues``, which the caller raises with those of
+    the finance files (``finance`` may be partial then: its faulty rows left out); bad price rows are
+    rejects."""
     out = ProgrammeInputs()
     period, reporting = config.period, config.reporting_currency
     fx_source = str(config.fx)
     if config.spend:
         out.spend, out.spend_by_currency, out.rows["spend"] = read_spend(
-            Path(config.spend), period, reporting, finance.fx, fx_source, issues)
+            Path(config.spend), period, reporting, finance.fx if finance.fx_read else None, fx_source, issues)
     map_rows = None
     if config.map:
         map_rows, out.rows["map"] = read_map(Path(config.map), issues)
@@ -129,17 +131,20 @@ def read_programme(config, finance: FinanceInputs, partners_path: Path | None = 
         issues.append(Issue(str(config.coop), b.row, "basis", ";".join(f"{k}:{w}" for k, w in b.basis),
                             "a co-op basis with map_compliance needs the MAP inputs: give --map and --prices "
                             "(or map and prices in the run config)"))
-    raise_issues(issues)
     return out
 
 
-def read_spend(path: Path, period: str, reporting: str, fx: dict, fx_source: str, issues: list[Issue]):
+def read_spend(path: Path, period: str, reporting: str, fx: dict | None, fx_source: str, issues: list[Issue]):
     """spend.csv: ``period, channel, currency, spend`` (spend >= 0, one row per period, channel and
-    currency). Returns ({channel: spend in R}, {channel: {currency: spend}}, rows) for ``period``."""
+    currency). Returns ({channel: spend in R}, {channel: {currency: spend}}, rows) for ``period``, the
+    first two None when a currency has no rate on the period's last day (one issue per currency, at
+    the spend row that first needs it) or when ``fx`` is None (the FX file could not be read: a
+    missing rate is no news)."""
     src = str(path)
     rows = read_rows(path, SPEND_COLUMNS, issues)
     seen: dict[tuple[str, str, str], int] = {}
     by_currency: dict[str, dict[str, Decimal]] = {}
+    first_row: dict[str, int] = {}  # currency -> the first spend row of the period in it
     n_bad = 0
     for row, rec in rows:
         before = len(issues)
@@ -162,16 +167,19 @@ def read_spend(path: Path, period: str, reporting: str, fx: dict, fx_source: str
             continue
         if rec["period"] == period:
             by_currency.setdefault(channel, {})[ccy] = amount
+            first_row.setdefault(ccy, row)
+    counts = {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+    if fx is None:
+        return None, None, counts
     last_day = period_days(period)[1]
-    for ccy in sorted({c for v in by_currency.values() for c in v}):
-        if ccy != reporting and (last_day, ccy) not in fx:
-            issues.append(Issue(fx_source, 0, "rate_to_reporting", f"{last_day} {ccy}",
-                                f"missing FX rate for {ccy} on {last_day} (the period's last day), needed by the "
-                                f"spend of {src}: expected a row '{last_day},{ccy},<rate>'"))
-            return None, None, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+    missing = [c for c in sorted(first_row) if c != reporting and (last_day, c) not in fx]
+    for ccy in missing:
+        issues.append(missing_last_day_rate(ccy, last_day, fx_source, src, first_row[ccy], "to convert this spend"))
+    if missing:
+        return None, None, counts
     spend = {ch: sum((a * rate_on(fx, c, last_day, reporting, fx_source) for c, a in v.items()), Decimal(0))
              for ch, v in sorted(by_currency.items())}
-    return spend, by_currency, {"read": len(rows), "accepted": len(rows) - n_bad, "rejected": n_bad}
+    return spend, by_currency, counts
 
 
 def read_map(path: Path, issues: list[Issue]) -> tuple[dict[tuple[str, str], list[MapRow]], dict]:

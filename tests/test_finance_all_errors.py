@@ -1,0 +1,162 @@
+"""Every finance and programme input problem listed at once; gross margin and min profit in whole
+minor units (battery 4: F6, the second half of F5).
+
+- F6(a): the finance files (partners, sales, FX, co-op) were raised before spend.csv, map.csv and
+  prices.csv were read, so a bad sales cell hid a bad spend and a bad MAP price. All are now one
+  error; a check that needs a file that could not be read is skipped instead of reporting a
+  consequence of it (every sales row an unknown partner, every currency a missing rate).
+- F6(b): spend in USD and CHF with no last-day rate for either named only CHF; two partner currencies
+  without a rate showed only the first (the others were at the same file, row and column). Each
+  missing currency is now an issue at the row that first needs it.
+- F5: ``gross_margin`` (sales.csv) and ``min_profit`` (partners.csv) finer than the currency's minor
+  unit were accepted, though the participation check compares them with payouts in whole minor units.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from shapley_attr.errors import Issue
+from shapley_attr.finance.contracts import read_partners, read_sales
+from shapley_attr.finance.programme_inputs import read_spend
+
+from .test_finance_minor_units import PARTNERS_HEADER, PERIOD, invoke, sample_dir, set_cell, write  # noqa: F401
+
+LAST_DAY = date(2026, 10, 31)
+
+
+def copy_sample(sample_dir: Path, tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    shutil.copytree(sample_dir, d)
+    return d
+
+
+def refused(d: Path, tmp_path: Path) -> str:
+    """stderr of a refused run of ``d`` (exit 2, nothing written); validate says the same."""
+    res = invoke("run", "--config", d / "run.toml", "--out", tmp_path / "run")
+    assert res.exit_code == 2, res.output
+    assert "internal error" not in res.stderr and not (tmp_path / "run" / "payouts.csv").exists()
+    check = invoke("validate", "--config", d / "run.toml")
+    assert check.exit_code == 2 and check.stderr == res.stderr
+    return res.stderr
+
+
+# --- F6(a): one error for every input -----------------------------------------------------------------
+def test_a_bad_sales_row_no_longer_hides_spend_and_map_problems(sample_dir, tmp_path):
+    # battery 4's multi_err: was only "sales.csv, row 1, column 'sales'"
+    d = copy_sample(sample_dir, tmp_path)
+    cells = [("sales.csv", "sales", set_cell(d / "sales.csv", "partner_id", "DE-0042", "sales", "abc")),
+             ("spend.csv", "spend", set_cell(d / "spend.csv", "channel", "email", "spend", "-1")),
+             ("map.csv", "map_price", set_cell(d / "map.csv", "sku", "TV-55-OLED", "map_price", "0"))]
+    err = refused(d, tmp_path)
+    assert "and 2 more problem(s)" in err, err
+    for name, col, row in cells:
+        assert f"{name}, row {row}, column '{col}'" in err, (name, err)
+
+
+def test_no_partners_file_makes_no_sales_row_an_unknown_partner(sample_dir, tmp_path):
+    # was "file not found" and then every sales row "unknown partner"
+    d = copy_sample(sample_dir, tmp_path)
+    (d / "partners.csv").unlink()
+    err = refused(d, tmp_path)
+    assert err.strip() == f"error: {d / 'partners.csv'}: file not found", err
+
+
+def test_no_fx_file_makes_no_spend_currency_a_missing_rate(sample_dir, tmp_path):
+    # spend is read now that the finance files' problems wait for it: its GBP row needs a rate that an
+    # unreadable FX file cannot have; saying so would only repeat the FX file's problem
+    d = copy_sample(sample_dir, tmp_path)
+    (d / "fx.csv").unlink()
+    (d / "fx.csv").mkdir()
+    err = refused(d, tmp_path)
+    assert err.strip() == f"error: {d / 'fx.csv'}: is a directory, expected a CSV file", err
+
+
+# --- F6(b): every missing last-day rate -----------------------------------------------------------------
+def test_spend_names_every_currency_without_a_last_day_rate(tmp_path):
+    spend = write(tmp_path / "spend.csv", ["period,channel,currency,spend", "2026-10,tv,EUR,10.00",
+                                           "2026-10,email,USD,10", "2026-10,social,CHF,10",
+                                           "2026-10,display,USD,5", "2026-10,video,GBP,1",
+                                           "2026-09,tv,JPY,100"])  # another period's row needs no rate
+    issues: list[Issue] = []
+    got, by_currency, _ = read_spend(spend, PERIOD, "EUR", {(LAST_DAY, "GBP"): D("1.2")}, "fx.csv", issues)
+    assert (got, by_currency) == (None, None)
+    assert [(i.source, i.row, i.column, i.value) for i in sorted(issues)] == [
+        (str(spend), 2, "currency", "USD"), (str(spend), 3, "currency", "CHF")]
+    assert "missing FX rate for USD on 2026-10-31 (the period's last day) in fx.csv" in sorted(issues)[0].reason
+    assert "expected a row '2026-10-31,CHF,<rate>'" in sorted(issues)[1].reason
+
+
+def test_spend_without_rates_is_not_checked_against_an_unread_fx_file(tmp_path):
+    spend = write(tmp_path / "spend.csv", ["period,channel,currency,spend", "2026-10,email,USD,10"])
+    issues: list[Issue] = []
+    assert read_spend(spend, PERIOD, "EUR", None, "fx.csv", issues)[:2] == (None, None) and issues == []
+
+
+def test_run_names_every_spend_currency_without_a_rate(sample_dir, tmp_path):
+    # battery 4's spend_usd: was only CHF
+    d = copy_sample(sample_dir, tmp_path)
+    lines = (d / "spend.csv").read_text(encoding="utf-8").splitlines()
+    (d / "spend.csv").write_text("\n".join(lines + ["2026-10,email,USD,10", "2026-10,social,CHF,10"]) + "\n",
+                                 encoding="utf-8")
+    err = refused(d, tmp_path)
+    usd, chf = len(lines), len(lines) + 1  # data rows: the header is row 0
+    assert f"spend.csv, row {usd}, column 'currency': missing FX rate for USD on 2026-10-31" in err, err
+    assert f"spend.csv, row {chf}, column 'currency': missing FX rate for CHF on 2026-10-31" in err, err
+
+
+def test_run_names_every_partner_currency_without_a_rate(sample_dir, tmp_path):
+    # only JPY was shown: KWD's issue had the same file, row and column (fx.csv, row 0), so the error
+    # message left it out as a repeat of the first
+    d = copy_sample(sample_dir, tmp_path)
+    fx = [ln for ln in (d / "fx.csv").read_text(encoding="utf-8").splitlines()
+          if not ln.startswith(("2026-10-31,JPY", "2026-10-31,KWD"))]
+    (d / "fx.csv").write_text("\n".join(fx) + "\n", encoding="utf-8")
+    err = refused(d, tmp_path)
+    text = (d / "partners.csv").read_text(encoding="utf-8")
+    rows = {rec["partner_id"]: i for i, rec in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=1)}
+    for pid, ccy in (("JP-0007", "JPY"), ("KW-0003", "KWD")):
+        assert (f"partners.csv, row {rows[pid]}, column 'currency': missing FX rate for {ccy} on 2026-10-31 "
+                f"(the period's last day) in {d / 'fx.csv'}, needed to pay partner {pid}") in err, err
+
+
+# --- F5: gross_margin and min_profit --------------------------------------------------------------------
+@pytest.mark.parametrize("name,col,pid,value,ccy,places", [
+    ("sales.csv", "gross_margin", "DE-0042", "26309.675", "EUR", 2),
+    ("sales.csv", "gross_margin", "JP-0007", "4306162.5", "JPY", 0),
+    ("sales.csv", "gross_margin", "KW-0003", "-10182.6775", "KWD", 3),  # a loss is a margin too
+    ("partners.csv", "min_profit", "DE-0042", "15785.805", "EUR", 2),
+    ("partners.csv", "min_profit", "JP-0007", "2583697.5", "JPY", 0),
+    ("partners.csv", "min_profit", "KW-0003", "6109.6065", "KWD", 3),
+])
+def test_margins_and_floors_finer_than_the_minor_unit_are_refused(sample_dir, tmp_path, name, col, pid, value,
+                                                                  ccy, places):
+    d = copy_sample(sample_dir, tmp_path)
+    row = set_cell(d / name, "partner_id", pid, col, value)
+    err = refused(d, tmp_path)
+    assert f"{name}, row {row}, column '{col}': expected at most {places} decimals for {ccy}" in err, err
+
+
+def test_margins_and_floors_in_whole_minor_units_are_accepted(tmp_path):
+    # trailing zeros are no extra precision; another period's gross margin is not this period's money
+    partners = write(tmp_path / "partners.csv", [
+        PARTNERS_HEADER,
+        "P1,One,DE,EUR,partner:P1,0.1,0,0.01,0,-15.500,false,half-even,,,",
+        "P2,Two,JP,JPY,partner:P2,0.1,0,0.01,0,2583697,false,half-even,,,",
+        "P3,Three,KW,KWD,partner:P3,0.1,0,0.01,0,6109.606,false,half-even,,,"])
+    issues: list[Issue] = []
+    chosen, _, _ = read_partners(partners, PERIOD, issues)
+    assert issues == [] and {p.partner_id: p.min_profit for p in chosen} == {
+        "P1": D("-15.5"), "P2": D("2583697"), "P3": D("6109.606")}
+    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,-1.230",
+                                           "P2,2026-10,100,1", "P3,2026-10,0.125,10182.677",
+                                           "P2,2026-09,100,1.5"])
+    out, _ = read_sales(sales, PERIOD, {"P1", "P2", "P3"}, issues, {"P1": "EUR", "P2": "JPY", "P3": "KWD"})
+    assert issues == [] and {pid: gm for pid, (_, gm) in out.items()} == {
+        "P1": D("-1.23"), "P2": D("1"), "P3": D("10182.677")}
