@@ -195,6 +195,38 @@ def test_kpis_programme_and_rejects(full_html):
             "6045: '-12.50 ; 6046: abc ; 6048: '=HYPERLINK(\"http://evil\")") in rejects
 
 
+WORST = {"partner_id": "DE-0042", "date": "2026-10-01", "sku": "HEADPH-NC", "price": "219.36", "currency": "EUR",
+         "map_price": "249.00", "map_currency": "EUR", "relative_undercut": "0.119036", "prices_row": 1}
+
+
+def test_map_section_lists_the_worst_violations_from_the_manifest(tmp_path):
+    # PROGRAMME.md: the five worst violations (largest relative undercut) are listed in the report
+    run_dir = copy_run(FULL, tmp_path)
+    hostile = {**WORST, "partner_id": "=cmd()", "sku": "<b>TV</b>", "price": "1179.05", "map_price": "1299.00",
+               "currency": "GBP", "relative_undercut": "0.092340", "prices_row": 34}
+    edit_manifest(run_dir, lambda m: m.update(programme={"map": {"policy": "withhold", "below_minimum": [],
+                                                                  "privileges_withheld": [],
+                                                                  "worst_violations": [WORST, hostile]}}))
+    page = render_report(run_dir).decode()
+    programme = text_of(section(page, "programme"))
+    assert "The 2 worst violations of the period" in programme
+    assert "DE-0042 HEADPH-NC 2026-10-01 219.36 EUR 249.00 EUR 0.119036 1" in programme
+    assert "'=cmd() <b>TV</b> 2026-10-01 1,179.05 GBP 1,299.00 EUR 0.092340 34" in programme
+    assert "&lt;b&gt;TV&lt;/b&gt;" in page and "<b>TV" not in page
+    edit_manifest(run_dir, lambda m: m["programme"]["map"].update(worst_violations=[]))
+    assert "No price observation of the period was below its MAP." in text_of(section(render_report(run_dir).decode(),
+                                                                                      "programme"))
+
+
+def test_no_map_inputs_no_map_section(tmp_path):
+    run_dir = copy_run(FULL, tmp_path)
+    (run_dir / "map_compliance.csv").unlink()
+    edit_manifest(run_dir, lambda m: m.update(programme={"map": None, "spend": None}))
+    programme = section(render_report(run_dir).decode(), "programme")
+    assert "Programme profit Π" in text_of(programme)
+    assert "MAP" not in programme and "violation" not in programme
+
+
 def test_missing_sections_say_not_in_this_run(tmp_path):
     run_dir = copy_run(FULL, tmp_path)
     for name in ("models.csv", "map_compliance.csv", "rejects.csv"):

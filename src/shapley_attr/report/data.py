@@ -141,6 +141,21 @@ class PayoutsSummary:
 
 
 @dataclass(frozen=True)
+class MapViolation:
+    """One of the worst MAP violations of the period (manifest ``programme.map.worst_violations``), as text."""
+
+    partner_id: str | None
+    date: str | None
+    sku: str | None
+    price: str | None
+    currency: str | None
+    map_price: str | None
+    map_currency: str | None
+    relative_undercut: str | None
+    prices_row: str | None
+
+
+@dataclass(frozen=True)
 class RunData:
     """Everything the report shows, read from one run directory."""
 
@@ -165,6 +180,7 @@ class RunData:
     kpis: CsvTable | None
     rejects: CsvTable | None
     map_compliance: CsvTable | None
+    worst_violations: tuple[MapViolation, ...] | None = None  # None: no MAP inputs, or not recorded
     altered: tuple[str, ...] = ()  # tables whose bytes are not those manifest.json records (edited since)
 
     def model_value(self, key: str) -> Any:
@@ -298,6 +314,15 @@ def _payouts_summary(manifest: dict) -> PayoutsSummary | None:
                           _strings(p, "notes"), totals, tuple(coop), noise)
 
 
+def _worst_violations(manifest: dict) -> tuple[MapViolation, ...] | None:
+    value = _dict(_dict(manifest, "programme"), "map").get("worst_violations")
+    if not isinstance(value, list):
+        return None
+    return tuple(MapViolation(*(_text(v, k) for k in ("partner_id", "date", "sku", "price", "currency", "map_price",
+                                                      "map_currency", "relative_undercut", "prices_row")))
+                 for v in value if isinstance(v, dict))
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Read the run directory ``run_dir`` (its files only) into a :class:`RunData`.
 
@@ -344,5 +369,6 @@ def load_run(run_dir: str | Path) -> RunData:
         reconciliation=_reconciliation(manifest),
         payouts_summary=_payouts_summary(manifest),
         **tables,
+        worst_violations=_worst_violations(manifest),
         altered=altered,
     )

@@ -24,8 +24,12 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MODEL_LABEL = {"first": "first touch", "last": "last touch", "linear": "linear", "position": "position (U-shaped)",
                "time-decay": "time decay", "markov": "Markov", "shapley": "Shapley", "hybrid": "hybrid"}
 MODELS_ORDER = ("last", "linear", "markov", "shapley", "hybrid")
-PROGRAMME_TOTALS = ("programme_profit", "d2c_profit", "partners_profit")
-CHANNEL_KPIS = ("spend", "roas", "cpa", "attributed_margin")
+# kpis.csv's KPI names by family (finance/kpis.py, finance/programme.py). A row's table is chosen by its
+# name, never by its scope: a scope is any string, and a channel may be named like a partner or a country.
+PROGRAMME_TOTALS = ("programme_profit", "d2c_profit", "partners_profit")  # scope "*"
+CHANNEL_KPIS = ("spend", "roas", "cpa", "attributed_margin")  # each also with "_last_touch"; scope: a channel
+PARTNER_KPIS = ("partner_attributed_share", "sell_through", "payout_cost_share")  # a partner id, or "*"
+COUNTRY_KPIS = ("d2c_share_of_gmv",)  # scope: a country
 KPI_LABEL = {
     "d2c_share_of_gmv": "D2C share of GMV",
     "partner_attributed_share": "Attributed share",
@@ -355,23 +359,38 @@ def _models(run: RunData) -> dict:
             "unit": unit, "note": note}
 
 
-def _kpi_pivot(rows: list[dict[str, str]], key_order: list[str] | None = None) -> tuple[list[str], list[dict]]:
+def _kpi_pivot(rows: list[dict[str, str]]) -> tuple[list[str], list[dict]]:
     kpis: list[str] = []
     by_scope: dict[str, dict[str, str]] = OrderedDict()
     for r in rows:
         if r["kpi"] not in kpis:
             kpis.append(r["kpi"])
         by_scope.setdefault(r["scope"], {})[r["kpi"]] = r["value"]
-    scopes = key_order or sorted(by_scope)
-    return kpis, [{"scope": s, "values": by_scope.get(s, {})} for s in scopes if s in by_scope]
+    return kpis, [{"scope": s, "values": by_scope[s]} for s in sorted(by_scope)]
 
 
 def _channel_kpi_order(kpis: list[str]) -> list[str]:
     def rank(k: str) -> tuple[int, int, str]:
         base = k.removesuffix("_last_touch")
-        return (CHANNEL_KPIS.index(base) if base in CHANNEL_KPIS else len(CHANNEL_KPIS), k != base, k)
+        return (CHANNEL_KPIS.index(base), k != base, k)
 
     return sorted(kpis, key=rank)
+
+
+def _kpi_table(kpi: str, scope: str, partner_ids: set[str]) -> str:
+    """The report table of a kpis.csv row, by its KPI name; ``"other"`` for a name the report does not
+    know, or a partner KPI of a partner the payouts table does not list (shown as written, never dropped)."""
+    if kpi.removesuffix("_last_touch") in CHANNEL_KPIS:
+        return "channel"
+    if kpi in PROGRAMME_TOTALS and scope == "*":
+        return "total"
+    if kpi in COUNTRY_KPIS and scope != "*":
+        return "country"
+    if kpi in PARTNER_KPIS and scope == "*":
+        return "programme_wide"
+    if kpi in PARTNER_KPIS and scope in partner_ids:
+        return "partner"
+    return "other"
 
 
 def _kpi_label(k: str) -> str:
@@ -450,39 +469,43 @@ def _partners(run: RunData, partner_kpis: dict[str, dict[str, str]]) -> dict:
 
 
 def _kpis(run: RunData) -> tuple[dict, dict, dict[str, dict[str, str]]]:
-    """(KPIs by country, programme figures, partner KPIs by partner id) from kpis.csv and map_compliance.csv."""
+    """(KPIs by country, programme figures, partner KPIs by partner id) from kpis.csv, map_compliance.csv
+    and the manifest's worst MAP violations. Each kpis.csv row is shown once, in the table of its KPI name."""
     table = run.kpis
-    partner_ids = set(run.payouts.column("partner_id")) if run.payouts and run.payouts.has("partner_id") else set()
+    partners = run.payouts
+    partner_ids = set(partners.column("partner_id")) if partners and partners.has("partner_id", "currency") else set()
     channels = set(run.attribution.column("channel")) if run.attribution and run.attribution.has("channel") else set()
-    country_rows, channel_rows, programme_rows, star_rows = [], [], [], []
-    partner_kpis: dict[str, dict[str, str]] = {}
+    rows: dict[str, list[dict[str, str]]] = {k: [] for k in ("country", "channel", "total", "programme_wide",
+                                                             "partner", "other")}
     if table is not None and table.has("kpi", "scope", "value"):
+        seen: set[tuple[str, str]] = set()
         for r in table.records():
-            base = r["kpi"].removesuffix("_last_touch")
-            if r["scope"] in partner_ids:
-                partner_kpis.setdefault(r["scope"], {})[r["kpi"]] = r["value"]
-            elif r["scope"] == "*":
-                (programme_rows if r["kpi"] in PROGRAMME_TOTALS else star_rows).append(r)
-            elif base in CHANNEL_KPIS or r["scope"] in channels:
-                channel_rows.append(r)
-            else:
-                country_rows.append(r)
-    kpis, scopes = _kpi_pivot(country_rows)
+            key = (r["kpi"], r["scope"])
+            # a repeated (kpi, scope), from an edited file, would overwrite the first in its table
+            rows["other" if key in seen else _kpi_table(*key, partner_ids)].append(r)
+            seen.add(key)
+    partner_kpis: dict[str, dict[str, str]] = {}
+    for r in rows["partner"]:
+        partner_kpis.setdefault(r["scope"], {})[r["kpi"]] = r["value"]
+    kpis, scopes = _kpi_pivot(rows["country"])
     by_country = {"available": table is not None, "headers": [_kpi_label(k) for k in kpis],
                   "rows": [{"scope": neutralise(s["scope"]), "cells": [_num(s["values"].get(k, "") or "—") for k in kpis]}
                            for s in scopes],
-                  "programme_wide": [(_kpi_label(r["kpi"]), r["value"] or "—") for r in star_rows]}
-    ckpis, cscopes = _kpi_pivot(channel_rows)
+                  "programme_wide": [(_kpi_label(r["kpi"]), r["value"] or "—") for r in rows["programme_wide"]],
+                  "other": [{"kpi": neutralise(r["kpi"]), "scope": neutralise(r["scope"]),
+                             "cells": [_num(r["value"] or "—")]} for r in rows["other"]]}
+    ckpis, cscopes = _kpi_pivot(rows["channel"])
     ckpis = _channel_kpi_order(ckpis)
     ccy = run.reporting_currency or ""
     programme = {
         "totals": [(KPI_LABEL.get(r["kpi"], r["kpi"]), _num(amount(r["value"]))) for r in
-                   sorted(programme_rows, key=lambda r: PROGRAMME_TOTALS.index(r["kpi"]))],
+                   sorted(rows["total"], key=lambda r: PROGRAMME_TOTALS.index(r["kpi"]))],
         "channel_headers": [_kpi_label(k) for k in ckpis],
         "channel_rows": [{"scope": neutralise(s["scope"]), "absent": s["scope"] not in channels,
                           "cells": [_num(amount(s["values"].get(k, ""))) for k in ckpis]} for s in cscopes],
         "currency": ccy,
         "map": None,
+        "worst": _worst_violations(run),
     }
     m = run.map_compliance
     if m is not None and m.has("partner_id", "map_observations", "map_violations", "map_compliance"):
@@ -492,8 +515,24 @@ def _kpis(run: RunData) -> tuple[dict, dict, dict[str, dict[str, str]]]:
                                        _num(r["map_violations"] or "—"), _num(r["map_compliance"] or "—")],
                              "css": "flagged" if (_decimal(r["map_violations"]) or 0) > 0 else ""}
                             for r in m.records()]
-    programme["available"] = bool(programme["totals"] or programme["channel_rows"] or programme["map"] is not None)
+    programme["available"] = bool(programme["totals"] or programme["channel_rows"] or programme["map"] is not None
+                                  or programme["worst"] is not None)
     return by_country, programme, partner_kpis
+
+
+def _worst_violations(run: RunData) -> list[dict] | None:
+    """PROGRAMME.md's five worst MAP violations (largest relative undercut), as the manifest lists them."""
+    if run.worst_violations is None:
+        return None
+
+    def price(text: str | None, currency: str | None) -> Cell:
+        return _num(f"{amount(text)} {currency}" if currency else amount(text))
+
+    return [{"id": neutralise(v.partner_id or "—"),
+             "cells": [Cell(neutralise(v.sku or "—"), "mono"), Cell(v.date or "—"), price(v.price, v.currency),
+                       price(v.map_price, v.map_currency), _num(v.relative_undercut or "—"),
+                       _num(v.prices_row or "—")]}
+            for v in run.worst_violations]
 
 
 def _rejects(run: RunData) -> dict:
