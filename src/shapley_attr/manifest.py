@@ -80,12 +80,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
             "notes": list(payouts.notes),
             "totals_by_currency": {c: {k: format_amount(v, c) for k, v in t.items()}
                                    for c, t in payouts.totals_by_currency().items()},
-            "coop": [{"scope": b.scope, "currency": b.currency, "budget": format_amount(b.budget, b.currency),
-                      "spent": format_amount(b.spent, b.currency),
-                      "carried_over": format_amount(b.carried_over, b.currency),
-                      "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations},
-                      "basis": b.basis_text}
-                     for b in payouts.coop],
+            "coop": [coop_record(b) for b in payouts.coop],
             "payout_noise": list(payout_noise or []),
         },
         "programme": programme_record(prep, attribution, payouts),
@@ -93,6 +88,29 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
         "outputs": outputs,
         "output_sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted((files or {}).items())},
     }
+
+
+def coop_record(b) -> dict:
+    """One co-op budget (a ``CoopAllocation``): budget = spent + carried_over in its currency, and each
+    allocation (spent, in the budget's currency). A budget with an allocation to a partner in another
+    currency also gets what each allocation paid in the partner's currency (``paid_in_partner_currency``,
+    whose sums per partner are payouts.csv's coop column), the allocations that converted to 0 and were
+    carried over instead (``carried_over_unpaid``, budget's currency), the last-day rates used and
+    ``conversion_rounding``: Σ paid · rate − spent · rate of the budget's currency, exact, in the
+    reporting currency (finance/payouts.py). A budget paid in its own currency only keeps the shorter
+    entry: there paid = allocation and the rounding is 0."""
+    from .finance.money import format_amount
+
+    record = {"scope": b.scope, "currency": b.currency, "budget": format_amount(b.budget, b.currency),
+              "spent": format_amount(b.spent, b.currency), "carried_over": format_amount(b.carried_over, b.currency),
+              "allocations": {pid: format_amount(a, b.currency) for pid, a in b.allocations}, "basis": b.basis_text}
+    if b.converted:
+        record |= {"paid_in_partner_currency": {pid: {"amount": format_amount(a, c), "currency": c}
+                                                for pid, c, a in b.paid},
+                   "carried_over_unpaid": {pid: format_amount(a, b.currency) for pid, a in b.unpaid},
+                   "rates_to_reporting": {c: f"{r:f}" for c, r in b.rates},
+                   "conversion_rounding": {"amount": b.conversion_rounding_text, "currency": b.reporting}}
+    return record
 
 
 def programme_record(prep, attribution, payouts) -> dict:

@@ -14,6 +14,24 @@ exactly; an allocation in another currency than the partner's is converted (budg
 partner, at the period's last-day rates) and rounded once. A budget with no eligible credit is
 carried over, not spent.
 
+Co-op across currencies (battery 4, F13). Rounding a converted allocation to the partner's minor unit
+loses or creates a fraction of a minor unit, and an allocation worth less than half a minor unit of
+the partner's currency rounds to nothing. So that finance can reconcile the budget and payouts.csv to
+the minor unit, with nothing lost silently:
+
+- an allocation whose conversion rounds to 0 in the partner's currency is *not paid*: it is not
+  spent, it is carried over with the rest of the budget's carry-over (listed per partner in
+  ``CoopAllocation.unpaid`` and in a note of the run). Carrying it over is exact, in the budget's own
+  minor units; giving it to the other partners instead could round to nothing again.
+  ``spent + carried_over == budget`` still holds exactly in the budget's currency, ``allocations``
+  being what was spent (0 for an unpaid partner);
+- every allocation records what it pays in the partner's currency (``CoopAllocation.paid``): the
+  coop column of payouts.csv is, per partner, the sum of these, exactly;
+- ``conversion_rounding`` is what the rounding of the conversions added (> 0) or took away (< 0), in
+  the reporting currency, exactly (no rounding: a sum of products of decimals):
+  ``Σ_i paid_i · rate_i − spent · rate_budget`` with the last-day ``rate_to_reporting`` of each
+  currency (``CoopAllocation.rates``). It is 0 for a budget whose partners all share its currency.
+
 PROGRAMME.md adds two rules. Co-op ``basis``: a budget may weigh its eligible partners by a blend of
 KPIs (attributed GMV, sell-through, MAP compliance; ``programme.coop_weights``) instead of attributed
 GMV alone; the split stays largest remainder in minor units. MAP: a partner observed below its
@@ -23,14 +41,19 @@ for co-op, so its share goes to the other eligible partners of the budget's scop
 """
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Mapping
 
 from .contracts import DEFAULT_COOP_BASIS, CoopBudget, Partner, rate_on
-from .money import CONTEXT, from_minor, largest_remainder, quantize, to_decimal, to_minor
+from .money import (CONTEXT, format_amount, from_minor, largest_remainder, minor_units, quantize, to_decimal,
+                    to_minor)
 
+EXACT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_EVEN,
+                        traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+"""For the conversion rounding: products and sums of decimals, never rounded (Inexact raises)."""
 
 
 @dataclass
@@ -65,14 +88,37 @@ class PayoutLine:
 @dataclass(frozen=True)
 class CoopAllocation:
     """One co-op budget shared out: the allocations (in the budget's currency) sum to ``spent``, and
-    ``spent + carried_over == budget`` exactly."""
+    ``spent + carried_over == budget`` exactly.
+
+    ``paid`` says what each allocation pays in its partner's currency (the coop column of payouts.csv
+    is their sum per partner); ``unpaid`` the allocations whose conversion rounded to 0, carried over
+    (their ``allocations`` entry is 0); ``conversion_rounding`` (in ``reporting``, exact) what rounding
+    the conversions added or took away, ``Σ paid · rate − spent · rate_budget`` with ``rates``."""
 
     scope: str
     currency: str
     budget: Decimal
     row: int
-    allocations: tuple[tuple[str, Decimal], ...] = ()  # (partner_id, amount), sorted by partner_id
+    allocations: tuple[tuple[str, Decimal], ...] = ()  # (partner_id, amount spent), sorted by partner_id
     basis: tuple[tuple[str, Decimal], ...] = DEFAULT_COOP_BASIS
+    paid: tuple[tuple[str, str, Decimal], ...] = ()  # (partner_id, partner currency, amount paid), sorted
+    unpaid: tuple[tuple[str, Decimal], ...] = ()  # (partner_id, share in the budget's currency), carried over
+    reporting: str = ""
+    conversion_rounding: Decimal = Decimal(0)  # in ``reporting``, exact
+    rates: tuple[tuple[str, Decimal], ...] = ()  # (currency, rate_to_reporting on the period's last day)
+
+    @property
+    def converted(self) -> bool:
+        """Whether an allocation went to a partner in another currency than the budget's."""
+        return any(c != self.currency for _, c, _ in self.paid)
+
+    @property
+    def conversion_rounding_text(self) -> str:
+        """``conversion_rounding`` as exact decimal text, with at least the reporting currency's minor
+        digits (``0.00`` when nothing was rounded; ``0.00393`` when a conversion added 0.00393)."""
+        exact = self.conversion_rounding.normalize(EXACT) if self.conversion_rounding else Decimal(0)
+        digits = max(minor_units(self.reporting), -exact.as_tuple().exponent)
+        return f"{exact.quantize(Decimal(1).scaleb(-digits), context=EXACT):f}"
 
     @property
     def basis_text(self) -> str:
@@ -124,7 +170,9 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
     ``credit_gmv`` and ``referral_gmv`` map channel labels to GMV credits in the reporting currency
     (the chosen model's and last touch's). Every currency needs an FX rate on the period's last day.
     ``map_compliance`` (partner_id → exact compliance, None when not observed; None when the run has
-    no MAP inputs) and ``map_policy`` apply PROGRAMME.md's MAP rule.
+    no MAP inputs) and ``map_policy`` apply PROGRAMME.md's MAP rule. A co-op allocation to a partner in
+    another currency that converts to 0 is carried over, not paid (module docstring); each budget's
+    ``CoopAllocation`` records what every allocation paid and the conversion rounding.
     """
     from .contracts import period_days
     from .programme import below_map_minimum, coop_weights
@@ -169,19 +217,38 @@ def compute_payouts(partners: list[Partner], credit_gmv: dict[str, float], refer
         amount = quantize(budget.budget, budget.currency, "half-even")
         units = to_minor(amount, budget.currency)
         if not eligible or units == 0:
-            allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row, (), budget.basis))
+            allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row, (), budget.basis,
+                                              reporting=reporting))
             continue
         shares = largest_remainder(units, [w for _, w in weighed], [ln.partner.partner_id for ln in eligible])
         b_rate = rate_on(fx, budget.currency, last_day, reporting, fx_source)
-        parts = []
+        rates = {budget.currency: b_rate}
+        spent, paid, unpaid = [], [], []
         for ln, u in zip(eligible, shares):
+            p = ln.partner
             part = from_minor(u, budget.currency)
-            parts.append((ln.partner.partner_id, part))
-            if ln.partner.currency == budget.currency:
-                ln.coop += part
+            if p.currency == budget.currency:
+                pay = part
             else:
-                p_rate = rate_on(fx, ln.partner.currency, last_day, reporting, fx_source)
-                ln.coop += quantize(CONTEXT.divide(part * b_rate, p_rate), ln.partner.currency, ln.partner.rounding)
-        allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row,
-                                          tuple(sorted(parts)), budget.basis))
+                p_rate = rates.setdefault(p.currency, rate_on(fx, p.currency, last_day, reporting, fx_source))
+                exact = CONTEXT.divide(part * b_rate, p_rate)
+                pay = quantize(exact, p.currency, p.rounding)
+                if pay == 0 and u > 0:
+                    unpaid.append((p.partner_id, part))
+                    notes.append(f"co-op budget {budget.scope} {format_amount(amount, budget.currency)} "
+                                 f"{budget.currency} (coop row {budget.row}): partner {p.partner_id}'s allocation of "
+                                 f"{format_amount(part, budget.currency)} {budget.currency} is "
+                                 f"{exact:.{minor_units(p.currency) + 4}f} {p.currency} at the rates of {last_day} "
+                                 f"(to {minor_units(p.currency) + 4} decimals), 0 in {p.currency}'s minor unit: "
+                                 "not paid, carried over")
+                    part = from_minor(0, budget.currency)
+            ln.coop += pay
+            spent.append((p.partner_id, part))
+            paid.append((p.partner_id, p.currency, pay))
+        with decimal.localcontext(EXACT):
+            conversion_rounding = (sum((a * rates[c] for _, c, a in paid), Decimal(0))
+                                   - sum((a for _, a in spent), Decimal(0)) * b_rate)
+        allocations.append(CoopAllocation(budget.scope, budget.currency, amount, budget.row, tuple(sorted(spent)),
+                                          budget.basis, tuple(sorted(paid)), tuple(sorted(unpaid)), reporting,
+                                          conversion_rounding, tuple(sorted(rates.items()))))
     return PayoutResult(lines, allocations, notes, None if map_compliance is None else map_policy)
