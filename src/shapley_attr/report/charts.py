@@ -8,6 +8,10 @@ can never be read as markup; the numbers are in the tables beside each chart for
 Each chart is returned as an ``<svg>`` element ready to inline in HTML: the XML prologue, the
 metadata and the comments are dropped, ids that nothing references are dropped and the rest get a
 per-chart prefix (several SVGs share one HTML document's id space).
+
+A channel label is drawn at most :data:`LABEL_MAX` characters long (:func:`chart_label`): each glyph is a
+path, so a 20,000-character label made each chart megabytes. A label cut short carries the whole label
+as its SVG ``<title>`` (escaped text, the browser's tooltip); the tables beside the charts show it whole.
 """
 from __future__ import annotations
 
@@ -54,6 +58,11 @@ RC = {
 }
 # 11.3 in at 72 pt/in is 814 pt = 1085 CSS px: the page's content width, so chart text is page-sized.
 CHART_WIDTH_IN = 11.3
+# Characters of a label drawn in a chart: about 200 pt at 8.5 pt, a quarter of the chart's width.
+LABEL_MAX = 40
+LABEL_TAIL = 12  # kept after the ellipsis: long labels often differ only at the end (a date, a country)
+ELLIPSIS = "\u2026"
+_LINE_BREAK = re.compile(r"[\n\r\t\v\f\x85\u2028\u2029]")
 METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
@@ -74,10 +83,42 @@ def _figure(width_in: float, height_in: float):
     return Figure(figsize=(width_in, height_in), dpi=72)
 
 
-def _to_svg(fig, prefix: str, label: str) -> str:
+def chart_label(label: str) -> str:
+    """``label`` as drawn in a chart: at most :data:`LABEL_MAX` characters, a longer label cut in the
+    middle with an ellipsis (its start and its last :data:`LABEL_TAIL` characters kept); line breaks drawn
+    as spaces, so a label is one line."""
+    if len(label) > LABEL_MAX:
+        label = label[:LABEL_MAX - 1 - LABEL_TAIL] + ELLIPSIS + label[-LABEL_TAIL:]
+    return _LINE_BREAK.sub(" ", label)
+
+
+def _set_labels(ax, labels: list[str]) -> dict[str, str]:
+    """The y tick labels, drawn by :func:`chart_label`; returns {gid: whole label} of those cut short,
+    whose SVG group :func:`_to_svg` gives a ``<title>``."""
+    drawn = [chart_label(t) for t in labels]
+    ax.set_yticks(range(len(labels)), drawn)
+    titles = {}
+    for i, (text, label, shown) in enumerate(zip(ax.get_yticklabels(), labels, drawn)):
+        if shown != label:
+            text.set_gid(f"chart-label-{i}")
+            titles[f"chart-label-{i}"] = label
+    return titles
+
+
+def _to_svg(fig, prefix: str, label: str, titles: dict[str, str] | None = None) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata=METADATA, bbox_inches="tight", pad_inches=0.05)
-    return _inline(buf.getvalue(), prefix, label)
+    return _inline(_add_titles(buf.getvalue(), titles or {}), prefix, label)
+
+
+def _add_titles(svg: str, titles: dict[str, str]) -> str:
+    """A ``<title>`` (escaped text) as the first child of each group whose id is a key of ``titles``."""
+    from markupsafe import escape
+
+    def title(m: re.Match) -> str:
+        return f"{m.group(0)}<title>{escape(titles[m.group(1)])}</title>" if m.group(1) in titles else m.group(0)
+
+    return re.sub(r'<g id="(chart-label-\d+)">', title, svg) if titles else svg
 
 
 _ID = re.compile(r'\sid="([^"]+)"')
@@ -134,7 +175,7 @@ def credits_chart(bars: list[CreditBar], unit_label: str) -> str:
                         fmt="none", ecolor=BOOTSTRAP_BAR, elinewidth=1.0, capsize=2.5, zorder=3)
             handles.append(Line2D([], [], color=BOOTSTRAP_BAR, lw=1.0, marker="|", markersize=6,
                                   label="bootstrap 95% interval"))
-        ax.set_yticks(y, [b.channel for b in bars])
+        titles = _set_labels(ax, [b.channel for b in bars])
         ax.invert_yaxis()
         ax.set_ylim(n - 0.45, -0.55)
         ax.tick_params(axis="y", length=0)
@@ -147,7 +188,7 @@ def credits_chart(bars: list[CreditBar], unit_label: str) -> str:
         ax.legend(handles=handles, loc="lower right", ncols=len(handles), fontsize=8, handlelength=1.4,
                   bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
         fig.tight_layout()
-        return _to_svg(fig, "credits", f"Credit per channel ({unit_label})")
+        return _to_svg(fig, "credits", f"Credit per channel ({unit_label})", titles)
 
 
 def models_chart(channels: list[str], shares: dict[str, dict[str, float]], models: list[str], unit_label: str) -> str:
@@ -168,7 +209,7 @@ def models_chart(channels: list[str], shares: dict[str, dict[str, float]], model
             pts = [(shares[m][ch] * 100, i) for i, ch in enumerate(channels) if ch in shares[m]]
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=34, marker=marker, color=colour, label=label,
                        zorder=3, linewidths=0)
-        ax.set_yticks(range(n), channels)
+        titles = _set_labels(ax, channels)
         ax.set_ylim(n - 0.5, -0.5)
         ax.tick_params(axis="y", length=0)
         ax.grid(axis="x", color=GRID, lw=0.8, zorder=0)
@@ -181,4 +222,4 @@ def models_chart(channels: list[str], shares: dict[str, dict[str, float]], model
         ax.legend(loc="lower right", ncols=len(models), fontsize=8, handletextpad=0.3, columnspacing=1.2,
                   bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
         fig.tight_layout()
-        return _to_svg(fig, "models", "Share of each channel under each model")
+        return _to_svg(fig, "models", "Share of each channel under each model", titles)

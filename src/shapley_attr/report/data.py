@@ -138,6 +138,19 @@ class PayoutsSummary:
     totals_by_currency: tuple[CurrencyTotals, ...]
     coop: tuple[CoopBudget, ...]
     payout_noise: tuple[PayoutNoise, ...]
+    # partners without a sales row: gross margin unknown, participation neither flagged nor cleared
+    # (manifest ``payouts.min_profit_unchecked``; empty in a manifest written before it existed)
+    min_profit_unchecked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderMarginsStatus:
+    """The manifest's ``programme.margins``: whether the run's conversions carried margins (PROGRAMME.md),
+    which Π and the attributed margins need on every conversion (never guessed)."""
+
+    column: bool  # False: ``margins`` is null, the events have no margin column
+    reported: bool | None  # Π and attributed margins written (a margin on every conversion of the run)
+    conversions_without_margin: int | None
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,7 @@ class RunData:
     rejects: CsvTable | None
     map_compliance: CsvTable | None
     worst_violations: tuple[MapViolation, ...] | None = None  # None: no MAP inputs, or not recorded
+    margins: OrderMarginsStatus | None = None  # None: not recorded (a manifest without programme.margins)
     altered: tuple[str, ...] = ()  # tables whose bytes are not those manifest.json records (edited since)
 
     def model_value(self, key: str) -> Any:
@@ -311,7 +325,19 @@ def _payouts_summary(manifest: dict) -> PayoutsSummary | None:
     noise = tuple(PayoutNoise(_text(n, "partner_id") or "", _text(n, "currency") or "", _text(n, "half_width") or "")
                   for n in p.get("payout_noise") or () if isinstance(n, dict))
     return PayoutsSummary(_int(p, "partners"), _strings(p, "not_in_force"), _strings(p, "below_min_profit"),
-                          _strings(p, "notes"), totals, tuple(coop), noise)
+                          _strings(p, "notes"), totals, tuple(coop), noise, _strings(p, "min_profit_unchecked"))
+
+
+def _margins(manifest: dict) -> OrderMarginsStatus | None:
+    programme = manifest.get("programme")
+    if not isinstance(programme, dict) or "margins" not in programme:
+        return None
+    margins = programme["margins"]
+    if margins is None:
+        return OrderMarginsStatus(False, None, None)
+    if not isinstance(margins, dict):
+        return None
+    return OrderMarginsStatus(True, _bool(margins, "reported"), _int(margins, "conversions_without_margin"))
 
 
 def _worst_violations(manifest: dict) -> tuple[MapViolation, ...] | None:
@@ -370,5 +396,6 @@ def load_run(run_dir: str | Path) -> RunData:
         payouts_summary=_payouts_summary(manifest),
         **tables,
         worst_violations=_worst_violations(manifest),
+        margins=_margins(manifest),
         altered=altered,
     )

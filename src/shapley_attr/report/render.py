@@ -2,9 +2,9 @@
 
 Jinja2 renders with autoescape on and ``StrictUndefined``: every text from the run (partner names,
 channels, reject values) is escaped, and a missing view field is an error rather than an empty cell.
-The only markup passed through unescaped is the SVG that :mod:`.charts` draws (glyphs as paths, no
-data text). Nothing depends on the clock, the machine or the directory's own path, so the same run
-directory gives the same bytes.
+The only markup passed through unescaped is the SVG that :mod:`.charts` draws (glyphs as paths; its one
+data text, the whole label of a channel cut short, escaped into a ``<title>``). Nothing depends on the
+clock, the machine or the directory's own path, so the same run directory gives the same bytes.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .. import __version__
 from .data import RunData
 
 NOT_IN_RUN = "not in this run"
+MIN_PROFIT_UNCHECKED_FLAG = "not checked: no sales row"
 CHART_MAX_CHANNELS = 40  # a chart shows the largest channels; the table beside it lists every one
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -405,14 +406,16 @@ def _partners(run: RunData, partner_kpis: dict[str, dict[str, str]]) -> dict:
     if table is None or not table.has("partner_id", "currency"):
         return {"available": False}
     noise = {(n.partner_id, n.currency): n.half_width for n in summary.payout_noise} if summary else {}
-    below = set(summary.below_min_profit) if summary else set()
-    rows, rates = [], []
     recs = table.records()
+    below, unchecked = _participation(run)
+    rows, rates = [], []
     for r in recs:
         pid = r["partner_id"]
         flags = []
-        if r.get("below_min_profit") == "true" or pid in below:
+        if pid in below:
             flags.append(("below min profit", "warn"))
+        elif pid in unchecked:
+            flags.append((MIN_PROFIT_UNCHECKED_FLAG, "unknown"))
         if r.get("privileges_withheld") == "true":
             flags.append(("MAP: rebate and co-op withheld", "bad"))
         low, high = r.get("attributed_gmv_low", ""), r.get("attributed_gmv_high", "")
@@ -464,8 +467,25 @@ def _partners(run: RunData, partner_kpis: dict[str, dict[str, str]]) -> dict:
             "totals_source": totals_source, "coop": coop, "coop_known": summary is not None,
             "not_in_force": [neutralise(p) for p in summary.not_in_force] if summary else [],
             "notes": list(summary.notes) if summary else [],
-            "below": sorted(below | {r["partner_id"] for r in recs if r.get("below_min_profit") == "true"}),
+            "below": [neutralise(p) for p in sorted(below)],
+            "unchecked": [neutralise(p) for p in sorted(unchecked)],
             "has_noise": bool(noise)}
+
+
+def _participation(run: RunData) -> tuple[set[str], set[str]]:
+    """(partners below the participation floor, partners whose participation was not checked).
+
+    Below: ``below_min_profit`` true in payouts.csv, or listed by the manifest. Not checked (no sales
+    row, so the gross margin is unknown; neither flagged nor cleared): the cell empty, or listed under
+    the manifest's ``min_profit_unchecked`` (absent from a manifest written before it existed)."""
+    table, summary = run.payouts, run.payouts_summary
+    recs = table.records() if table is not None and table.has("partner_id", "below_min_profit") else []
+    below = {r["partner_id"] for r in recs if r["below_min_profit"] == "true"}
+    unchecked = {r["partner_id"] for r in recs if r["below_min_profit"] == ""}
+    if summary is not None:
+        below |= set(summary.below_min_profit)
+        unchecked |= set(summary.min_profit_unchecked)
+    return below, unchecked - below
 
 
 def _kpis(run: RunData) -> tuple[dict, dict, dict[str, dict[str, str]]]:
@@ -515,9 +535,36 @@ def _kpis(run: RunData) -> tuple[dict, dict, dict[str, dict[str, str]]]:
                                        _num(r["map_violations"] or "—"), _num(r["map_compliance"] or "—")],
                              "css": "flagged" if (_decimal(r["map_violations"]) or 0) > 0 else ""}
                             for r in m.records()]
-    programme["available"] = bool(programme["totals"] or programme["channel_rows"] or programme["map"] is not None
-                                  or programme["worst"] is not None)
+    has_inputs = bool(programme["totals"] or programme["channel_rows"] or programme["map"] is not None
+                      or programme["worst"] is not None
+                      or (run.margins is not None and run.margins.column and run.margins.reported is False))
+    # without any programme input the section says so as a whole; with some, it says why Π is missing
+    programme["profit_notes"] = _profit_notes(run, {r["kpi"] for r in rows["total"]}) if has_inputs else []
+    programme["available"] = has_inputs
     return by_country, programme, partner_kpis
+
+
+def _profit_notes(run: RunData, totals: set[str]) -> list[str]:
+    """Why the programme profit Π is not on the page, one sentence per reason the run directory shows
+    (PROGRAMME.md: Π is never guessed); none when kpis.csv has Π or the manifest does not say why."""
+    if "programme_profit" in totals:
+        return []
+    notes = []
+    margins = run.margins
+    if margins is not None and not margins.column:
+        notes.append("Profit Π not reported: the events have no margin column.")
+    elif margins is not None and margins.reported is False:
+        n = margins.conversions_without_margin
+        why = ("some conversions of the run have no margin" if n is None else
+               "the run's order margins are incomplete" if n == 0 else
+               f"{count(n)} conversion{'s' if n != 1 else ''} of the run {'have' if n != 1 else 'has'} no margin")
+        notes.append(f"Profit Π, Π_D2C, Σ Π_Ri and the attributed margins not reported: {why}.")
+    unchecked = sorted(_participation(run)[1])
+    if unchecked:
+        notes.append(f"Programme profit Π and partners' profit Σ Π_Ri not reported: no sales row for "
+                     f"{', '.join(neutralise(p) for p in unchecked)}, so "
+                     f"{'its gross margin is' if len(unchecked) == 1 else 'their gross margins are'} unknown.")
+    return notes
 
 
 def _worst_violations(run: RunData) -> list[dict] | None:
@@ -592,6 +639,6 @@ def render_html(run: RunData) -> bytes:
     context = build_context(run)
     for key in ("credits", "models"):
         if context[key].get("svg"):
-            context[key]["svg"] = Markup(context[key]["svg"])  # drawn by matplotlib: glyphs as paths, no data text
+            context[key]["svg"] = Markup(context[key]["svg"])  # glyphs as paths; label titles escaped by charts
     html = _environment().get_template("report.html.j2").render(**context)
     return html.encode("utf-8")
