@@ -404,3 +404,32 @@ def test_the_local_engines_load_validates_so(data, suffix, tmp_path, monkeypatch
         numbered=True, keep_others=suffix == "csv")
     want = {n: (v.column, v.value) for n, v in reference(raw, ColumnMapping()).items() if isinstance(v, Rejected)}
     assert {n: (c, v) for n, c, v in loaded.rejects.select("row", "column", "value").iter_rows()} == want
+
+
+def test_order_chunks_are_polars_views_copied_only_where_written():
+    """The first pass keeps the order columns as read-only views of Polars' chunks (no copy); a
+    value written over (a time only the checks could read) copies that chunk alone; chunks that do
+    not line up across the columns are copied into one array a batch, so that all stay aligned."""
+    import numpy as np
+
+    h = pl.concat([pl.Series("_h", [1, 2, 3], dtype=pl.UInt64), pl.Series("_h", [4, 5], dtype=pl.UInt64)],
+                  rechunk=False)
+    batch = pl.DataFrame([h, pl.concat([pl.Series("t", [10, 20, 30]), pl.Series("t", [40, 50])], rechunk=False)])
+    assert batch.get_column("t").n_chunks() == 2
+    chunks = {"_h": [], "t": []}
+    ev._keep_chunks(batch, ["_h", "t"], None, chunks)
+    assert [len(p) for p in chunks["t"]] == [3, 2] and not chunks["t"][0].flags.writeable
+    first, second = chunks["t"]
+    ev._put_chunks(chunks["t"], np.array([1, 3]), np.array([20, 41]))  # row 1 unchanged, row 3 written
+    assert chunks["t"][0] is first and chunks["t"][1] is not second and second.tolist() == [40, 50]
+    assert ev._take_chunks(chunks["t"], np.arange(5)).tolist() == [10, 20, 30, 41, 50]
+    # a time read by the compiled reader is cut like the hashes
+    chunks = {"_h": [], "t": []}
+    ev._keep_chunks(batch.select("_h"), ["_h"], np.array([7, 8, 9, 10, 11]), chunks)
+    assert [p.tolist() for p in chunks["t"]] == [[7, 8, 9], [10, 11]]
+    # misaligned chunks: one array each
+    ragged = pl.DataFrame([h, pl.Series("t", [10, 20, 30, 40, 50])])
+    assert ragged.get_column("_h").n_chunks() == 2  # Polars keeps each column's own chunks
+    chunks = {"_h": [], "t": []}
+    ev._keep_chunks(ragged, ["_h", "t"], None, chunks)
+    assert [len(p) for p in chunks["_h"]] == [5] == [len(p) for p in chunks["t"]]
