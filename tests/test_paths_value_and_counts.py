@@ -129,3 +129,18 @@ def test_conversions_read_are_the_valid_counts(tmp_path, rows):
     assert totals.conversions_read >= 0 and totals.conversions_rejected >= 0
     assert totals.conversions_read == totals.conversions_rejected + totals.conversions_in_run
     assert totals.balanced and report.reconciliation.balanced
+
+
+def test_a_paths_parquet_whose_text_is_not_utf8_is_refused_not_an_internal_error(tmp_path):
+    """Polars' reader refuses such a file when the rows are collected; that collect ran outside the
+    decoding guard, so a user's bad file was an internal error (exit 1). The Spark engine's twin is in
+    test_spark_utf8.py."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = pa.array([b"a > b", b"\xc3( > b"], pa.binary()).cast(pa.string(), safe=False)
+    path = tmp_path / "paths.parquet"
+    pq.write_table(pa.table({"path": column, "total_conversions": [3, 2]}), path)
+    res = CliRunner().invoke(cli, ["attribute", str(path), "--model", "linear"])
+    assert res.exit_code == 2, res.output
+    assert f"error: {path}: cannot be read (corrupt or truncated data?): " in res.output

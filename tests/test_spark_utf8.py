@@ -104,3 +104,31 @@ def test_a_binary_value_that_is_not_utf8_is_the_same_reject(small, tmp_path, col
     assert quarantined["spark"] == quarantined["local"]
     assert quarantined["local"][1].count(b"not UTF-8 text") == 3
     assert os.fspath(path).encode() in quarantined["local"][1]
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_paths_table_with_text_that_is_not_utf8_is_refused_on_both_engines(small, tmp_path, as_list):
+    """A paths table (path as text, or as a list of labels) whose Parquet strings are not UTF-8: the
+    local reader's error was an internal error (exit 1, Polars' ComputeError outside decoding()); Spark
+    handed the bytes to Polars, which panicked further on (exit 1)."""
+    n = 2_000
+    paths = [f"a > b{i % 7}" for i in range(n)]
+    first = 1_234
+    if as_list:
+        values = [p.encode().split(b" > ") for p in paths]
+        values[first - 1][1] = BAD + values[first - 1][1]
+        column = pa.array(values, pa.list_(pa.binary())).cast(pa.list_(pa.string()), safe=False)
+    else:
+        values = [p.encode() for p in paths]
+        values[first - 1] = BAD + values[first - 1]
+        column = pa.array(values, pa.binary()).cast(pa.string(), safe=False)
+    path = tmp_path / "paths.parquet"
+    pq.write_table(pa.table({"path": column, "total_conversions": [1] * n, "total_conversion_value": [2.0] * n,
+                             "total_null": [3] * n}), path, row_group_size=700)
+    out = {engine: invoke("attribute", path, "--model", "linear", "-q", "--engine", engine)
+           for engine in ("local", "spark")}
+    for engine, res in out.items():
+        assert res.exit_code == 2, (engine, res.output)
+        assert f"error: {path}: cannot be read (corrupt or truncated data?): " in res.output, (engine, res.output)
+        assert "internal error" not in res.output
+    assert "String data contained invalid UTF-8 (first in column 'path', row 1234)" in out["spark"].output

@@ -631,6 +631,7 @@ def _from_paths(spark, df, name: str, mode: str, config) -> LoadedInput:
 
     numbered = _numbered(spark, df, mode)
     table = numbered.orderBy(ROW).toArrow()
+    _check_utf8(table, name)
     frame = pl.from_arrow(table)
     columns = [ROW] + [c for c in frame.columns if c != ROW]
     return local_paths(frame.select(columns).lazy(), name, config)
@@ -872,6 +873,49 @@ def _union(frames):
         frame = frame.select(*cols)
         out = frame if out is None else out.unionByName(frame)
     return out
+
+
+def _check_utf8(table, name: str) -> None:
+    """A paths table's text that is not UTF-8 refuses the input, as on the local engine: Spark hands a
+    Parquet string over unchecked, and Polars took it as it was (a panic further on, exit 1). The
+    first bad row of a column is found by bisecting its values' prefixes (each check is Arrow's full
+    validation, linear; only on the failing path); a list of labels by its values, then its offsets."""
+    import numpy as np
+    import pyarrow as pa
+
+    from ..io.readers import ROW
+
+    def first_invalid(values) -> int | None:
+        """Index of the first value of a string array that is not UTF-8, None when all are."""
+        try:
+            values.validate(full=True)
+            return None
+        except pa.ArrowInvalid:
+            pass
+        lo, hi = 0, len(values)  # the prefix of length hi fails, of length lo passes
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                values.slice(0, mid).validate(full=True)
+                lo = mid
+            except pa.ArrowInvalid:
+                hi = mid
+        return hi - 1
+
+    for field in table.schema:
+        t = field.type
+        is_list = pa.types.is_list(t) or pa.types.is_large_list(t)
+        text = t.value_type if is_list else t
+        if field.name == ROW or not (pa.types.is_string(text) or pa.types.is_large_string(text)):
+            continue
+        column = table.column(field.name).combine_chunks()
+        at = first_invalid(column.flatten() if is_list else column)
+        if at is None:
+            continue
+        if is_list:  # the list holding value ``at``
+            offsets = column.offsets.to_numpy() - column.offsets[0].as_py()
+            at = int(np.searchsorted(offsets, at, side="right")) - 1
+        _raise_not_utf8(pl.DataFrame({"column": [field.name], "row": [table.column(ROW)[at].as_py()]}), name)
 
 
 def _raise_not_utf8(first, name: str) -> None:

@@ -11,6 +11,7 @@ from ..errors import InputError, UsageError
 from ..frames import VALUE_UNITS, PathTable, canonical_order, check_exact_total
 from ..reconcile import CurrencyTotals
 from ..schema import DIRECT
+from .events import decoding
 from .readers import ROW
 from .views import blank
 
@@ -85,13 +86,15 @@ def read_paths_table(lf: pl.LazyFrame, source: str, mapping: ColumnMapping
                          column=missing[0])
     sep = mapping.sep
     path = _path_text(schema, source, sep)
-    frame = lf.select(
-        pl.col(ROW).cast(pl.Int64),
-        path.alias("_path_text"),
-        path.str.split(sep).list.eval(pl.element().str.strip_chars()).alias("labels"),
-        *[_number(c, schema, source).alias(c) for c in _NUMERIC],
-        *[(pl.col(c).cast(pl.Utf8) if c in schema else pl.lit("", dtype=pl.Utf8)).alias(f"_{c}_text") for c in _NUMERIC],
-    ).collect()
+    with decoding(source):  # a corrupt file or a string that is not UTF-8: the input's fault (exit 2)
+        frame = lf.select(
+            pl.col(ROW).cast(pl.Int64),
+            path.alias("_path_text"),
+            path.str.split(sep).list.eval(pl.element().str.strip_chars()).alias("labels"),
+            *[_number(c, schema, source).alias(c) for c in _NUMERIC],
+            *[(pl.col(c).cast(pl.Utf8) if c in schema else pl.lit("", dtype=pl.Utf8)).alias(f"_{c}_text")
+              for c in _NUMERIC],
+        ).collect()
 
     def bad_number(c: str) -> pl.Expr:
         return pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) | (pl.col(c) > MAX_NUMBER)
