@@ -23,10 +23,9 @@ from pathlib import Path
 import pytest
 
 from shapley_attr.errors import Issue
-from shapley_attr.finance.contracts import read_partners, read_sales
 from shapley_attr.finance.programme_inputs import read_spend
 
-from .test_finance_minor_units import PARTNERS_HEADER, PERIOD, invoke, sample_dir, set_cell, write  # noqa: F401
+from .test_finance_minor_units import PERIOD, invoke, sample_dir, set_cell, write  # noqa: F401
 
 LAST_DAY = date(2026, 10, 31)
 
@@ -141,22 +140,3 @@ def test_margins_and_floors_finer_than_the_minor_unit_are_refused(sample_dir, tm
     row = set_cell(d / name, "partner_id", pid, col, value)
     err = refused(d, tmp_path)
     assert f"{name}, row {row}, column '{col}': expected at most {places} decimals for {ccy}" in err, err
-
-
-def test_margins_and_floors_in_whole_minor_units_are_accepted(tmp_path):
-    # trailing zeros are no extra precision; another period's gross margin is not this period's money
-    partners = write(tmp_path / "partners.csv", [
-        PARTNERS_HEADER,
-        "P1,One,DE,EUR,partner:P1,0.1,0,0.01,0,-15.500,false,half-even,,,",
-        "P2,Two,JP,JPY,partner:P2,0.1,0,0.01,0,2583697,false,half-even,,,",
-        "P3,Three,KW,KWD,partner:P3,0.1,0,0.01,0,6109.606,false,half-even,,,"])
-    issues: list[Issue] = []
-    chosen, _, _ = read_partners(partners, PERIOD, issues)
-    assert issues == [] and {p.partner_id: p.min_profit for p in chosen} == {
-        "P1": D("-15.5"), "P2": D("2583697"), "P3": D("6109.606")}
-    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,-1.230",
-                                           "P2,2026-10,100,1", "P3,2026-10,0.125,10182.677",
-                                           "P2,2026-09,100,1.5"])
-    out, _ = read_sales(sales, PERIOD, {"P1", "P2", "P3"}, issues, {"P1": "EUR", "P2": "JPY", "P3": "KWD"})
-    assert issues == [] and {pid: gm for pid, (_, gm) in out.items()} == {
-        "P1": D("-1.23"), "P2": D("1"), "P3": D("10182.677")}

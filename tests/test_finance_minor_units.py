@@ -87,22 +87,24 @@ def test_sales_and_targets_finer_than_the_minor_unit_are_refused(sample_dir, tmp
 
 
 def test_whole_minor_units_are_accepted(tmp_path):
-    # trailing zeros are no extra precision (as for co-op budgets): 170000.000 EUR is 170000.00
+    # trailing zeros are no extra precision (as for co-op budgets): 170000.000 EUR is 170000.00; the
+    # same for min_profit and gross_margin (battery 4, F5)
     partners = write(tmp_path / "partners.csv", [
         PARTNERS_HEADER,
-        "P1,One,DE,EUR,partner:P1,0.1,0,0.01,170000.000,0,false,half-even,,,",
-        "P2,Two,JP,JPY,partner:P2,0.1,0,0.01,24000000,0,false,half-even,,,",
-        "P3,Three,KW,KWD,partner:P3,0.1,0,0.01,56000.125,0,false,half-even,,,"])
+        "P1,One,DE,EUR,partner:P1,0.1,0,0.01,170000.000,-15.500,false,half-even,,,",
+        "P2,Two,JP,JPY,partner:P2,0.1,0,0.01,24000000,2583697,false,half-even,,,",
+        "P3,Three,KW,KWD,partner:P3,0.1,0,0.01,56000.125,6109.606,false,half-even,,,"])
     issues: list[Issue] = []
     chosen, _, _ = read_partners(partners, PERIOD, issues)
-    assert issues == [] and {p.partner_id: p.sales_target for p in chosen} == {
-        "P1": D("170000"), "P2": D("24000000"), "P3": D("56000.125")}
-    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,1.23",
-                                           "P2,2026-10,100,1", "P3,2026-10,0.125,1",
+    assert issues == [] and {p.partner_id: (p.sales_target, p.min_profit) for p in chosen} == {
+        "P1": (D("170000"), D("-15.5")), "P2": (D("24000000"), D("2583697")), "P3": (D("56000.125"), D("6109.606"))}
+    sales = write(tmp_path / "sales.csv", ["partner_id,period,sales,gross_margin", "P1,2026-10,100.50,-1.230",
+                                           "P2,2026-10,100,1", "P3,2026-10,0.125,10182.677",
                                            # another period's row is not this period's money
-                                           "P2,2026-09,100.5,1"])
+                                           "P2,2026-09,100.5,1.5"])
     out, _ = read_sales(sales, PERIOD, {"P1", "P2", "P3"}, issues, {"P1": "EUR", "P2": "JPY", "P3": "KWD"})
-    assert issues == [] and out["P1"] == (D("100.50"), D("1.23"))
+    assert issues == [] and out == {"P1": (D("100.50"), D("-1.23")), "P2": (D("100"), D("1")),
+                                    "P3": (D("0.125"), D("10182.677"))}
 
 
 def test_read_sales_names_row_and_column(tmp_path):
