@@ -56,6 +56,22 @@ def test_row_fault_names_file_row_column(tmp_path, row, column, words):
     assert table.conversions.sum() == 2
 
 
+@pytest.mark.parametrize("column", ["event_time", "gmv", "margin"])
+@pytest.mark.parametrize("dtype", [pl.Float32, pl.Float16] if hasattr(pl, "Float16") else [pl.Float32])
+def test_a_time_or_an_amount_in_a_narrow_float_is_refused(tmp_path, column, dtype):
+    """Float32 rounds epoch seconds to minutes (a touch 30 s after a conversion credited it) and
+    1234567.89 to 1234567.875 while the reconciliation said balanced: refused, naming the column."""
+    frame = pl.DataFrame({"user_id": ["u1", "u1"], "event_time": [1791000000.0, 1791000100.0],
+                          "event_type": ["touch", "conversion"], "channel": ["email", None],
+                          "order_id": [None, "o1"], "gmv": [None, 1234567.89], "margin": [None, 10.0],
+                          "currency": [None, "EUR"]}).with_columns(pl.col(column).cast(dtype))
+    path = tmp_path / "events.parquet"
+    frame.write_parquet(path)
+    with pytest.raises(InputError, match=rf"column '{column}' holds Float\d+, which rounds") as info:
+        load(path)
+    assert info.value.issue.column == column and str(path) in str(info.value)
+
+
 def test_missing_required_column(tmp_path):
     path = write(tmp_path, ["u1,2026-10-01T10:00:00Z,touch"], header="user_id,event_time,kind\n")
     with pytest.raises(InputError, match=r"missing required column\(s\) event_type.*columns found: user_id, event_time, kind"):

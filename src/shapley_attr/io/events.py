@@ -747,10 +747,19 @@ def decoding(source: str):
         raise
 
 
+_NARROW_FLOAT_WOULD_ROUND = {
+    "event_time": "epoch times by up to minutes (a touch after a conversion could come before it)",
+    "gmv": "order values (1234567.89 is 1234567.875 in Float32)",
+    "margin": "order margins (1234567.89 is 1234567.875 in Float32)",
+}
+"""Columns a float narrower than 64 bits cannot hold without changing them (refused, never rounded)."""
+
+
 def _text_columns(lf: pl.LazyFrame, schema, source: str):
     """Contract columns as types the checks can read. Binary columns (Parquet/Arrow bytes) are decoded
     as UTF-8 where valid; a row whose bytes are not UTF-8 is a reject naming the column (its value
-    shown in hex). A nested column (list, struct) where text or a number is expected is refused."""
+    shown in hex). A nested column (list, struct) where text or a number is expected is refused, and
+    so is a time or an amount as a float narrower than 64 bits."""
 
     checks = []
     for name in EVENT_COLUMNS:
@@ -759,6 +768,10 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
             continue
         if dtype.is_nested():
             raise InputError(source, f"column {name!r} holds {dtype}: expected text, a number or a timestamp",
+                             column=name)
+        if name in _NARROW_FLOAT_WOULD_ROUND and dtype.is_float() and dtype != pl.Float64:
+            raise InputError(source, f"column {name!r} holds {dtype}, which rounds {_NARROW_FLOAT_WOULD_ROUND[name]}: "
+                                     "expected Float64, a decimal or text (write the export's column as such)",
                              column=name)
         if name == "event_time" and (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_numeric()):
             continue
