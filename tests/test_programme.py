@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import replace
 from decimal import Decimal as D
 from fractions import Fraction
@@ -543,6 +544,70 @@ def test_scenarios_refuse_changed_inputs(econ_run, tmp_path):
         sales.write_bytes(original)
     assert invoke("scenarios", econ_run, "--gamma", "2").exit_code == 2
     assert invoke("scenarios", tmp_path / "nowhere", "--gamma", "0.1").exit_code == 2
+
+
+def _damaged_copy(econ_run: Path, tmp_path: Path, manifest_edit=None, payouts_edit=None) -> Path:
+    """A copy of the run with its manifest and/or payouts.csv edited; the payouts' SHA-256 recorded
+    again, as a careful hand (or an older run without output_sha256) would leave it."""
+    import hashlib
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(econ_run, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    if payouts_edit is not None:
+        (run / "payouts.csv").write_text(payouts_edit((run / "payouts.csv").read_text()))
+        manifest["output_sha256"]["payouts.csv"] = hashlib.sha256((run / "payouts.csv").read_bytes()).hexdigest()
+    if manifest_edit is not None:
+        manifest_edit(manifest)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    return run
+
+
+def _set(path: str, value):
+    def edit(manifest):
+        *keys, last = path.split(".")
+        target = manifest
+        for k in keys:
+            target = target[k]
+        target[last] = value
+    return edit
+
+
+@pytest.mark.parametrize("manifest_edit,payouts_edit,words", [
+    (_set("period", 202610), None, "not the manifest of a run"),
+    (_set("period", "2026-13"), None, "not the manifest of a run"),
+    (_set("inputs.partners.sha256", 7), None, "not the manifest of a run"),
+    (_set("reporting_currency", 978), None, "not the manifest of a run"),
+    (_set("programme.margins.d2c_gross_margin", "abc"), None, "d2c_gross_margin is 'abc'"),
+    (None, lambda t: t.replace(",100.00,", ",NaN,", 1), "column 'attributed_gmv': cannot read the payout line"),
+    (None, lambda t: t.replace(",100.00,", ",1E+999999999,", 1), "cannot read the payout line"),
+    # a line twice, or none: paid twice in every scenario, or nobody
+    (None, lambda t: t + t.splitlines()[1] + "\n", "partner P1 is listed twice"),
+    (None, lambda t: t.splitlines()[0] + "\n", "does not add up to the totals"),
+    (None, lambda t: t.replace(",10.00,", ",11.00,"), "does not add up to the totals"),
+])
+def test_scenarios_refuse_a_damaged_run_directory(econ_run, tmp_path, manifest_edit, payouts_edit, words):
+    """Battery 5: such damage was an internal error (exit 1), or counted a partner twice (exit 0)."""
+    run = _damaged_copy(econ_run, tmp_path, manifest_edit, payouts_edit)
+    res = invoke("scenarios", run, "--gamma", "0.1", "--out", tmp_path / "x")
+    assert res.exit_code == 2 and words in res.stderr, res.output
+    assert "internal error" not in res.stderr
+
+
+def test_scenarios_and_report_refuse_unreadable_manifests_and_a_fifo(econ_run, tmp_path):
+    run = _damaged_copy(econ_run, tmp_path)
+    manifest = (run / "manifest.json").read_text()
+    for text in ("[" * 100_000 + "]" * 100_000, '{"tool": "shapley_attr", "x": ' + "9" * 5001 + "}"):
+        (run / "manifest.json").write_text(text)
+        for command in ("scenarios", "report"):
+            res = invoke(command, run, *(("--gamma", "0.1", "--out", tmp_path / "x") if command == "scenarios" else ()))
+            assert res.exit_code == 2 and "manifest.json" in res.stderr, (command, res.output)
+    (run / "manifest.json").write_text(manifest)
+    (run / "payouts.csv").unlink()
+    os.mkfifo(run / "payouts.csv")  # reading it would wait for a writer forever
+    res = invoke("scenarios", run, "--gamma", "0.1", "--out", tmp_path / "x")
+    assert res.exit_code == 2 and "not a regular file" in res.stderr, res.output
 
 
 def test_an_edited_payouts_file_is_refused_by_scenarios_and_flagged_by_the_report(econ_run, tmp_path):

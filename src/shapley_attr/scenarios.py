@@ -60,7 +60,9 @@ class RunForScenarios:
 
 
 def load_run(run_dir: Path) -> RunForScenarios:
-    """The payout lines of a run directory with their contract terms, gross margins and rates."""
+    """The payout lines of a run directory with their contract terms, gross margins and rates. A
+    manifest or payouts.csv that is not what a run writes (damaged, edited, of another shape) is an
+    InputError naming the file, never an internal error."""
     from .finance.contracts import partner_ids_in, period_days, raise_issues, rate_on, read_fx, read_partners, read_sales
     from .finance.programme import ScenarioLine
     from .io.finance_csv import safe_text
@@ -69,25 +71,22 @@ def load_run(run_dir: Path) -> RunForScenarios:
     manifest_path = run_dir / "manifest.json"
     if not run_dir.is_dir():
         raise InputError(str(run_dir), "not a run directory (expected a directory written by shapley-attr run)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(manifest_path), "missing: expected the manifest.json of a run directory") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(str(manifest_path), f"not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("tool") != "shapley_attr":
-        raise InputError(str(manifest_path), 'not a manifest of shapley_attr (expected "tool": "shapley_attr")')
+    manifest = _manifest(manifest_path)
     try:
         period, reporting, inputs = manifest["period"], manifest["reporting_currency"], manifest["inputs"]
-        paths = {k: Path(inputs[k]["path"]) for k in NEEDED_INPUTS}
-        digests = {k: inputs[k]["sha256"] for k in NEEDED_INPUTS}
-    except (KeyError, TypeError) as exc:
-        raise InputError(str(manifest_path), f"missing key {exc}: expected period, reporting_currency and inputs "
+        paths = {k: Path(_text(inputs[k]["path"])) for k in NEEDED_INPUTS}
+        digests = {k: _text(inputs[k]["sha256"]) for k in NEEDED_INPUTS}
+        last_day = period_days(_text(period))[1]
+        if not (isinstance(reporting, str) and len(reporting) == 3 and reporting.isalpha() and reporting.isupper()):
+            raise ValueError(f"reporting_currency {reporting!r} is not an ISO 4217 code")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(str(manifest_path), f"not the manifest of a run ({type(exc).__name__}: {exc}): expected "
+                                             f"period (YYYY-MM), reporting_currency and inputs "
                                              f"{', '.join(NEEDED_INPUTS)} with path and sha256") from None
     for name, path in paths.items():
         if not path.is_file():
-            raise InputError(str(path), f"the run's {name} input (named by {manifest_path}) is missing: scenarios "
-                                        "recompute payouts from the run's own inputs")
+            raise InputError(str(path), f"the run's {name} input (named by {manifest_path}) is missing or not a "
+                                        "file: scenarios recompute payouts from the run's own inputs")
         sha = file_digest(path)["sha256"]
         if sha != digests[name]:
             raise InputError(str(path), f"the run's {name} input changed since the run (SHA-256 {sha[:16]}…, the "
@@ -98,27 +97,32 @@ def load_run(run_dir: Path) -> RunForScenarios:
     fx, _ = read_fx(paths["fx"], issues, reporting)
     raise_issues(issues)
     by_id = {safe_text(p.partner_id): p for p in partners}
-    last_day = period_days(period)[1]
     payouts_path = run_dir / "payouts.csv"
-    try:
-        text = payouts_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(str(payouts_path), "missing: expected the payouts.csv of the run") from None
+    if not payouts_path.is_file():  # a FIFO would block the read, /dev/null read as no partner at all
+        raise InputError(str(payouts_path), "missing or not a regular file: expected the payouts.csv of the run")
     if altered_outputs(run_dir, manifest, ["payouts.csv"]):
         raise InputError(str(payouts_path), "changed since the run (its SHA-256 is not the one in manifest.json): "
                                             "rerun the period, or restore the file")
-    lines = []
+    try:
+        text = payouts_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(payouts_path), f"not UTF-8 text ({exc.reason} at byte {exc.start}): expected the "
+                                            "payouts.csv of the run") from None
+    lines, seen = [], {}
     for i, rec in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=1):
         pid = rec.get("partner_id", "")
         if pid not in by_id:
             raise ContractError(str(paths["partners"]), f"partner {pid} of {payouts_path} (row {i}) has no contract in "
                                                         f"force for {period}", column="partner_id", value=pid)
+        if pid in seen:  # each line would be paid again in every scenario
+            raise InputError(str(payouts_path), f"partner {pid} is listed twice (first at row {seen[pid]}): expected "
+                                                "one line per partner, as run writes it", row=i, column="partner_id",
+                             value=pid)
+        seen[pid] = i
         p = by_id[pid]
-        try:
-            amounts = {k: Decimal(rec[k]) for k in ("attributed_gmv", "referral_gmv", "sales", "sales_target", "coop",
-                                                     "gamma", "beta", "rho", "referral_commission", "rebate")}
-        except (KeyError, InvalidOperation, TypeError) as exc:
-            raise InputError(str(payouts_path), f"cannot read the payout line: {exc}", row=i) from None
+        amounts = {k: _amount(rec, k, payouts_path, i) for k in ("attributed_gmv", "referral_gmv", "sales",
+                                                                  "sales_target", "coop", "gamma", "beta", "rho",
+                                                                  "referral_commission", "rebate")}
         gross_margin = sales[p.partner_id][1] if p.partner_id in sales else None  # as run: never guessed
         lines.append(ScenarioLine(p.partner_id, p.currency, p.rounding, amounts["attributed_gmv"],
                                   amounts["referral_gmv"], amounts["sales"], amounts["sales_target"], amounts["coop"],
@@ -126,6 +130,84 @@ def load_run(run_dir: Path) -> RunForScenarios:
                                   amounts["rebate"], gross_margin, p.min_profit,
                                   rec.get("privileges_withheld") == "true",
                                   rate_on(fx, p.currency, last_day, reporting, str(paths["fx"]))))
-    margins = (manifest.get("programme") or {}).get("margins") or {}
-    d2c = margins.get("d2c_gross_margin") if margins.get("reported") else None
-    return RunForScenarios(lines, reporting, None if d2c is None else Decimal(d2c))
+    _check_totals(text, manifest, payouts_path, manifest_path)
+    programme = manifest.get("programme")
+    margins = programme.get("margins") if isinstance(programme, dict) else None
+    d2c = margins.get("d2c_gross_margin") if isinstance(margins, dict) and margins.get("reported") is True else None
+    return RunForScenarios(lines, reporting, None if d2c is None else _decimal(d2c, manifest_path,
+                                                                               "programme.margins.d2c_gross_margin"))
+
+
+def _check_totals(text: str, manifest: dict, payouts_path: Path, manifest_path: Path) -> None:
+    """payouts.csv must add up, per currency, to the totals the run recorded in its manifest (and have
+    its number of lines): an edited file whose SHA-256 was recorded again, or a manifest without
+    output_sha256 (an older run), cannot pass for the run's. Skipped when the manifest has no totals."""
+    from .finance.money import format_amount
+    from .finance.payouts import TOTAL_COLUMNS
+
+    payouts = manifest.get("payouts")
+    recorded = payouts.get("totals_by_currency") if isinstance(payouts, dict) else None
+    if not isinstance(recorded, dict):
+        return
+    sums: dict[str, dict[str, Decimal]] = {}
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    for i, rec in enumerate(rows, start=1):
+        ccy = rec.get("currency") or ""
+        acc = sums.setdefault(ccy, {k: Decimal(0) for k in TOTAL_COLUMNS})
+        for k in TOTAL_COLUMNS:
+            acc[k] += _amount(rec, k, payouts_path, i)
+    got = {c: {k: format_amount(v, c) for k, v in t.items()} for c, t in sums.items()}
+    if got != recorded or (isinstance(payouts.get("partners"), int) and payouts["partners"] != len(rows)):
+        raise InputError(str(payouts_path), f"does not add up to the totals {manifest_path} records for the run "
+                                            f"({len(rows)} line(s); per currency {got}, the manifest "
+                                            f"{payouts.get('partners')} partner(s), {recorded}): rerun the period, "
+                                            "or restore the file")
+
+
+MAX_JSON_BYTES = 64 * 2**20
+"""A manifest is a few kilobytes; a larger file is no manifest of a run (and json would read it all)."""
+
+
+def _manifest(path: Path) -> dict:
+    """manifest.json as a dict, or an InputError naming it."""
+    try:
+        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:
+            raise ValueError(f"{path.stat().st_size:,} bytes, larger than any manifest")
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "missing: expected the manifest.json of a run directory") from None
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError) as exc:  # JSON, nesting, a link loop
+        raise InputError(str(path), f"not a readable JSON manifest ({type(exc).__name__}: {exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("tool") != "shapley_attr":
+        raise InputError(str(path), 'not a manifest of shapley_attr (expected "tool": "shapley_attr")')
+    return manifest
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _decimal(value, path: Path, key: str) -> Decimal:
+    """A finite decimal written as text, or an InputError naming the file and key."""
+    try:
+        d = Decimal(_text(value))
+    except (TypeError, InvalidOperation):
+        d = None
+    if d is None or not d.is_finite() or d.adjusted() > 18:
+        raise InputError(str(path), f"{key} is {value!r}: expected a decimal amount", column=key)
+    return d
+
+
+def _amount(rec: dict, key: str, path: Path, row: int) -> Decimal:
+    """A payouts.csv cell as a finite decimal (NaN, Infinity or 1E+999999999 are no payout figures)."""
+    value = rec.get(key)
+    try:
+        d = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite() or d.adjusted() > 18:
+        raise InputError(str(path), "cannot read the payout line: expected a decimal amount", row=row, column=key,
+                         value="" if value is None else value)
+    return d

@@ -364,8 +364,9 @@ def load_run(run_dir: str | Path) -> RunData:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(str(run_dir), f"not a run directory: {MANIFEST} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(str(manifest_path), f"unreadable manifest: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are
+        # ValueErrors, as is an integer of more than 4300 digits; RecursionError: nesting too deep
+        raise InputError(str(manifest_path), f"unreadable manifest: {type(exc).__name__}: {exc}") from None
     if not isinstance(manifest, dict):
         raise InputError(str(manifest_path), "unreadable manifest: expected a JSON object")
     tables: dict[str, CsvTable | None] = {}
