@@ -250,6 +250,32 @@ def test_a_nul_in_a_path_of_run_toml_is_a_usage_error(sample_dir, tmp_path):
         assert res.exit_code == 2 and "holds a NUL character" in res.stderr, res.output
 
 
+@pytest.mark.parametrize("setting,words", [
+    ('input_format = "xlsx"', "input_format 'xlsx': expected one of parquet, csv, arrow"),
+    ("touch_types = [1, 2]", "touch_types: expected a text or a list of texts, got the item 1"),
+    ('conversion_types = [["conversion"]]', "conversion_types: expected a text or a list of texts"),
+    ('countries = ["DE", 5]', "countries: expected ISO 3166-1 alpha-2 codes as texts"),
+])
+def test_run_toml_values_of_the_wrong_kind_are_refused(sample_dir, tmp_path, setting, words):
+    """Battery 5 C1/C3: an unknown input_format was a NameError text from the CSV reader; list items
+    that are not texts were made texts ('1', '2': nearly every row a reject, exit 0)."""
+    d = copy_sample(sample_dir, tmp_path)
+    (d / "run.toml").write_text((d / "run.toml").read_text() + setting + "\n")
+    for command in ("run", "validate"):
+        res = invoke(command, "--config", d / "run.toml", "--out", tmp_path / "run")
+        assert res.exit_code == 2 and words in res.stderr, (command, res.output)
+
+
+def test_validate_checks_the_output_paths_as_run_does(sample_dir, tmp_path):
+    # battery 5 C2: "ok: run would succeed", then run refused --rejects as a directory
+    d = copy_sample(sample_dir, tmp_path)
+    (tmp_path / "rejects").mkdir()
+    (d / "run.toml").write_text((d / "run.toml").read_text() + f'rejects = "{tmp_path / "rejects"}"\n')
+    for command in ("validate", "run"):
+        res = invoke(command, "--config", d / "run.toml", "--out", tmp_path / "r")
+        assert res.exit_code == 2 and "rejects: is a directory" in res.stderr, (command, res.output)
+
+
 def test_report_does_not_write_through_a_link_in_the_run_directory(sample_dir, tmp_path):
     d = copy_sample(sample_dir, tmp_path)
     out, victim = tmp_path / "run", tmp_path / "victim.txt"

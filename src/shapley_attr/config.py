@@ -193,6 +193,10 @@ class JourneyParams:
             raise ConfigError(f"--lookback-days must be > 0 and <= {MAX_LOOKBACK_DAYS}, got {self.lookback_days}")
 
 
+INPUT_FORMATS = (None, "parquet", "csv", "arrow")
+"""What ``input_format`` may say (``--input-format``, run.toml, the API)."""
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """How a foreign export maps onto the contract columns (DATA.md, "Mapping a foreign export")."""
@@ -203,9 +207,12 @@ class ColumnMapping:
     currency: str | None = None
     delimiter: str | None = None  # CSV field separator; None = guess (',' or ';')
     sep: str = PATH_SEP  # channel separator inside a path
-    input_format: str | None = None  # parquet | csv | arrow; None = by extension
+    input_format: str | None = None  # one of INPUT_FORMATS; None = by extension
 
     def __post_init__(self) -> None:
+        if self.input_format not in INPUT_FORMATS:  # the CLI's choice; run.toml and the API come here
+            raise ConfigError(f"input_format {self.input_format!r}: expected one of {', '.join(INPUT_FORMATS[1:])} "
+                              "(or none: by the file's extension)")
         if not isinstance(self.sep, str) or not self.sep:
             raise ConfigError(f"--sep {self.sep!r}: expected the text between channels in a path, e.g. ' > '")
         # a name that is no contract column is refused where the input is read (io.readers.rename_plan)
@@ -419,8 +426,9 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
         model_opts["position_weights"] = tuple(float(w) for w in model_opts["position_weights"])
     model = ModelParams(**model_opts)
     mapping = ColumnMapping(rename=_pairs("columns", merged.get("columns", ())),
-                            touch_types=_strings(merged.get("touch_types"), ("touch",)),
-                            conversion_types=_strings(merged.get("conversion_types"), ("conversion",)),
+                            touch_types=_strings("touch_types", merged.get("touch_types"), ("touch",)),
+                            conversion_types=_strings("conversion_types", merged.get("conversion_types"),
+                                                      ("conversion",)),
                             currency=merged.get("currency"), delimiter=_delimiter(merged.get("delimiter")),
                             sep=merged.get("sep", PATH_SEP), input_format=merged.get("input_format"))
     journeys = JourneyParams(lookback_days=float(merged.get("lookback_days", DEFAULT_LOOKBACK_DAYS)),
@@ -460,7 +468,9 @@ def _countries(value) -> tuple[str, ...] | None:
     """``--countries DE,FR,PL`` or run.toml ``countries = ["DE", "FR", "PL"]``: sorted, unique, upper case."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    if not isinstance(value, str) and not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"countries: expected ISO 3166-1 alpha-2 codes as texts, got {list(value)!r}")
+    items = value.split(",") if isinstance(value, str) else list(value)
     codes = sorted({item.strip().upper() for item in items if item.strip()})
     return tuple(codes) if codes else ()
 
@@ -482,12 +492,17 @@ def _pairs(key: str, value) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _strings(value, default: tuple[str, ...]) -> tuple[str, ...]:
+def _strings(key: str, value, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A text or a list of texts (an item of another type is refused: ``[1, 2]`` read as '1', '2' made
+    nearly every row a reject)."""
     if value is None:
         return default
     if isinstance(value, str):
         return (value,)
-    return tuple(str(v) for v in value) or default
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        raise ConfigError(f"{key}: expected a text or a list of texts, got the item {bad[0]!r}")
+    return tuple(value) or default
 
 
 def _delimiter(value: str | None) -> str | None:

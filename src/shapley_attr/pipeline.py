@@ -440,9 +440,12 @@ def margin_notes(margins, verb: str) -> list[str]:
 
 
 def validate(config: RunConfig, echo: Echo = _silent) -> Prepared:
-    """Every check of ``run`` without writing anything; prints what ``run`` would reject."""
+    """Every check of ``run`` without writing anything; prints what ``run`` would reject. Its output
+    paths are checked as ``run`` checks them first (a --rejects that is a directory, an --out that
+    cannot be a run directory), so that "ok" means run would succeed."""
     from .errors import Issue
 
+    check_paths(config)
     prep = prepare(replace(config, strict=False))
     fin, loaded = prep.finance, prep.loaded
     outside = len(prep.programme.outside_partners)  # in force, of countries outside the pilot
