@@ -276,6 +276,29 @@ def test_validate_checks_the_output_paths_as_run_does(sample_dir, tmp_path):
         assert res.exit_code == 2 and "rejects: is a directory" in res.stderr, (command, res.output)
 
 
+def test_a_full_disk_names_the_output_and_publishes_nothing(sample_dir, tmp_path, monkeypatch):
+    """Battery 5 B6: ENOSPC was an internal error (exit 1) without a file name."""
+    import errno
+
+    from shapley_attr.io import atomic
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    d = copy_sample(sample_dir, tmp_path)
+    monkeypatch.setattr(atomic, "_fsync_tree", full)  # the run directory's files are synced before publishing
+    res = CliRunner().invoke(cli, ["run", "--config", str(d / "run.toml"), "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 2, res.output
+    assert f"{tmp_path / 'run'}: cannot be written (No space left on device); nothing was published" in res.stderr
+    assert not (tmp_path / "run").exists() and [p.name for p in tmp_path.iterdir()] == ["in"]
+    monkeypatch.setattr(atomic.os, "fsync", full)  # a single file: attribute --out
+    out = tmp_path / "credits.csv"
+    res = CliRunner().invoke(cli, ["attribute", str(d / "events.parquet"), "--fx", str(d / "fx.csv"), "-q",
+                                   "--out", str(out)])
+    assert res.exit_code == 2 and f"{out}: cannot be written (No space left on device)" in res.stderr, res.output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["in"]
+
+
 def test_report_does_not_write_through_a_link_in_the_run_directory(sample_dir, tmp_path):
     d = copy_sample(sample_dir, tmp_path)
     out, victim = tmp_path / "run", tmp_path / "victim.txt"

@@ -79,3 +79,8 @@ class ModelLimitError(UsageError):
 
 class OutputExistsError(ShapleyAttrError):
     """The run directory exists and --force was not given. Exit code 2."""
+
+
+class OutputWriteError(ShapleyAttrError):
+    """An output could not be written for want of room (disk full, quota, a read-only file system):
+    nothing was published, the target is as it was. Names the target; exit code 2."""

@@ -38,7 +38,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..errors import OutputExistsError, ShapleyAttrError, UsageError
+from ..errors import OutputExistsError, OutputWriteError, ShapleyAttrError, UsageError
 
 try:  # POSIX advisory locks; elsewhere the lock is a no-op (documented above as advisory)
     import fcntl
@@ -420,12 +420,24 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, follow_links: bo
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _raise_if_no_room(exc, path)
         raise
     _fsync_dir(path.parent)
     return path
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""Write failures of the machine, not of the engine: reported naming the target (exit 2, not an internal
+error without a file name)."""
+
+
+def _raise_if_no_room(exc: BaseException, target: Path) -> None:
+    if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+        raise OutputWriteError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was published, "
+                               "the target is as it was") from exc
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -503,6 +515,7 @@ def atomic_directory(target: str | os.PathLike, *, force: bool = False):
             stop_if_signalled()  # a SIGTERM whose exit a callback swallowed: nothing is published
             _move_into_place(tmp, target, replace)
             _fsync_dir(target.parent)
-        except BaseException:
+        except BaseException as exc:
             _rmtree(tmp)
+            _raise_if_no_room(exc, target)
             raise
