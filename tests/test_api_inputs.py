@@ -222,3 +222,27 @@ def test_fit_takes_a_mapping_of_model_settings(events):
         sa.fit(table, {"colour": "blue"})
     with pytest.raises(ConfigError, match="expected ModelParams"):
         sa.fit(table, "markov")
+
+
+def test_an_arrow_timestamp_in_seconds_that_polars_would_wrap_is_refused(tmp_path):
+    """Battery 5 A3: Polars holds seconds as milliseconds, multiplied without an overflow check: a
+    conversion at second 2305843011005716352 was read as 2026-10-15 and credited. Refused, naming the
+    column, from an Arrow IPC file and from a pyarrow Table; an ordinary timestamp[s] column still reads."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    def table(seconds):
+        return pa.table({"user_id": ["u1", "u1"], "event_time": pa.array(seconds, pa.timestamp("s", "UTC")),
+                         "event_type": ["touch", "conversion"], "channel": ["email", None],
+                         "order_id": [None, "o1"], "gmv": [None, "10.00"], "currency": [None, "EUR"]})
+
+    bad = table([1791000000, 2305843011005716352])
+    path = tmp_path / "events.arrow"
+    with ipc.new_file(str(path), bad.schema) as writer:
+        writer.write_table(bad)
+    for source in (path, bad):
+        with pytest.raises(InputError, match="a timestamp in seconds beyond what can be read") as info:
+            sa.attribute(source, model="last")
+        assert info.value.issue.column == "event_time"
+    frame = sa.attribute(table([1791000000, 1791000030]), model="last")
+    assert frame.get_column("channel").to_list() == ["email"]

@@ -352,6 +352,9 @@ def _from_arrow_object(source) -> pl.LazyFrame:
                                               "column names", column=col)
     if pads is not None and isinstance(source, pads.Dataset):
         source = source.to_table()
+    if any(_in_seconds(f.type) for f in schema):
+        check_seconds(pa.Table.from_batches([source]) if isinstance(source, pa.RecordBatch) else source,
+                      "<arrow table>")
     frame = pl.from_arrow(source)
     if not isinstance(frame, pl.DataFrame):
         raise InputKindError(f"expected a pyarrow Table, RecordBatch or Dataset, got pyarrow {type(source).__name__}")
@@ -505,6 +508,38 @@ def check_arrow_file(path: Path, name: str) -> None:
     if twice:
         raise InputError(name, f"column {twice[0]!r} appears {names.count(twice[0])} times: expected unique "
                                "column names", column=twice[0])
+    with pa.memory_map(str(path)) as mm:
+        reader = ipc.open_file(mm)
+        if any(_in_seconds(f.type) for f in reader.schema):
+            check_seconds(reader.read_all(), name)
+
+
+SECONDS_LIMIT = (2**63 - 1) // 1000
+"""The largest timestamp in seconds Polars reads right: it holds seconds as milliseconds, multiplied
+without an overflow check (2305843011005716352 s, year ~73 billion, became 2026-10-15)."""
+
+
+def _in_seconds(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_timestamp(arrow_type) and arrow_type.unit == "s"
+
+
+def check_seconds(table, name: str) -> None:
+    """Refuse an Arrow table's timestamp in seconds that Polars would wrap (:data:`SECONDS_LIMIT`),
+    naming the column: no instant of an export is that far from 1970."""
+    import pyarrow.compute as pc
+
+    for field in table.schema:
+        if not _in_seconds(field.type):
+            continue
+        bounds = pc.min_max(table.column(field.name).cast("int64"))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        worst = max((v for v in (low, high) if v is not None), key=abs, default=0)
+        if abs(worst) > SECONDS_LIMIT:
+            raise InputError(name, f"a timestamp in seconds beyond what can be read (|t| <= "
+                                   f"{SECONDS_LIMIT} s, about 292 million years from 1970): expected a real instant",
+                             column=field.name, value=worst)
 
 
 @contextlib.contextmanager
