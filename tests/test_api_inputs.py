@@ -246,3 +246,26 @@ def test_an_arrow_timestamp_in_seconds_that_polars_would_wrap_is_refused(tmp_pat
         assert info.value.issue.column == "event_time"
     frame = sa.attribute(table([1791000000, 1791000030]), model="last")
     assert frame.get_column("channel").to_list() == ["email"]
+
+
+def test_arrow_columns_polars_cannot_take_are_refused_naming_them(tmp_path):
+    """Battery 5 B4/C6: a union column was a bare polars ComputeError from the API; a run-end encoded
+    one in an IPC file printed Polars' panic before the CLI's error, neither naming the column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.ipc as ipc
+
+    base = {"user_id": ["u1", "u1"], "event_time": ["2026-10-01T10:00:00Z", "2026-10-01T11:00:00Z"],
+            "event_type": ["touch", "conversion"], "channel": ["email", None], "gmv": [None, "10"],
+            "currency": [None, "EUR"]}
+    union = pa.UnionArray.from_sparse(pa.array([0, 0], pa.int8()), [pa.array(["u1", "u1"]), pa.array([1, 2])])
+    with pytest.raises(InputError, match="column 'user_id' holds Arrow sparse_union") as info:
+        sa.attribute(pa.table(base | {"user_id": union}), model="last")
+    assert info.value.issue.column == "user_id"
+    ree = pc.run_end_encode(pa.array(base["event_type"]))
+    table = pa.table(base | {"event_type": ree})
+    path = tmp_path / "events.arrow"
+    with ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(InputError, match="column 'event_type' holds Arrow run_end_encoded"):
+        sa.attribute(path, model="last")

@@ -352,6 +352,7 @@ def _from_arrow_object(source) -> pl.LazyFrame:
                                               "column names", column=col)
     if pads is not None and isinstance(source, pads.Dataset):
         source = source.to_table()
+    refuse_unreadable_types(schema, "<arrow table>")
     if any(_in_seconds(f.type) for f in schema):
         check_seconds(pa.Table.from_batches([source]) if isinstance(source, pa.RecordBatch) else source,
                       "<arrow table>")
@@ -510,8 +511,21 @@ def check_arrow_file(path: Path, name: str) -> None:
                                "column names", column=twice[0])
     with pa.memory_map(str(path)) as mm:
         reader = ipc.open_file(mm)
+        refuse_unreadable_types(reader.schema, name)
         if any(_in_seconds(f.type) for f in reader.schema):
             check_seconds(reader.read_all(), name)
+
+
+def refuse_unreadable_types(schema, name: str) -> None:
+    """Arrow columns Polars cannot take (a union, run-end encoding), refused naming the column: Polars
+    raised a bare ComputeError from the API and printed a panic before the CLI's error."""
+    import pyarrow as pa
+
+    ree = getattr(pa.types, "is_run_end_encoded", lambda t: False)
+    for field in schema:
+        if pa.types.is_union(field.type) or ree(field.type):
+            raise InputError(name, f"column {field.name!r} holds Arrow {field.type}, which cannot be read: expected "
+                                   "text, a number or a timestamp (decode it in the export)", column=field.name)
 
 
 SECONDS_LIMIT = (2**63 - 1) // 1000
