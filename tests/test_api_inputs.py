@@ -269,3 +269,21 @@ def test_arrow_columns_polars_cannot_take_are_refused_naming_them(tmp_path):
         writer.write_table(table)
     with pytest.raises(InputError, match="column 'event_type' holds Arrow run_end_encoded"):
         sa.attribute(path, model="last")
+
+
+def test_api_misuse_gets_the_packages_own_errors_before_any_work(tmp_path):
+    """Battery 5 B5: these were a pathlib TypeError, an unpacking ValueError, an AttributeError, and a
+    TypeError raised after the run directory was written."""
+    from shapley_attr.config import ConfigError
+    from shapley_attr.errors import InputKindError
+
+    with pytest.raises(InputKindError, match="config: expected the path of a run.toml"):
+        sa.attribute(SAMPLES / "events.parquet", config=5)
+    with pytest.raises(ConfigError, match=r"expected \(contract column, source column\) pairs"):
+        sa.ColumnMapping(rename=[("user_id",)])
+    with pytest.raises(InputKindError, match="fit: expected a PathTable"):
+        sa.fit(None, {"model": "last"})
+    out = tmp_path / "run"
+    with pytest.raises(InputKindError, match="echo: expected a function"):
+        sa.run(config=SAMPLES / "run.toml", out=out, echo=5)
+    assert not out.exists()

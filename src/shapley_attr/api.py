@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputKindError, UsageError
 
 
 def attribute(data, *, with_report: bool = False, config: str | None = None, **options: Any):
@@ -48,7 +48,6 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
     """
     from .config import build_config
     from .io.atomic import write_bytes_atomic
-    from .io.run_config import read_run_toml
     from .io.tables import credits_frame, frame_csv
     from .pipeline import attribute as run_attribute, check_paths, check_positions, positions_csv
 
@@ -59,7 +58,7 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
             raise UsageError(f"{key}: expected a path, got {path!r}")
     if fmt is not None and out is None:
         raise UsageError(f"format={fmt!r} needs out=: without it the table is returned, not written")
-    layers = [read_run_toml(config)] if config is not None else []
+    layers = _layers(config)
     settings = build_config("attribute", *layers, options)
     check_paths(settings, [("positions", positions)], source=data, table=("out", out), fmt=fmt)
     check_positions(settings, positions)
@@ -101,21 +100,17 @@ def run(*, config: str | None = None, echo=None, **options: Any):
     """The monthly run (``shapley-attr run``): returns the :class:`pipeline.RunOutcome` (run directory,
     run id, manifest, attribution, payouts). ``echo`` receives the summary lines (default: none)."""
     from .config import build_config
-    from .io.run_config import read_run_toml
     from .pipeline import run as run_batch
 
-    layers = [read_run_toml(config)] if config is not None else []
-    return run_batch(build_config("run", *layers, options), echo=echo or (lambda _: None))
+    return run_batch(build_config("run", *_layers(config), options), echo=_echo(echo))
 
 
 def validate(*, config: str | None = None, echo=None, **options: Any):
     """Every check of the monthly run, nothing written (``shapley-attr validate``)."""
     from .config import build_config
-    from .io.run_config import read_run_toml
     from .pipeline import validate as validate_run
 
-    layers = [read_run_toml(config)] if config is not None else []
-    return validate_run(build_config("validate", *layers, options), echo=echo or (lambda _: None))
+    return validate_run(build_config("validate", *_layers(config), options), echo=_echo(echo))
 
 
 def load_table(data, *, config: str | None = None, **options: Any):
@@ -123,11 +118,29 @@ def load_table(data, *, config: str | None = None, **options: Any):
     ``table`` (a :class:`frames.PathTable`) every model reads. Same keywords as :func:`attribute`."""
     from .config import build_config
     from .engines import load
-    from .io.run_config import read_run_toml
     from .pipeline import read_fx
 
     _only_attribute_keywords(options)
-    layers = [read_run_toml(config)] if config is not None else []
+    layers = _layers(config)
     settings = build_config("attribute", *layers, options)
     fx = read_fx(settings.fx, settings.reporting_currency) if settings.fx else None
     return load(settings, data, fx)
+
+
+def _layers(config) -> list[dict]:
+    """The settings of ``config`` (a run.toml path) as the first layer, or none."""
+    if config is None:
+        return []
+    if not isinstance(config, (str, os.PathLike)):
+        raise InputKindError(f"config: expected the path of a run.toml, got {type(config).__name__}")
+    from .io.run_config import read_run_toml
+
+    return [read_run_toml(config)]
+
+
+def _echo(echo):
+    """``echo``: a function of one line of text, or None (nothing said); checked before any work, not
+    when the first line comes after the run directory was written."""
+    if echo is not None and not callable(echo):
+        raise InputKindError(f"echo: expected a function taking a line of text (or None), got {type(echo).__name__}")
+    return echo or (lambda _: None)

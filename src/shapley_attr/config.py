@@ -210,6 +210,11 @@ class ColumnMapping:
     input_format: str | None = None  # one of INPUT_FORMATS; None = by extension
 
     def __post_init__(self) -> None:
+        bad = [p for p in self.rename if not (isinstance(p, (tuple, list)) and len(p) == 2
+                                               and all(isinstance(x, str) for x in p))]
+        if bad:
+            raise ConfigError(f"columns (--col): expected (contract column, source column) pairs of texts, "
+                              f"got {bad[0]!r}")
         if self.input_format not in INPUT_FORMATS:  # the CLI's choice; run.toml and the API come here
             raise ConfigError(f"input_format {self.input_format!r}: expected one of {', '.join(INPUT_FORMATS[1:])} "
                               "(or none: by the file's extension)")

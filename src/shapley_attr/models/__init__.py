@@ -36,6 +36,11 @@ def fit(table: PathTable, params: ModelParams | Mapping) -> ModelResult:
     The result's channels are the table's (``(direct)`` among them when the table has direct
     conversions) and its credits sum to the table's total conversions and value.
     """
+    if not isinstance(table, PathTable):
+        from ..errors import InputKindError
+
+        raise InputKindError(f"fit: expected a PathTable (shapley_attr.load_table(...).table, or "
+                             f"frames.from_path_lists), got {type(table).__name__}")
     params = model_params(params)
     result = fit_once(table, params)
     if params.bootstrap:
