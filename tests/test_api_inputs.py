@@ -287,3 +287,13 @@ def test_api_misuse_gets_the_packages_own_errors_before_any_work(tmp_path):
     with pytest.raises(InputKindError, match="echo: expected a function"):
         sa.run(config=SAMPLES / "run.toml", out=out, echo=5)
     assert not out.exists()
+
+
+def test_journey_params_refuse_a_period_that_is_no_month():
+    # battery 5 D5: accepted until a later step read it; the command line's RunConfig checked it alone
+    from shapley_attr.config import ConfigError
+
+    for period in ("2026-13", "2026-1", "26-10", "2026-00"):
+        with pytest.raises(ConfigError, match=r"expected a month as YYYY-MM"):
+            sa.JourneyParams(period=period)
+    assert sa.JourneyParams(period="2026-10").period == "2026-10"

@@ -187,8 +187,8 @@ class JourneyParams:
 
     def __post_init__(self) -> None:
         _normalise_fields(self, {"lookback_days": float})
-        if self.period is not None and not isinstance(self.period, str):
-            raise ConfigError(f"period: expected text (YYYY-MM), got {self.period!r}")
+        if self.period is not None and not _is_month(self.period):  # the API builds this record directly
+            raise ConfigError(f"period {self.period!r}: expected a month as YYYY-MM, e.g. 2026-10")
         if not 0 < self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise ConfigError(f"--lookback-days must be > 0 and <= {MAX_LOOKBACK_DAYS}, got {self.lookback_days}")
 
@@ -298,8 +298,6 @@ class RunConfig:
     noise_free_payouts: bool = False
 
     def __post_init__(self) -> None:
-        if self.journeys.period is not None and not _is_month(self.journeys.period):
-            raise ConfigError(f"--period {self.journeys.period!r}: expected a month as YYYY-MM, e.g. 2026-10")
         if self.command not in COMMANDS:
             raise ConfigError(f"unknown command {self.command!r}")
         if self.engine not in ENGINES:
