@@ -363,6 +363,13 @@ def test_event_time_forms_read_alike():
     for scale in (1, 1_000, 1_000_000, 1_000_000_000):
         ints = pl.DataFrame({"t": [1_727_740_800 * scale + 7 * scale]})
         assert ints.select(parse_time(ints.schema["t"], "t")).item() == us + 7_000_000
+    # a decimal epoch (battery 5 C7: refused as text that is no timestamp), fractions to the µs
+    from decimal import Decimal
+
+    decimals = pl.DataFrame({"t": [Decimal("1727740807.000"), Decimal("1727740807.123456"),
+                                   Decimal("1727740807123.456")]}, schema={"t": pl.Decimal(24, 6)})
+    assert decimals.select(parse_time(decimals.schema["t"], "t")).to_series().to_list() == [
+        us + 7_000_000, us + 7_123_456, us + 7_123_456]
 
 
 def test_user_time_order_same_on_any_thread_count():

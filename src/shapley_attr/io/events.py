@@ -110,7 +110,7 @@ def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
 
     Accepts Datetime of any unit (naive = UTC; zoned converted to UTC), Date, ISO 8601 text with or
     without a zone (``Z``, ``+02:00``, or a trailing `` UTC`` as BigQuery writes it), with ``T`` or a
-    space, seconds and fractions optional; and epoch numbers (integer or float columns, or text of
+    space, seconds and fractions optional; and epoch numbers (integer, float or decimal columns, or text of
     9 or more digits, e.g. GA4's ``event_timestamp``), whose unit is read from the magnitude: below
     1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds (so any instant
     after 1973-03 is read right in every unit).
@@ -121,7 +121,7 @@ def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
         return dt.dt.cast_time_unit("us").dt.epoch("us")
     if dtype == pl.Date:
         return col.cast(pl.Datetime("us")).dt.epoch("us")
-    if dtype.is_integer() or dtype.is_float():
+    if dtype.is_integer() or dtype.is_float() or dtype.is_decimal():  # a decimal epoch: 1790812801.000
         return _epoch_us(col.cast(pl.Float64))
     text = col.cast(pl.Utf8).str.strip_chars().str.replace(r"\s*UTC$", "Z")
     digits = text.str.contains(r"^-?[0-9]{9,}$")
@@ -134,7 +134,8 @@ def parse_time(dtype: pl.DataType, column: str = "event_time") -> pl.Expr:
 
 def _text_time(dtype: pl.DataType) -> bool:
     """Whether :func:`parse_time` reads a column of ``dtype`` as text."""
-    return not (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_integer() or dtype.is_float())
+    return not (isinstance(dtype, pl.Datetime) or dtype == pl.Date or dtype.is_integer() or dtype.is_float()
+                or dtype.is_decimal())
 
 
 def _parse_text_time(values: pl.Series) -> pl.Series:
