@@ -383,3 +383,27 @@ def test_blank_lines_are_no_rows(tmp_path, blank):
     assert a[1].loaded.rejects.drop("source").equals(b[1].loaded.rejects.drop("source"))
     assert b[1].loaded.rejects.select("row", "column").rows() == [(4, "gmv")]  # the 4th record, -5
     assert b[1].reconciliation.rows_read == len(BLANK_ROWS) == a[1].reconciliation.rows_read
+
+
+def test_files_named_like_arrow_ipc_that_are_not_say_what_they_are(tmp_path):
+    """Battery 5 C8: a Feather v1 file, a Parquet file named .feather and a truncated IPC file all gave
+    Polars' 'out-of-spec: InvalidFooter'."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    table = pa.table({"user_id": ["u1"], "event_time": ["2026-10-01T10:00:00Z"], "event_type": ["touch"],
+                      "channel": ["email"]})
+    v1 = tmp_path / "v1.feather"
+    v1.write_bytes(b"FEA1" + b"\0" * 64 + b"FEA1")  # Feather v1's magic at both ends
+    parquet = tmp_path / "pq.feather"
+    pq.write_table(table, parquet)
+    whole = tmp_path / "whole.arrow"
+    with ipc.new_file(str(whole), table.schema) as writer:
+        writer.write_table(table)
+    truncated = tmp_path / "truncated.arrow"
+    truncated.write_bytes(whole.read_bytes()[:-20])
+    for path, words in ((v1, "a Feather v1 file"), (parquet, "a Parquet file"),
+                        (truncated, "a truncated or damaged Arrow IPC file")):
+        with pytest.raises(InputError, match=f"cannot be read as Arrow IPC: it is {words}"):
+            load(path)

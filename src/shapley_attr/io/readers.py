@@ -487,6 +487,11 @@ def zones_read_as_utc():
                     os.environ[IGNORE_TIME_ZONE] = _zone_saved
 
 
+_NOT_IPC = ((b"FEA1", "a Feather v1 file (re-save it with pyarrow.feather.write_feather, version 2)"),
+            (b"PAR1", "a Parquet file (name it .parquet, or say --input-format parquet)"))
+"""Magic numbers of files that are named like Arrow IPC but are not."""
+
+
 def check_arrow_file(path: Path, name: str) -> None:
     """An Arrow IPC file's column names, unique (Polars 2.1 keeps one of two same-named columns in the
     schema, then panics while reading), and a clear error for the IPC *stream* format, which
@@ -502,7 +507,16 @@ def check_arrow_file(path: Path, name: str) -> None:
             with pa.OSFile(str(path)) as fh:
                 ipc.open_stream(fh)
         except (pa.ArrowInvalid, OSError):
-            return  # neither: the scan's own message says what is wrong with the file
+            with open(path, "rb") as fh:  # neither: say what the file looks like instead
+                head = fh.read(8)
+            kind = next((what for magic, what in _NOT_IPC if head.startswith(magic)), None)
+            if kind is None and head.startswith(b"ARROW1"):
+                kind = "a truncated or damaged Arrow IPC file (its footer cannot be read)"
+            if kind is not None:
+                raise InputError(name, f"cannot be read as Arrow IPC: it is {kind}; expected the Arrow IPC file "
+                                       "format (Feather v2), as pyarrow.ipc.new_file or Polars' write_ipc write "
+                                       "it") from None
+            return  # the scan's own message says what is wrong with the file
         raise InputError(name, "is an Arrow IPC stream: expected the Arrow IPC file format (Feather v2), as "
                                "pyarrow.ipc.new_file or Polars' write_ipc write it") from None
     twice = sorted({n for n in names if names.count(n) > 1})
