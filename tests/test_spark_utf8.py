@@ -8,7 +8,7 @@ engine's.
 - a binary column: the row is a reject naming the column, its bytes in hex (the same rejects.csv); a
   binary channel's crashed Spark's dictionary pass (exit 1).
 
-test_spark.py's Spark session (its fixture, imported), small chunks and Arrow
+test_spark.py's Spark session and settings fixtures (imported), small chunks and Arrow
 batches so the first bad row is found across chunks and row groups.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from shapley_attr.cli import cli
 
-from .test_spark import spark  # noqa: F401 - the Spark session fixture, one for both modules
+from .test_spark import partitioning, spark  # noqa: F401 - its Spark session and settings fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -36,16 +36,8 @@ several chunks' (set for each test, then put back: the session may be test_spark
 
 
 @pytest.fixture
-def small(spark):
-    touched = {key: spark.conf.get(key, None) for key in SMALL}
-    for key, value in SMALL.items():
-        spark.conf.set(key, value)
-    yield
-    for key, value in touched.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
+def small(partitioning):
+    partitioning(**SMALL)  # put back after the test by test_spark.py's fixture
 
 
 def invoke(*args):
