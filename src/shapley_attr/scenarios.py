@@ -189,25 +189,29 @@ def _text(value) -> str:
     return value
 
 
+def _finite(value) -> Decimal | None:
+    """``value`` as a finite decimal of at most 18 integer digits when it is such text, else None (NaN,
+    Infinity or 1E+999999999 are no figures of a run)."""
+    try:
+        d = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        return None
+    return d if d is not None and d.is_finite() and d.adjusted() <= 18 else None
+
+
 def _decimal(value, path: Path, key: str) -> Decimal:
     """A finite decimal written as text, or an InputError naming the file and key."""
-    try:
-        d = Decimal(_text(value))
-    except (TypeError, InvalidOperation):
-        d = None
-    if d is None or not d.is_finite() or d.adjusted() > 18:
+    d = _finite(value)
+    if d is None:
         raise InputError(str(path), f"{key} is {value!r}: expected a decimal amount", column=key)
     return d
 
 
 def _amount(rec: dict, key: str, path: Path, row: int) -> Decimal:
-    """A payouts.csv cell as a finite decimal (NaN, Infinity or 1E+999999999 are no payout figures)."""
+    """A payouts.csv cell as a finite decimal (:func:`_finite`), or an InputError naming row and column."""
     value = rec.get(key)
-    try:
-        d = Decimal(value) if isinstance(value, str) else None
-    except InvalidOperation:
-        d = None
-    if d is None or not d.is_finite() or d.adjusted() > 18:
+    d = _finite(value)
+    if d is None:
         raise InputError(str(path), "cannot read the payout line: expected a decimal amount", row=row, column=key,
                          value="" if value is None else value)
     return d
