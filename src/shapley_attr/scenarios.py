@@ -109,7 +109,8 @@ def load_run(run_dir: Path) -> RunForScenarios:
         raise InputError(str(payouts_path), f"not UTF-8 text ({exc.reason} at byte {exc.start}): expected the "
                                             "payouts.csv of the run") from None
     lines, seen = [], {}
-    for i, rec in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=1):
+    records = list(csv.DictReader(io.StringIO(text, newline="")))
+    for i, rec in enumerate(records, start=1):
         pid = rec.get("partner_id", "")
         if pid not in by_id:
             raise ContractError(str(paths["partners"]), f"partner {pid} of {payouts_path} (row {i}) has no contract in "
@@ -130,7 +131,7 @@ def load_run(run_dir: Path) -> RunForScenarios:
                                   amounts["rebate"], gross_margin, p.min_profit,
                                   rec.get("privileges_withheld") == "true",
                                   rate_on(fx, p.currency, last_day, reporting, str(paths["fx"]))))
-    _check_totals(text, manifest, payouts_path, manifest_path)
+    _check_totals(records, manifest, payouts_path, manifest_path)
     programme = manifest.get("programme")
     margins = programme.get("margins") if isinstance(programme, dict) else None
     d2c = margins.get("d2c_gross_margin") if isinstance(margins, dict) and margins.get("reported") is True else None
@@ -138,7 +139,7 @@ def load_run(run_dir: Path) -> RunForScenarios:
                                                                                "programme.margins.d2c_gross_margin"))
 
 
-def _check_totals(text: str, manifest: dict, payouts_path: Path, manifest_path: Path) -> None:
+def _check_totals(rows: list[dict], manifest: dict, payouts_path: Path, manifest_path: Path) -> None:
     """payouts.csv must add up, per currency, to the totals the run recorded in its manifest (and have
     its number of lines): an edited file whose SHA-256 was recorded again, or a manifest without
     output_sha256 (an older run), cannot pass for the run's. Skipped when the manifest has no totals."""
@@ -150,7 +151,6 @@ def _check_totals(text: str, manifest: dict, payouts_path: Path, manifest_path: 
     if not isinstance(recorded, dict):
         return
     sums: dict[str, dict[str, Decimal]] = {}
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     for i, rec in enumerate(rows, start=1):
         ccy = rec.get("currency") or ""
         acc = sums.setdefault(ccy, {k: Decimal(0) for k in TOTAL_COLUMNS})
