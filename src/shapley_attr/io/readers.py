@@ -495,13 +495,15 @@ _NOT_IPC = ((b"FEA1", "a Feather v1 file (re-save it with pyarrow.feather.write_
 def check_arrow_file(path: Path, name: str) -> None:
     """An Arrow IPC file's column names, unique (Polars 2.1 keeps one of two same-named columns in the
     schema, then panics while reading), and a clear error for the IPC *stream* format, which
-    ``scan_ipc`` does not read. Reads the footer's schema only."""
+    ``scan_ipc`` does not read; the columns Polars cannot take or would misread
+    (:func:`refuse_unreadable_types`, :func:`check_seconds`). Reads the footer's schema, and the file
+    itself (memory-mapped) only when it has a timestamp in seconds."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     try:
         with pa.OSFile(str(path)) as fh:
-            names = ipc.open_file(fh).schema.names
+            schema = ipc.open_file(fh).schema
     except (pa.ArrowInvalid, OSError):
         try:
             with pa.OSFile(str(path)) as fh:
@@ -519,15 +521,15 @@ def check_arrow_file(path: Path, name: str) -> None:
             return  # the scan's own message says what is wrong with the file
         raise InputError(name, "is an Arrow IPC stream: expected the Arrow IPC file format (Feather v2), as "
                                "pyarrow.ipc.new_file or Polars' write_ipc write it") from None
+    names = schema.names
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(name, f"column {twice[0]!r} appears {names.count(twice[0])} times: expected unique "
                                "column names", column=twice[0])
-    with pa.memory_map(str(path)) as mm:
-        reader = ipc.open_file(mm)
-        refuse_unreadable_types(reader.schema, name)
-        if any(_in_seconds(f.type) for f in reader.schema):
-            check_seconds(reader.read_all(), name)
+    refuse_unreadable_types(schema, name)
+    if any(_in_seconds(f.type) for f in schema):
+        with pa.memory_map(str(path)) as mm:
+            check_seconds(ipc.open_file(mm).read_all(), name)
 
 
 def refuse_unreadable_types(schema, name: str) -> None:
