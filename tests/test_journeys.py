@@ -221,7 +221,8 @@ def test_hash_collision_falls_back_to_the_ids():
         expected = {1: ([0], 4.0), 2: ([2], 1.5), 0: ([1], 2.5)}
         assert users == 2 and source.tolist() == kept
         assert [codes[off[j]:off[j + 1]].tolist() for j in range(len(conv))] == [expected[k][0] for k in kept]
-        assert val.tolist() == [expected[k][1] for k in kept] and conv.tolist() == [1.0] * len(kept)
+        assert val.tolist() == [expected[k][1] for k in kept]
+        assert conv.dtype == np.bool_ and conv.tolist() == [True] * len(kept) and not nul.any()
 
 
 def test_records_of_chunks_equal_the_records_of_the_whole():
@@ -290,6 +291,8 @@ def test_journeys_in_the_order_kernel_equal_order_then_cut():
         *expected, st = _cut_journeys(new_user, t_o, c_o, k_o, g_o, per_event[perm] if len(scope) else scope, *args)
         if keep_source:
             expected[6] = np.where(expected[6] >= 0, ordinal[perm[np.maximum(expected[6], 0)]], -1)
+        assert set(expected[3].tolist()) <= {0.0, 1.0} and set(expected[5].tolist()) <= {0.0, 1.0}
+        expected[3], expected[5] = expected[3] == 1, expected[5] == 1  # the order kernel's flags: bool
 
         for threads in (numba.get_num_threads(), 1) if trial == 29 else (numba.get_num_threads(),):
             before = numba.get_num_threads()

@@ -17,6 +17,7 @@ Rules chosen where DATA.md is silent (also written in the manifest):
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -101,22 +102,20 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     users, (off, codes, ages, conv, val, nul, source), st = _journeys_of_users(
         events, remap, gmv, scope, params, direct_code, margin is not None, release)
     del scope
+    channels = tuple(categories)
     margin_table = None
     if margin is not None:  # each converting journey's margin, by its conversion's ordinal
         margin_j = np.zeros(len(conv), dtype=np.float64)
         converting = source >= 0
         margin_j[converting] = margin[source[converting]]
         del source
-        margin_table = _paths_of(PathTable(off, codes, conv, margin_j, nul, tuple(categories),
-                                           ages if params.keep_ages else None), params.keep_ages)
-    table = PathTable(off, codes, conv, val, nul, tuple(categories), ages if params.keep_ages else None)
+        margin_table = drop_unused_channels(
+            _journey_table(off, codes, ages, conv, margin_j, nul, channels) if params.keep_ages
+            else _merged_journeys(off, codes, conv, margin_j, nul, channels))
     if params.keep_ages:  # journeys stay apart; their values in the same millionths as merged paths
-        val = np.rint(val * VALUE_UNITS) / VALUE_UNITS
-        value_offsets = np.zeros(len(conv) + 1, dtype=np.int64)
-        np.cumsum(conv > 0, out=value_offsets[1:])
-        table = PathTable(off, codes, conv, val, nul, tuple(categories), ages, {}, value_offsets, val[conv > 0])
+        table = _journey_table(off, codes, ages, conv, val, nul, channels, keep_values=True)
     else:
-        table = merged_in_canonical_order(table, keep_values=True)
+        table = _merged_journeys(off, codes, conv, val, nul, channels, keep_values=True)
     table = drop_unused_channels(table)
     stats = {
         "events": n_events,
@@ -144,20 +143,37 @@ def cut_journeys(events: ValidatedEvents, gmv: np.ndarray, params: JourneyParams
     return table, margin_table
 
 
-def _paths_of(journeys: PathTable, keep_ages: bool) -> PathTable:
-    """Journeys as the run's paths (merged in exact millionths, canonical order, unused channels
-    dropped), without the bootstrap's per-journey values: the margin table. The paths and their order
-    depend on the codes alone, so they are those of the GMV table built from the same journeys."""
-    if keep_ages:
-        value = np.rint(journeys.value * VALUE_UNITS) / VALUE_UNITS
-        return drop_unused_channels(PathTable(journeys.offsets, journeys.codes, journeys.conversions, value,
-                                              journeys.nulls, journeys.channels, journeys.ages))
-    return drop_unused_channels(merged_in_canonical_order(journeys))
+def _journey_table(off, codes, ages, conv, value, nul, channels, keep_values: bool = False) -> PathTable:
+    """Journeys kept apart (time-decay: each touch keeps its age) as a PathTable, the conversion and
+    null flags (bool, one journey each) as counts, the values in the same millionths as merged paths;
+    with ``keep_values`` each converting journey's value is also its path's own (the bootstrap's)."""
+    value = np.rint(value * VALUE_UNITS) / VALUE_UNITS
+    table = PathTable(off, codes, conv.astype(np.float64), value, nul.astype(np.float64), channels, ages)
+    if not keep_values:
+        return table
+    value_offsets = np.zeros(len(conv) + 1, dtype=np.int64)
+    np.cumsum(conv, out=value_offsets[1:])
+    return replace(table, value_offsets=value_offsets, journey_values=value[conv])
 
 
 def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) -> PathTable:
     """``canonical_order(merge_identical_paths(journeys, exact_value=True, keep_values))``, the same
-    table to the bit, by one sort: the journeys are ordered by their content key with the order
+    table to the bit, by one sort (:func:`_merged_journeys`) when every row is a single journey
+    (conversions and nulls 0 or 1, never both 1) without ages; otherwise by those two steps."""
+    converting = journeys.conversions == 1
+    null = journeys.nulls == 1
+    if (journeys.ages is not None or not (converting | (journeys.conversions == 0)).all()
+            or not (null | (journeys.nulls == 0)).all()):
+        return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
+    table = _merged_journeys(journeys.offsets, journeys.codes, converting, journeys.value, null, journeys.channels,
+                             keep_values)
+    return replace(table, stats=dict(journeys.stats))
+
+
+def _merged_journeys(offsets, codes, converting, value, null, channels, keep_values: bool = False) -> PathTable:
+    """Journeys (one a row: ``converting`` and ``null`` their bool flags, never both) merged into
+    paths in canonical order: ``canonical_order(merge_identical_paths(...))`` of their PathTable, the
+    same table to the bit, by one sort: the journeys are ordered by their content key with the order
     kernels (the key in place of the user hash, a second word of the content in place of the second
     hash, the journey's index in place of the time, its conversion, null flag and value carried in
     the records, so nothing is gathered at random), and the runs of one key are summed (values
@@ -165,29 +181,26 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
     journey order). The second word holds the codes themselves when they fit in 63 bits (most
     journeys: 12 codes of up to 31 channels), else a second hash (``kernels.ordering.
     _keys_and_contents``): a run whose words differ is a key shared by distinct sequences (chance
-    ~2^-64 a pair) and takes the general way, as do rows that are not single journeys (conversions
-    and nulls 0 or 1, never both 1). The paths' codes are unpacked from the words of their runs'
-    first journeys (read from the journeys only where hashed)."""
+    ~2^-64 a pair) and takes the general way, as do tables of 2^31 journeys or more. The paths' codes
+    are unpacked from the words of their runs' first journeys (read from the journeys only where
+    hashed). The flags stay a byte each: the journey cut writes them so (``kernels.ordering.
+    _sorted_journeys``), and the general way alone widens them to the PathTable's float64 counts."""
     from .kernels.ordering import _keys_and_contents, _order_records, _run_sequences, _run_sums, _user_records
 
     def general() -> PathTable:
+        journeys = PathTable(offsets, codes, converting.astype(np.float64), value, null.astype(np.float64), channels)
         return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
 
-    m = journeys.n_paths
-    converting = journeys.conversions == 1
-    null = journeys.nulls == 1
-    if (m < 2 or journeys.ages is not None or m >= 2**31
-            or not (converting | (journeys.conversions == 0)).all() or not (null | (journeys.nulls == 0)).all()
-            or (converting & null).any()):
+    m = len(converting)
+    if m < 2 or m >= 2**31 or (converting & null).any():
         return general()
-    bits = max(1, len(journeys.channels).bit_length())  # code + 1 <= n_channels < 2^bits
-    keys, contents = _keys_and_contents(journeys.offsets, journeys.codes, bits)
+    bits = max(1, len(channels).bit_length())  # code + 1 <= n_channels < 2^bits
+    keys, contents = _keys_and_contents(offsets, codes, bits)
     records, starts = _user_records(keys, contents, np.arange(m, dtype=np.int64), converting,
                                     null.astype(np.int32), np.arange(2, dtype=np.int32))
     del keys, contents
     order = np.empty(m, dtype=np.int32)
-    run_start, collided, _, converting, null, value = _order_records(records, starts,
-                                                                     journeys.value[converting], order)
+    run_start, collided, _, converting, null, value = _order_records(records, starts, value[converting], order)
     if collided:
         return general()
     # the kernel's code column: the null flag on the non-converting journeys, -1 on the converting ones
@@ -195,11 +208,10 @@ def merged_in_canonical_order(journeys: PathTable, keep_values: bool = False) ->
                                                                              keep_values)
     first = records[at, 1]  # the records are sorted in place: each run's first content word
     del records
-    off, codes = _run_sequences(first, journeys.offsets, journeys.codes, order[at].astype(np.int64), bits)
+    off, codes = _run_sequences(first, offsets, codes, order[at].astype(np.int64), bits)
     if not keep_values:
         value_offsets = journey_values = None
-    return PathTable(off, codes, conversions, value, nulls, journeys.channels, None, dict(journeys.stats),
-                     value_offsets, journey_values)
+    return PathTable(off, codes, conversions, value, nulls, channels, None, {}, value_offsets, journey_values)
 
 
 def _canonical(table: PathTable) -> PathTable:
@@ -237,8 +249,8 @@ def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray:
 def _journeys_of_users(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarray, in_scope: np.ndarray,
                        params: JourneyParams, direct_code: int, keep_source: bool, release: bool):
     """The users' journeys (``kernels.cut._cut_journeys``'s rules): ``(users, (offsets, codes, ages,
-    conversions, value, nulls, source), stats)``, ``source`` the conversion ordinal of each
-    converting journey (with ``keep_source``). ``gmv`` and ``in_scope`` (empty: all in scope) hold one
+    conversions, value, nulls, source), stats)``, the conversions and nulls as bool flags (one journey
+    each), ``source`` the conversion ordinal of each converting journey (with ``keep_source``). ``gmv`` and ``in_scope`` (empty: all in scope) hold one
     entry a conversion.
 
     Events are ordered by user, then time (touch before conversion at the same instant), then input
@@ -268,7 +280,8 @@ def _journeys_of_users(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarr
         params.keep_ages, keep_source)
     if keep_source:  # the event index in the order, as the conversion's ordinal
         source = np.where(source >= 0, ordinal[np.maximum(source, 0)], -1)
-    return int(new_user.sum()), (off, codes, ages, conv, val, nul, source), stats
+    # the flags as the order kernel gives them (a journey's conversions and nulls are 0 or 1)
+    return int(new_user.sum()), (off, codes, ages, conv == 1, val, nul == 1, source), stats
 
 
 def _records_of(events: ValidatedEvents, remap: np.ndarray, n_values: int, release: bool):

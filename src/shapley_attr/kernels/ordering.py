@@ -32,8 +32,9 @@ _ORDER_SIGNATURES = [types.Tuple((_out(types.boolean), types.boolean, _out(types
     _RECORDS, _ro(types.int64), _ro(types.float64), _out(types.int32))]
 
 _F64, _I64 = _out(types.float64), _out(types.int64)
+_FLAGS = _out(types.boolean)
 _JOURNEY_SIGNATURES = [types.Tuple((types.boolean, types.int64,
-                                    types.Tuple((_I64, _out(types.int32), _F64, _F64, _F64, _F64, _I64)), _I64))(
+                                    types.Tuple((_I64, _out(types.int32), _F64, _FLAGS, _F64, _FLAGS, _I64)), _I64))(
     _RECORDS, _ro(types.int64), _ro(types.float64), _ro(types.boolean), types.int64, types.int64, types.int64,
     types.int32, types.boolean, types.boolean)]
 
@@ -321,11 +322,13 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
     the buffers cost about the memory of the journeys, as long as the events' though they are; the
     pages written above the table's final end stay with them until the caller drops the table (~60
     MiB at 10.7M events, where the journeys take ~140 MB). The conversion and null flags are a byte
-    each while cut, widened to float64 for the table at the end: the buffers as long as the events
-    then fit in the heap room the validation's order columns left (10.7M events: 85 MB each), where
-    two float64 ones did not and were new memory (peak RSS 962 -> 906 MiB; 53.4M: 3,930 -> 3,578 MiB).
-    Returns (collided, users, (offsets, codes, ages, conversions, value, nulls, src), stats); after a
-    collision nothing is cut (the caller orders by the ids)."""
+    each (bool), as cut: float64 buffers as long as the events were new memory where the byte ones fit
+    in the heap room the validation's order columns left (10.7M events: peak RSS 962 -> 906 MiB; 53.4M:
+    3,930 -> 3,578 MiB), and widening them to float64 at the end (16 bytes a journey of fresh pages,
+    ~285 MB at 53.4M events) is left to the callers that need it (``journeys._merged_journeys``
+    reads the flags). Returns (collided, users, (offsets, codes, ages, conversions, value, nulls, src),
+    stats), the conversions and nulls as bool flags; after a collision nothing is cut (the caller
+    orders by the ids)."""
     n = rec.shape[0]
     collided = np.zeros(BUCKETS, dtype=np.bool_)
     users = np.zeros(BUCKETS, dtype=np.int64)
@@ -377,13 +380,8 @@ def _sorted_journeys(rec, starts, gmv, in_scope, lookback_us, period_start, peri
                 ages[c0 + q] = ages[s + q]
     n_j = at[BUCKETS, 0] if not failed else 0
     n_c = at[BUCKETS, 1] if not failed else 0
-    conv_f = np.empty(n_j, dtype=np.float64)
-    nul_f = np.empty(n_j, dtype=np.float64)
-    for j in range(n_j):
-        conv_f[j] = 1.0 if conv[j] else 0.0
-        nul_f[j] = 1.0 if nul[j] else 0.0
-    return failed, users.sum(), (off[:n_j + 1], codes[:n_c], ages[:n_c if keep_ages else 0], conv_f, val[:n_j],
-                                 nul_f, src[:n_j if keep_source else 0]), total
+    return failed, users.sum(), (off[:n_j + 1], codes[:n_c], ages[:n_c if keep_ages else 0], conv[:n_j], val[:n_j],
+                                 nul[:n_j], src[:n_j if keep_source else 0]), total
 
 
 CONTENT_HASHED = np.uint64(1 << 63)
