@@ -473,6 +473,16 @@ def test_journeys_merge_in_canonical_order_by_one_sort(monkeypatch):
     monkeypatch.setattr(ordering, "_keys_and_contents", compiled)
     assert sorted(collided.path_labels()) == sorted(expected.path_labels())
     assert np.array_equal(np.sort(collided.value), np.sort(expected.value))
+    # keys shared by pairs of journeys, in reverse order: the sort moves every journey before the run of
+    # differing contents sends it the general way, which must read the journeys as given, not as sorted
+    m = journeys.n_paths
+    monkeypatch.setattr(ordering, "_keys_and_contents", lambda o, c, bits: (
+        ((m - 1 - np.arange(m)) // 2).astype(np.uint64), compiled(o, c, bits)[1]))
+    reordered = merged_in_canonical_order(journeys, keep_values=True)
+    monkeypatch.setattr(ordering, "_keys_and_contents", compiled)
+    for f in fields:
+        a, b = getattr(expected, f), getattr(reordered, f)
+        assert a.dtype == b.dtype and np.array_equal(a, b), f
 
 
 def test_compiled_sequence_keys_equal_numpy():

@@ -187,7 +187,7 @@ def _merged_journeys(offsets, codes, converting, value, null, channels, keep_val
     _sorted_journeys``), and the general way alone widens them to the PathTable's float64 counts."""
     from .kernels.ordering import _keys_and_contents, _order_records, _run_sequences, _run_sums, _user_records
 
-    def general() -> PathTable:
+    def general() -> PathTable:  # the arguments as given: nothing below rebinds them before it is called
         journeys = PathTable(offsets, codes, converting.astype(np.float64), value, null.astype(np.float64), channels)
         return _canonical(merge_identical_paths(journeys, exact_value=True, keep_values=keep_values))
 
@@ -200,18 +200,20 @@ def _merged_journeys(offsets, codes, converting, value, null, channels, keep_val
                                     null.astype(np.int32), np.arange(2, dtype=np.int32))
     del keys, contents
     order = np.empty(m, dtype=np.int32)
-    run_start, collided, _, converting, null, value = _order_records(records, starts, value[converting], order)
+    run_start, collided, _, sorted_converting, sorted_null, sorted_value = _order_records(
+        records, starts, value[converting], order)
     if collided:
         return general()
     # the kernel's code column: the null flag on the non-converting journeys, -1 on the converting ones
-    at, conversions, value, nulls, value_offsets, journey_values = _run_sums(run_start, converting, null, value,
-                                                                             keep_values)
+    at, conversions, path_value, nulls, value_offsets, journey_values = _run_sums(
+        run_start, sorted_converting, sorted_null, sorted_value, keep_values)
     first = records[at, 1]  # the records are sorted in place: each run's first content word
     del records
-    off, codes = _run_sequences(first, offsets, codes, order[at].astype(np.int64), bits)
+    path_off, path_codes = _run_sequences(first, offsets, codes, order[at].astype(np.int64), bits)
     if not keep_values:
         value_offsets = journey_values = None
-    return PathTable(off, codes, conversions, value, nulls, channels, None, {}, value_offsets, journey_values)
+    return PathTable(path_off, path_codes, conversions, path_value, nulls, channels, None, {}, value_offsets,
+                     journey_values)
 
 
 def _canonical(table: PathTable) -> PathTable:
@@ -250,8 +252,8 @@ def _journeys_of_users(events: ValidatedEvents, remap: np.ndarray, gmv: np.ndarr
                        params: JourneyParams, direct_code: int, keep_source: bool, release: bool):
     """The users' journeys (``kernels.cut._cut_journeys``'s rules): ``(users, (offsets, codes, ages,
     conversions, value, nulls, source), stats)``, the conversions and nulls as bool flags (one journey
-    each), ``source`` the conversion ordinal of each converting journey (with ``keep_source``). ``gmv`` and ``in_scope`` (empty: all in scope) hold one
-    entry a conversion.
+    each), ``source`` the conversion ordinal of each converting journey (with ``keep_source``).
+    ``gmv`` and ``in_scope`` (empty: all in scope) hold one entry a conversion.
 
     Events are ordered by user, then time (touch before conversion at the same instant), then input
     order. Users are ordered by a 64-bit hash of the id with a compiled bucket-and-radix sort (linear
