@@ -271,6 +271,46 @@ def test_arrow_columns_polars_cannot_take_are_refused_naming_them(tmp_path):
         sa.attribute(path, model="last")
 
 
+def test_decimals_wider_than_38_digits_are_refused_naming_the_column(tmp_path):
+    """A Parquet decimal of more than 38 digits (BigQuery's BIGNUMERIC is DECIMAL(76, 38)) as a contract
+    column was an internal error (Polars gives its schema, then fails loading it: exit 1); a 256-bit
+    Arrow decimal in a table handed to the API was Polars' panic ("Int256"). Both are refused naming
+    the column; an export's other column of that type is never read (Parquet) and the run goes on."""
+    from decimal import Decimal
+
+    from click.testing import CliRunner
+
+    from shapley_attr.cli import cli
+
+    base = {"user_id": ["u1", "u1"], "event_time": ["2026-10-01T10:00:00Z", "2026-10-01T11:00:00Z"],
+            "event_type": ["touch", "conversion"], "channel": ["email", None], "gmv": [None, "10.5"],
+            "currency": [None, "EUR"]}
+    wide = pa.decimal256(76, 38)
+    cases = {"gmv": pa.array([None, Decimal("10.5")], wide),
+             "event_time": pa.array([Decimal(1790848800), Decimal(1790852400)], pa.decimal256(50, 0))}
+    for column, values in cases.items():
+        path = tmp_path / f"wide_{column}.parquet"
+        pq.write_table(pa.table(base | {column: values}), path)
+        with pytest.raises(InputError, match=f"column '{column}' holds Decimal.*more than 38 digits") as info:
+            sa.attribute(path, model="last")
+        assert info.value.issue.column == column
+        result = CliRunner().invoke(cli, ["attribute", str(path), "--model", "last", "--out", str(tmp_path / "o.csv")])
+        assert result.exit_code == 2 and "BIGNUMERIC" in result.output, result.output
+    paths = tmp_path / "paths.parquet"
+    pq.write_table(pa.table({"path": ["a > b", "b"], "total_conversions": pa.array([Decimal(1), Decimal(2)], wide),
+                             "total_conversion_value": [10.5, 3.0], "total_null": [0, 1]}), paths)
+    with pytest.raises(InputError, match="column 'total_conversions' holds Decimal"):
+        sa.attribute(paths, model="last")
+    other = tmp_path / "other.parquet"  # not a contract column: never read
+    pq.write_table(pa.table(base | {"bignum": pa.array([Decimal(1), Decimal(2)], wide)}), other)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table(base), plain)
+    assert sa.attribute(other, model="last").equals(sa.attribute(plain, model="last"))
+    with pytest.raises(InputError, match="column 'bignum' holds Arrow decimal256") as info:
+        sa.attribute(pa.table(base | {"bignum": pa.array([Decimal(1), Decimal(2)], wide)}), model="last")
+    assert info.value.issue.column == "bignum"
+
+
 def test_api_misuse_gets_the_packages_own_errors_before_any_work(tmp_path):
     """Battery 5 B5: these were a pathlib TypeError, an unpacking ValueError, an AttributeError, and a
     TypeError raised after the run directory was written."""

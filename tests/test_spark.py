@@ -322,6 +322,29 @@ def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
     assert remote.output == local.output
 
 
+def test_a_decimal_wider_than_38_digits_is_exit_2_naming_it(spark, tmp_path):
+    """Spark cannot load a Parquet file with a decimal of more than 38 digits in any column (BigQuery's
+    BIGNUMERIC), used or not: it was an internal error (exit 1). A file is refused naming the column
+    (from its footer); a directory, whose files Spark reads, naming the file and the reason."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = {"user_id": ["u1", "u1"], "event_time": ["2026-10-01T10:00:00Z", "2026-10-01T11:00:00Z"],
+            "event_type": ["touch", "conversion"], "channel": ["email", None], "gmv": [None, "10.5"],
+            "currency": [None, "EUR"], "bignum": pa.array([Decimal(1), Decimal(2)], pa.decimal256(70, 2))}
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table(base), path)
+    result = invoke("attribute", path, "--model", "last", "--engine", "spark")
+    assert result.exit_code == 2 and f"{path}, column 'bignum'" in result.output, result.output
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(path, folder / "part-0.parquet")
+    result = invoke("attribute", folder, "--model", "last", "--engine", "spark", "--input-format", "parquet")
+    assert result.exit_code == 2 and "more than 38 digits" in result.output, result.output
+
+
 def test_missing_fx_rate_is_the_same_error(spark, tmp_path):
     fx = tmp_path / "fx.csv"
     fx.write_text("".join(line for line in (SAMPLES / "fx.csv").read_text().splitlines(keepends=True)

@@ -384,6 +384,9 @@ def spark_errors(name: str, watchdog: Watchdog | None = None):
             raise SparkJobFailed(f"Spark job cancelled on {name}: {watchdog.message}") from exc
         if "FAILED_READ_FILE" in str(exc):  # the file's bytes, as the local engine's decoding(): bad input
             raise InputError(name, f"{UNREADABLE}: {spark_message(exc, 600)}") from None
+        if "DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION" in str(exc):  # a file _check_parquet_footer did not see
+            raise InputError(name, f"a decimal column of more than {SPARK_DECIMAL_DIGITS} digits, which Spark cannot "
+                                   f"read: {WIDE_DECIMAL_HINT} ({spark_message(exc, 300)})") from None
         raise SparkJobFailed(f"Spark job failed on {name}: {spark_message(exc)}") from exc
 
 
@@ -500,10 +503,23 @@ def _check_parquet_footer(path: Path, name: str) -> None:
     import pyarrow.parquet as pq
 
     try:
-        pq.ParquetFile(path).metadata
+        schema = pq.ParquetFile(path).schema_arrow
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
         raise InputError(name, f"cannot be read as parquet: {str(exc).splitlines()[0] if str(exc) else exc}"
                          ) from None
+    for field in schema:  # Spark fails the whole read on such a column, read or not
+        precision = getattr(field.type, "precision", None)
+        if precision is not None and precision > SPARK_DECIMAL_DIGITS:
+            raise InputError(name, f"column {field.name!r} holds a decimal of {precision} digits, which Spark cannot "
+                                   f"read (at most {SPARK_DECIMAL_DIGITS}), even where the engine would not use it: "
+                                   f"{WIDE_DECIMAL_HINT}", column=field.name)
+
+
+SPARK_DECIMAL_DIGITS = 38
+"""Spark's widest DecimalType: a Parquet file with a wider decimal column (BigQuery's BIGNUMERIC,
+DECIMAL(76, 38)) fails to load whole (DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)."""
+WIDE_DECIMAL_HINT = ("cast it in the export to a decimal of at most 38 digits, a double or text (BigQuery: "
+                     "BIGNUMERIC to NUMERIC or STRING), or drop it; --engine local reads past a column it does not use")
 
 
 def _has_quote(path: Path) -> bool:

@@ -314,6 +314,7 @@ def scan_input(source, mapping: ColumnMapping = ColumnMapping()) -> tuple[pl.Laz
         lf = lf.drop(clashing)
     if renames:
         lf = lf.rename(renames)
+    refuse_wide_decimals({renames.get(c, c): t for c, t in schema.items() if c not in clashing}, name)
     return lf, name
 
 
@@ -542,6 +543,26 @@ def refuse_unreadable_types(schema, name: str) -> None:
         if pa.types.is_union(field.type) or ree(field.type):
             raise InputError(name, f"column {field.name!r} holds Arrow {field.type}, which cannot be read: expected "
                                    "text, a number or a timestamp (decode it in the export)", column=field.name)
+        if pa.types.is_decimal256(field.type):  # Polars panicked converting it ("Int256"), whatever its precision
+            raise InputError(name, f"column {field.name!r} holds Arrow {field.type}, a 256-bit decimal, which cannot be "
+                                   f"read: {_WIDE_DECIMAL_EXPECTED}", column=field.name)
+
+
+_WIDE_DECIMAL_EXPECTED = ("expected a 128-bit decimal (at most 38 digits), a float64, an integer or text (cast the "
+                          "column in the export, e.g. BigQuery's BIGNUMERIC to NUMERIC or STRING)")
+MAX_DECIMAL_DIGITS = 38
+"""The widest decimal Polars reads (a Parquet DECIMAL(76, 38), BigQuery's BIGNUMERIC, has a schema in
+Polars but its values fail to load: an internal error before this check)."""
+
+
+def refuse_wide_decimals(schema, name: str) -> None:
+    """A contract column (events' or paths') holding a decimal of more than 38 digits, refused naming
+    it: Polars gives its schema but fails loading its values. An export's other columns are never read."""
+    for column in (*EVENT_COLUMNS, *PATH_COLUMNS):
+        dtype = schema.get(column)
+        if isinstance(dtype, pl.Decimal) and (dtype.precision or 0) > MAX_DECIMAL_DIGITS:
+            raise InputError(name, f"column {column!r} holds {dtype}, a decimal of more than {MAX_DECIMAL_DIGITS} "
+                                   f"digits, which cannot be read: {_WIDE_DECIMAL_EXPECTED}", column=column)
 
 
 SECONDS_LIMIT = (2**63 - 1) // 1000
