@@ -272,15 +272,49 @@ def test_binary_column_with_bytes_that_are_not_utf8(tmp_path):
     """Parquet can store text as raw bytes: valid UTF-8 is read as text, the rest is a reject naming
     the column with its bytes in hex (never an internal error)."""
     p = tmp_path / "bin.parquet"
-    pl.DataFrame({"user_id": [b"\x80\x81", b"u2", b"u2"], "event_time": ["2026-10-01T10:00:00Z"] * 3,
-                  "event_type": ["touch", "touch", "conversion"], "channel": ["a", "b", None],
+    pl.DataFrame({"user_id": ["u1", "u2", "u2"], "event_time": ["2026-10-01T10:00:00Z"] * 3,
+                  "event_type": ["touch", "touch", "conversion"], "channel": [b"\x80\x81", b"b", None],
                   "gmv": [None, None, 5.0], "currency": [None, None, "EUR"]}).write_parquet(p)
-    with pytest.raises(InputError, match=r"row 1, column 'user_id': not UTF-8 text.*got '8081'"):
+    with pytest.raises(InputError, match=r"row 1, column 'channel': not UTF-8 text.*got '8081'"):
         load(p)
     table, report = load(p, strict=False)
-    assert report.rejects.row(0, named=True) | {"source": ""} == {"source": "", "row": 1, "column": "user_id",
+    assert report.rejects.row(0, named=True) | {"source": ""} == {"source": "", "row": 1, "column": "channel",
                                                                    "value": "8081", "reason": report.rejects["reason"][0]}
     assert table.path_labels() == ["b"] and table.value.tolist() == [5.0]
+
+
+@pytest.mark.parametrize("width", [16, None])
+def test_a_user_id_of_bytes_is_read_by_its_bytes(tmp_path, width):
+    """A user id stored as bytes (a UUID as Parquet's 16-byte FIXED_LEN_BYTE_ARRAY, as DuckDB writes
+    it; or any binary column) is an id, not text: every row of a UUID export was a reject, "not UTF-8
+    text". Now each id is the hex of its bytes: the run equals the same export with the ids as that
+    text, bytes that happen to be UTF-8 included, and an empty id is still a missing one."""
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = [uuid.UUID(int=(0xF0 << 120) + i).bytes for i in range(3)] + [b"u2" * 8]  # not UTF-8, then text
+    rows = [(0, "email"), (0, None), (1, "seo"), (2, "email"), (1, None), (3, "ads"), (3, None), (2, None)]
+    types = ["touch" if ch else "conversion" for _, ch in rows]
+    events = {"event_time": [f"2026-10-0{1 + i // 4}T1{i % 4}:00:00Z" for i in range(len(rows))],
+              "event_type": types, "channel": [ch for _, ch in rows],
+              "gmv": [None if ch else f"{10 + i}.5" for i, (_, ch) in enumerate(rows)],
+              "currency": [None if ch else "EUR" for _, ch in rows]}
+    as_bytes = pa.array([ids[u] for u, _ in rows], pa.binary(width) if width else pa.binary())
+    p = tmp_path / "bytes.parquet"
+    pq.write_table(pa.table({"user_id": as_bytes} | events), p)
+    as_text = tmp_path / "text.parquet"
+    pq.write_table(pa.table({"user_id": [ids[u].hex() for u, _ in rows]} | events), as_text)
+    table, report = load(p)
+    expected, _ = load(as_text)
+    assert report.rejects.is_empty() and table.path_labels() == expected.path_labels()
+    assert table.value.tolist() == expected.value.tolist() and table.stats["users"] == 4
+    if width is None:  # an empty id of bytes is a missing id, as an empty text one
+        empty = tmp_path / "empty.parquet"
+        pq.write_table(pa.table({"user_id": pa.array([b""] + [ids[u] for u, _ in rows[1:]])} | events), empty)
+        with pytest.raises(InputError, match="row 1, column 'user_id': missing user_id"):
+            load(empty)
 
 
 _CSV_PIECES = st.sampled_from([b"a", b"bc", b",", b",", b'"', b'""', b"\n", b"\n", b"\r\n", b"\r", b" ", b"\xc3\xa9",

@@ -79,7 +79,21 @@ def test_a_string_that_is_not_utf8_refuses_the_file_as_the_local_engine_does(sma
     assert f"(first in column {column!r}, row {first})" in out["spark"].output
 
 
-@pytest.mark.parametrize("column", ["channel", "user_id"])
+def test_a_user_id_of_bytes_reads_alike_on_both_engines(small, tmp_path):
+    """A binary user_id is an id of bytes (io.events.BINARY_USER_ID): bytes that are not UTF-8 are no
+    reject on either engine, and both read each id as the hex of its bytes (the same credits)."""
+    path, _ = poisoned(tmp_path, "user_id", as_binary=True)
+    outs = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"credits-{engine}.csv"
+        result = invoke("attribute", path, "--fx", SAMPLES / "fx.csv", "-q", "--engine", engine, "--format", "csv",
+                        "--out", out)
+        assert result.exit_code == 0, (engine, result.output)
+        outs[engine] = out.read_bytes()
+    assert outs["spark"] == outs["local"]
+
+
+@pytest.mark.parametrize("column", ["channel", "country"])
 def test_a_binary_value_that_is_not_utf8_is_the_same_reject(small, tmp_path, column):
     path, first = poisoned(tmp_path, column, as_binary=True)
     args = ["attribute", path, "--fx", SAMPLES / "fx.csv", "-q"]

@@ -759,8 +759,9 @@ _NARROW_FLOAT_WOULD_ROUND = {
 def _text_columns(lf: pl.LazyFrame, schema, source: str):
     """Contract columns as types the checks can read. Binary columns (Parquet/Arrow bytes) are decoded
     as UTF-8 where valid; a row whose bytes are not UTF-8 is a reject naming the column (its value
-    shown in hex). A nested column (list, struct) where text or a number is expected is refused, and
-    so is a time or an amount as a float narrower than 64 bits."""
+    shown in hex). A binary user id is an id of bytes, not text: every value is read as the lowercase
+    hex of its bytes (:data:`BINARY_USER_ID`). A nested column (list, struct) where text or a number is
+    expected is refused, and so is a time or an amount as a float narrower than 64 bits."""
 
     checks = []
     for name in EVENT_COLUMNS:
@@ -781,6 +782,9 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
             # and floats tell ids above 2^53 apart no more (ids read as they are written, never rounded)
             raise InputError(source, f"column 'user_id' holds {dtype}: expected text or an integer (cast the ids "
                                      "to text or an integer type in the export)", column=name)
+        if name == "user_id" and dtype == pl.Binary:  # an id of bytes (a UUID as 16 bytes): the hex of its bytes
+            lf = lf.with_columns(pl.col(name).bin.encode("hex"))
+            continue
         if dtype != pl.Binary and not _castable(dtype, pl.Utf8):
             raise InputError(source, f"column {name!r} holds {dtype}, which cannot be read as text or a number",
                              column=name)
@@ -793,6 +797,13 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
             lf = lf.with_columns(pl.col(raw).bin.encode("hex").alias(f"_hex_{name}"))
     return lf, lf.collect_schema(), checks
 
+
+BINARY_USER_ID = "hex"
+"""How a binary ``user_id`` column is read, on both engines (Spark's validation tasks run these
+checks on its rows, which Spark hands over as bytes): the lowercase hex of each value's bytes
+(a customer id stored as bytes, e.g. a UUID as Parquet's 16-byte FIXED_LEN_BYTE_ARRAY, as DuckDB writes
+its UUIDs). Equal bytes give equal ids and different bytes different ones, whether or not they are
+UTF-8 text; decoding them as text rejected every row of a UUID column as "not UTF-8 text"."""
 
 _A_VALUE = {pl.Duration: 1, pl.Time: 0, pl.Boolean: True}
 
