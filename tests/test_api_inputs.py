@@ -269,6 +269,19 @@ def test_arrow_columns_polars_cannot_take_are_refused_naming_them(tmp_path):
         writer.write_table(table)
     with pytest.raises(InputError, match="column 'event_type' holds Arrow run_end_encoded"):
         sa.attribute(path, model="last")
+    # an interval or a decimal of negative scale, even in a column the run does not use: a bare ComputeError
+    # from the API; from an IPC file Polars' hint about an environment variable, or a footer error
+    from decimal import Decimal
+
+    for extra, kind in ((pa.array([(1, 1, 1)] * 2, pa.month_day_nano_interval()), "month_day_nano_interval"),
+                        (pa.array([Decimal("1E+3")] * 2, pa.decimal128(5, -2)), "decimal128")):
+        table = pa.table(base | {"extra": extra})
+        with pytest.raises(InputError, match=f"column 'extra' holds Arrow {kind}"):
+            sa.attribute(table, model="last")
+        with ipc.new_file(str(path), table.schema) as writer:
+            writer.write_table(table)
+        with pytest.raises(InputError, match=f"column 'extra' holds Arrow {kind}"):
+            sa.attribute(path, model="last")
 
 
 def test_decimals_wider_than_38_digits_are_refused_naming_the_column(tmp_path):

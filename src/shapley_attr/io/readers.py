@@ -534,15 +534,20 @@ def check_arrow_file(path: Path, name: str) -> None:
 
 
 def refuse_unreadable_types(schema, name: str) -> None:
-    """Arrow columns Polars cannot take (a union, run-end encoding), refused naming the column: Polars
-    raised a bare ComputeError from the API and printed a panic before the CLI's error."""
+    """Arrow columns Polars cannot take (a union, run-end encoding, an interval, a decimal of negative
+    scale or of 256 bits), refused naming the column: Polars raised a bare ComputeError from the API,
+    printed a panic before the CLI's error or failed reading the file's footer."""
     import pyarrow as pa
 
     ree = getattr(pa.types, "is_run_end_encoded", lambda t: False)
     for field in schema:
-        if pa.types.is_union(field.type) or ree(field.type):
+        # a decimal of negative scale and an interval: Polars' ComputeError from the API, a footer error or
+        # Polars' own hint about an environment variable from an IPC file, whichever column holds them
+        if (pa.types.is_union(field.type) or ree(field.type) or pa.types.is_interval(field.type)
+                or (pa.types.is_decimal(field.type) and field.type.scale < 0)):
             raise InputError(name, f"column {field.name!r} holds Arrow {field.type}, which cannot be read: expected "
-                                   "text, a number or a timestamp (decode it in the export)", column=field.name)
+                                   "text, a number or a timestamp (decode, cast or drop it in the export)",
+                             column=field.name)
         if pa.types.is_decimal256(field.type):  # Polars panicked converting it ("Int256"), whatever its precision
             raise InputError(name, f"column {field.name!r} holds Arrow {field.type}, a 256-bit decimal, which cannot be "
                                    f"read: {_WIDE_DECIMAL_EXPECTED}", column=field.name)
