@@ -345,6 +345,40 @@ def test_a_decimal_wider_than_38_digits_is_exit_2_naming_it(spark, tmp_path):
     assert result.exit_code == 2 and "more than 38 digits" in result.output, result.output
 
 
+def test_parquet_types_spark_cannot_load_are_exit_2_naming_the_column(spark, tmp_path):
+    """A TIME or a UUID column fails Spark's planning of the whole file (an internal error, exit 1); a
+    duration in a contract column was read by Spark as plain integers (epoch times in 1970, exit 0)
+    where the local engine refuses it: now exit 2 naming the column, the duration with the local
+    engine's own message, and a directory's files by Spark's condition."""
+    import datetime as dt
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = {"user_id": ["u1", "u1"], "event_time": ["2026-10-01T10:00:00Z", "2026-10-01T11:00:00Z"],
+            "event_type": ["touch", "conversion"], "channel": ["email", None], "gmv": [None, "10.5"],
+            "currency": [None, "EUR"]}
+    cases = {"extra": pa.array([dt.time(10), dt.time(11)], pa.time64("us"))}
+    if hasattr(pa, "uuid"):  # pyarrow 18 and later write Parquet's UUID type
+        cases["user_id"] = pa.ExtensionArray.from_storage(pa.uuid(), pa.array([uuid.uuid4().bytes] * 2,
+                                                                                 pa.binary(16)))
+    for column, values in cases.items():
+        path = tmp_path / f"{column}.parquet"
+        pq.write_table(pa.table(base | {column: values}), path)
+        result = invoke("attribute", path, "--model", "last", "--engine", "spark")
+        assert result.exit_code == 2 and f"{path}, column {column!r}" in result.output, result.output
+        folder = tmp_path / f"dir_{column}"
+        folder.mkdir()
+        shutil.copy(path, folder / "part-0.parquet")
+        result = invoke("attribute", folder, "--model", "last", "--engine", "spark", "--input-format", "parquet")
+        assert result.exit_code == 2 and "a type Spark cannot read" in result.output, result.output
+    path = tmp_path / "duration.parquet"
+    pq.write_table(pa.table(base | {"event_time": pa.array([1, 2], pa.duration("s"))}), path)
+    local, remote = (invoke("attribute", path, "--model", "last", *engine) for engine in ([], ["--engine", "spark"]))
+    assert local.exit_code == remote.exit_code == 2 and remote.output == local.output, remote.output
+
+
 def test_missing_fx_rate_is_the_same_error(spark, tmp_path):
     fx = tmp_path / "fx.csv"
     fx.write_text("".join(line for line in (SAMPLES / "fx.csv").read_text().splitlines(keepends=True)

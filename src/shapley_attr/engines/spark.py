@@ -378,6 +378,9 @@ def spark_errors(name: str, watchdog: Watchdog | None = None):
     except AnalysisException as exc:
         if getattr(exc, "getCondition", lambda: None)() == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(exc):
             raise InputError(name, "file not found") from None
+        if any(code in str(exc) for code in UNREADABLE_TYPE_CONDITIONS):  # files _check_parquet_footer did not see
+            raise InputError(name, f"a column of a type Spark cannot read: {SPARK_TYPE_HINT} "
+                                   f"({spark_message(exc, 300)})") from None
         raise SparkJobFailed(f"Spark could not plan the job on {name}: {spark_message(exc)}") from exc
     except (PySparkException, _py4j_error()) as exc:
         if watchdog is not None and watchdog.fired:
@@ -448,7 +451,7 @@ def read_source(spark, source, mapping):
                                    "(e.g. polars.read_ipc(path).write_parquet(...)), or use --engine local")
         if fmt == "parquet":
             if local and path.is_file():
-                _check_parquet_footer(path, name)
+                _check_parquet_footer(path, name, mapping)
             df = spark.read.parquet(text)
             df = df.select("*", F.col("_metadata.row_index").alias(tasks.ROW_INDEX),
                            F.col("_metadata.file_path").alias("__file"))
@@ -498,8 +501,12 @@ def _directory_format(path: Path) -> str | None:
     return None
 
 
-def _check_parquet_footer(path: Path, name: str) -> None:
-    """A Parquet file whose footer cannot be read is bad input (exit 2), as with the local engine."""
+def _check_parquet_footer(path: Path, name: str, mapping) -> None:
+    """A Parquet file whose footer cannot be read is bad input (exit 2), as with the local engine; so
+    is one with a column Spark cannot load at all, used or not (a decimal of more than 38 digits, a
+    TIME, a UUID), named, and a contract column (after ``--col``) holding a duration, which Spark reads
+    as plain integers (epoch times in 1970) where the local engine refuses it with this message."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -507,14 +514,29 @@ def _check_parquet_footer(path: Path, name: str) -> None:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
         raise InputError(name, f"cannot be read as parquet: {str(exc).splitlines()[0] if str(exc) else exc}"
                          ) from None
+    mapped = {source: contract for contract, source in mapping.rename}
     for field in schema:  # Spark fails the whole read on such a column, read or not
         precision = getattr(field.type, "precision", None)
         if precision is not None and precision > SPARK_DECIMAL_DIGITS:
             raise InputError(name, f"column {field.name!r} holds a decimal of {precision} digits, which Spark cannot "
                                    f"read (at most {SPARK_DECIMAL_DIGITS}), even where the engine would not use it: "
                                    f"{WIDE_DECIMAL_HINT}", column=field.name)
+        if pa.types.is_time(field.type) or getattr(field.type, "extension_name", None) == "arrow.uuid":
+            raise InputError(name, f"column {field.name!r} holds {field.type}, which Spark cannot read, even where "
+                                   f"the engine would not use it: {SPARK_TYPE_HINT}", column=field.name)
+        contract = mapped.get(field.name, None if field.name in mapped.values() else field.name)
+        if pa.types.is_duration(field.type) and contract in EVENT_COLUMNS:
+            dtype = pl.from_arrow(pa.schema([field]).empty_table()).schema[field.name]
+            raise InputError(name, f"column {contract!r} holds {dtype}, which cannot be read as text or a number",
+                             column=contract)
 
 
+SPARK_TYPE_HINT = ("cast it in the export (a UUID to text, a time of day to text or a timestamp), or drop it; "
+                   "--engine local reads a UUID user_id as the hex of its bytes and reads past a column it does not use")
+
+
+UNREADABLE_TYPE_CONDITIONS = ("UNSUPPORTED_TIME_TYPE", "PARQUET_TYPE_ILLEGAL")
+"""Spark's planning errors for a Parquet column it cannot load (a TIME, a UUID)."""
 SPARK_DECIMAL_DIGITS = 38
 """Spark's widest DecimalType: a Parquet file with a wider decimal column (BigQuery's BIGNUMERIC,
 DECIMAL(76, 38)) fails to load whole (DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)."""
