@@ -144,3 +144,19 @@ def test_a_paths_parquet_whose_text_is_not_utf8_is_refused_not_an_internal_error
     res = CliRunner().invoke(cli, ["attribute", str(path), "--model", "linear"])
     assert res.exit_code == 2, res.output
     assert f"error: {path}: cannot be read (corrupt or truncated data?): " in res.output
+
+
+def test_a_path_as_a_fixed_size_list_of_labels_is_read_as_a_list(tmp_path):
+    """A path stored as Arrow's fixed_size_list of labels (Polars' Array) was refused ("holds
+    Array(String, shape=(2,))") where a list of labels is read and Spark reads that file as a list:
+    now read as the same list, the same credits as the path joined as text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    counts = {"total_conversions": [1, 2, 0], "total_conversion_value": [10.5, 3.0, 0.0], "total_null": [0, 1, 4]}
+    fixed, text = tmp_path / "fixed.parquet", tmp_path / "text.parquet"
+    pq.write_table(pa.table({"path": pa.array([["a", "b"], ["b", "c"], ["a", "a"]], pa.list_(pa.string(), 2))}
+                            | counts), fixed)
+    pq.write_table(pa.table({"path": ["a > b", "b > c", "a > a"]} | counts), text)
+    for model in ("last", "linear"):
+        assert sa.attribute(fixed, model=model).equals(sa.attribute(text, model=model))

@@ -60,6 +60,9 @@ def _path_text(schema, source: str, sep: str) -> pl.Expr:
     dtype = schema["path"]
     if dtype in (pl.Utf8, pl.Categorical) or isinstance(dtype, pl.Enum):
         return pl.col("path").cast(pl.Utf8)
+    if isinstance(dtype, pl.Array) and (dtype.inner in (pl.Utf8, pl.Categorical) or isinstance(dtype.inner, pl.Enum)):
+        # a list of a fixed number of labels (Arrow's fixed_size_list; Spark reads it as a list)
+        return pl.col("path").cast(pl.List(dtype.inner)).list.eval(pl.element().cast(pl.Utf8)).list.join(sep)
     if isinstance(dtype, pl.List) and (dtype.inner in (pl.Utf8, pl.Categorical) or isinstance(dtype.inner, pl.Enum)):
         return pl.col("path").list.eval(pl.element().cast(pl.Utf8)).list.join(sep)
     raise InputError(source, f"column 'path' holds {dtype}: expected text (channels joined by {sep!r}) or a list "
