@@ -45,6 +45,7 @@ import polars as pl
 from ..errors import UNREADABLE, InputError, UsageError
 from ..frames import (VALUE_UNITS, PathTable, canonical_order, check_exact_total, drop_unused_channels,
                       take_paths)
+from ..io.readers import MAX_DECIMAL_DIGITS
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from ..schema import DIRECT, EVENT_COLUMNS
 from . import FxRates, LoadedInput
@@ -537,9 +538,10 @@ SPARK_TYPE_HINT = ("cast it in the export (a UUID to text, a time of day to text
 
 UNREADABLE_TYPE_CONDITIONS = ("UNSUPPORTED_TIME_TYPE", "PARQUET_TYPE_ILLEGAL")
 """Spark's planning errors for a Parquet column it cannot load (a TIME, a UUID)."""
-SPARK_DECIMAL_DIGITS = 38
-"""Spark's widest DecimalType: a Parquet file with a wider decimal column (BigQuery's BIGNUMERIC,
-DECIMAL(76, 38)) fails to load whole (DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)."""
+SPARK_DECIMAL_DIGITS = MAX_DECIMAL_DIGITS
+"""Spark's widest DecimalType, Polars' too (``io.readers.MAX_DECIMAL_DIGITS``): a Parquet file with a
+wider decimal column (BigQuery's BIGNUMERIC, DECIMAL(76, 38)) fails to load whole on Spark
+(DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)."""
 WIDE_DECIMAL_HINT = ("cast it in the export to a decimal of at most 38 digits, a double or text (BigQuery: "
                      "BIGNUMERIC to NUMERIC or STRING), or drop it; --engine local reads past a column it does not use")
 
