@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import html as htmllib
+import io
 import json
 import re
 import shutil
@@ -372,19 +373,61 @@ def test_browser_loads_report_offline_with_no_error_and_no_request(browser, repo
         loaded.close()
 
 
-def test_browser_print_fits_a4(browser, report_file):
-    loaded = _browser.open_file(browser, report_file, width=718)  # A4 minus the page margins, in CSS px
+def _printed_a4(browser, report: Path, check):
+    """``check(page)`` on ``report`` laid out for print at A4's width less the page margins (718 CSS px)."""
+    loaded = _browser.open_file(browser, report, width=718)
     try:
-        page = loaded.page
-        page.emulate_media(media="print")
-        overflow = page.evaluate("""[...document.querySelectorAll('table, .chart svg')]
-            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-            .map(e => e.id || e.tagName)""")
-        assert overflow == []
-        pdf = page.pdf(format="A4", print_background=True)
-        assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3
+        loaded.page.emulate_media(media="print")
+        return check(loaded.page)
     finally:
         loaded.close()
+
+
+def _overflowing(page) -> list[str]:
+    """The tables and charts that run past the printed page's right edge."""
+    return page.evaluate("""[...document.querySelectorAll('table, .chart svg')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .map(e => e.id || e.tagName)""")
+
+
+def test_browser_print_fits_a4(browser, report_file):
+    assert _printed_a4(browser, report_file, _overflowing) == []
+    pdf = _printed_a4(browser, report_file, lambda page: page.pdf(format="A4", print_background=True))
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3
+
+
+def test_browser_print_fits_a4_with_long_partner_ids_and_large_amounts(browser, tmp_path):
+    """The payouts and rates tables ran off the printed page (cut in a PDF) with a 34-character partner
+    id (854 px at A4's 718) or a JPY partner's amounts of ten digits (790 px): a long id now breaks
+    where it must, intervals and badges wrap at their spaces, wide tables print a point smaller. An
+    id or an amount of a usual run keeps its line."""
+    def edited(name: str, change) -> Path:
+        run_dir = copy_run(FULL, tmp_path, name)
+        path = run_dir / "payouts.csv"
+        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        for row in rows:
+            change(row)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(out.getvalue())
+        edit_manifest(run_dir, lambda m: m.pop("output_sha256", None))
+        return build_report(run_dir)
+
+    amounts = ("attributed_gmv", "compensation", "referral_commission", "rebate", "coop", "total_payable")
+    long_ids = edited("long_ids", lambda r: r.update(partner_id=r["partner_id"] + "_LONGIDENTIFIERWITHOUTSPACES"))
+    large = edited("large", lambda r: r.update(dict.fromkeys(amounts, "1234567890")) if r["currency"] == "JPY" else None)
+    for report in (long_ids, large):
+        assert _printed_a4(browser, report, _overflowing) == [], report.parent.name
+
+    def wrapped(page) -> list[str]:  # cells of the usual run laid out on more than one line
+        return page.evaluate("""[...document.querySelectorAll('table.wide tbody th.mono, table.wide tbody td.num')]
+            .filter(c => c.querySelector('.sub') === null)
+            .filter(c => { const r = document.createRange(); r.selectNodeContents(c);
+                           return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })
+            .map(c => c.textContent)""")
+    assert _printed_a4(browser, build_report(copy_run(FULL, tmp_path, "usual")), wrapped) == []
 
 
 def test_amounts_written_as_floats_or_short_are_shown_with_the_currency_digits(tmp_path):
