@@ -457,3 +457,21 @@ def test_charts_show_the_largest_channels_and_the_table_all(tmp_path):
     credits = section(render_report(run_dir).decode(), "credits")
     assert "The chart shows the 40 largest of 60 channels; the table lists all." in text_of(credits)
     assert len(re.findall(r'<th scope="row"><span class="swatch own"></span>ch\d\d</th>', credits)) == 60
+
+
+def test_browser_shows_a_channel_labels_line_break_and_double_space(browser, tmp_path):
+    """A channel label holding a line break or two spaces is a label of its own (the CSV outputs keep it
+    so), but the report's tables showed it as one space: 'affi\\nliate' read as 'affi liate', 'e  mail'
+    as 'e mail', like two other channels. The label cells keep their white space now."""
+    run_dir = copy_run(FULL, tmp_path)
+    for name in ("attribution.csv", "models.csv"):
+        path = run_dir / name
+        path.write_text(path.read_text().replace(",affiliate,", ',"affi\nliate",').replace(",email,", ",e  mail,"))
+    edit_manifest(run_dir, lambda m: m.pop("output_sha256", None))
+    loaded = _browser.open_file(browser, build_report(run_dir))
+    try:
+        shown = loaded.page.evaluate("[...document.querySelectorAll('#credits th.label, #models th.label')]"
+                                     ".map(t => t.innerText)")
+    finally:
+        loaded.close()
+    assert shown.count("affi\nliate") == 2 and shown.count("e  mail") == 2, shown
