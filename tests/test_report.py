@@ -154,7 +154,7 @@ def test_credits_chart_and_table_with_both_intervals(full_html):
     assert "Monte Carlo 95% CI (GMV)" in body and "Bootstrap 95% (GMV)" in body
     assert "paid_search 23.76 2,961.80 24.6% 2,924.03 – 2,999.57 1,701.46 – 4,424.46" in body
     assert "Total 129.00 12,036.83 100.0%" in body
-    rows = re.findall(r'<th scope="row"><span class="swatch \w+"></span>([^<]+)</th>', credits)
+    rows = re.findall(r'<th scope="row" class="label"><span class="swatch \w+"></span>([^<]+)</th>', credits)
     assert rows[0] == "paid_search" and rows[-1] == "(direct)"  # largest credit first, as in the chart
 
 
@@ -456,7 +456,7 @@ def test_charts_show_the_largest_channels_and_the_table_all(tmp_path):
     (run_dir / "attribution.csv").write_text("\n".join(rows) + "\n")
     credits = section(render_report(run_dir).decode(), "credits")
     assert "The chart shows the 40 largest of 60 channels; the table lists all." in text_of(credits)
-    assert len(re.findall(r'<th scope="row"><span class="swatch own"></span>ch\d\d</th>', credits)) == 60
+    assert len(re.findall(r'<th scope="row" class="label"><span class="swatch own"></span>ch\d\d</th>', credits)) == 60
 
 
 def test_browser_shows_a_channel_labels_line_break_and_double_space(browser, tmp_path):
