@@ -515,7 +515,6 @@ def _check_parquet_footer(path: Path, name: str, mapping) -> None:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
         raise InputError(name, f"cannot be read as parquet: {str(exc).splitlines()[0] if str(exc) else exc}"
                          ) from None
-    mapped = {source: contract for contract, source in mapping.rename}
     for field in schema:  # Spark fails the whole read on such a column, read or not
         precision = getattr(field.type, "precision", None)
         if precision is not None and precision > SPARK_DECIMAL_DIGITS:
@@ -525,11 +524,17 @@ def _check_parquet_footer(path: Path, name: str, mapping) -> None:
         if pa.types.is_time(field.type) or getattr(field.type, "extension_name", None) == "arrow.uuid":
             raise InputError(name, f"column {field.name!r} holds {field.type}, which Spark cannot read, even where "
                                    f"the engine would not use it: {SPARK_TYPE_HINT}", column=field.name)
-        contract = mapped.get(field.name, None if field.name in mapped.values() else field.name)
-        if pa.types.is_duration(field.type) and contract in EVENT_COLUMNS:
-            dtype = pl.from_arrow(pa.schema([field]).empty_table()).schema[field.name]
-            raise InputError(name, f"column {contract!r} holds {dtype}, which cannot be read as text or a number",
-                             column=contract)
+    durations = [field for field in schema if pa.types.is_duration(field.type)]
+    if durations:  # their names after --col, as the local engine reads them (io.readers.rename_plan)
+        from ..io.events import unreadable_type
+        from ..io.readers import rename_plan
+
+        renames, clashing = rename_plan(schema.names, mapping, name)
+        for field in durations:
+            contract = renames.get(field.name, field.name)
+            if field.name not in clashing and contract in EVENT_COLUMNS:
+                dtype = pl.from_arrow(pa.schema([field]).empty_table()).schema[field.name]  # as Polars reads it
+                raise unreadable_type(name, contract, dtype)
 
 
 SPARK_TYPE_HINT = ("cast it in the export (a UUID to text, a time of day to text or a timestamp), or drop it; "

@@ -786,8 +786,7 @@ def _text_columns(lf: pl.LazyFrame, schema, source: str):
             lf = lf.with_columns(pl.col(name).bin.encode("hex"))
             continue
         if dtype != pl.Binary and not _castable(dtype, pl.Utf8):
-            raise InputError(source, f"column {name!r} holds {dtype}, which cannot be read as text or a number",
-                             column=name)
+            raise unreadable_type(source, name, dtype)
         if dtype == pl.Binary:
             raw = f"_bytes_{name}"
             lf = lf.with_columns(pl.col(name).alias(raw), pl.col(name).map_batches(_utf8_or_null, return_dtype=pl.Utf8)
@@ -804,6 +803,12 @@ checks on its rows, which Spark hands over as bytes): the lowercase hex of each 
 (a customer id stored as bytes, e.g. a UUID as Parquet's 16-byte FIXED_LEN_BYTE_ARRAY, as DuckDB writes
 its UUIDs). Equal bytes give equal ids and different bytes different ones, whether or not they are
 UTF-8 text; decoding them as text rejected every row of a UUID column as "not UTF-8 text"."""
+
+def unreadable_type(source: str, name: str, dtype) -> InputError:
+    """The error for a contract column of a type that is neither text nor a number (a duration, ...):
+    :func:`_text_columns`' own, and the Spark engine's for a column Spark would read otherwise."""
+    return InputError(source, f"column {name!r} holds {dtype}, which cannot be read as text or a number", column=name)
+
 
 _A_VALUE = {pl.Duration: 1, pl.Time: 0, pl.Boolean: True}
 
