@@ -310,6 +310,22 @@ def test_parquet_directory_rows_numbered_across_files_in_path_order(spark, tmp_p
     assert_same_table(local, remote)
     assert local.rejects.drop("source").equals(remote.rejects.drop("source"))
     assert set(remote.rejects["source"]) == {str(parts)}
+    local_parts = load(build_config("attribute", {"strict": False}), str(parts), fx)  # the local engine reads them too
+    assert_same_table(local_parts, remote)
+    assert local_parts.rejects.equals(remote.rejects)
+
+
+def test_parts_that_disagree_are_the_same_error_on_both_engines(spark, tmp_path):
+    """Spark read a part without the first part's column as nulls (its gmv: conversions rejected or
+    valued 0); both engines refuse the export naming the part and the column."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame = bad_export()
+    frame.slice(0, 60).write_parquet(parts / "part-00000.parquet")
+    frame.slice(60).drop("gmv").write_parquet(parts / "part-00001.parquet")
+    local, remote = (invoke("attribute", parts, "--currency", "EUR", *engine) for engine in ([], ["--engine", "spark"]))
+    assert local.exit_code == remote.exit_code == 2 and remote.output == local.output
+    assert f"{parts / 'part-00001.parquet'}, column 'gmv': column 'gmv' of part" in remote.output, remote.output
 
 
 def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
@@ -325,7 +341,7 @@ def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
 def test_a_decimal_wider_than_38_digits_is_exit_2_naming_it(spark, tmp_path):
     """Spark cannot load a Parquet file with a decimal of more than 38 digits in any column (BigQuery's
     BIGNUMERIC), used or not: it was an internal error (exit 1). A file is refused naming the column
-    (from its footer); a directory, whose files Spark reads, naming the file and the reason."""
+    (from its footer); a directory by its first part (every part has its columns: io.readers.parquet_parts)."""
     from decimal import Decimal
 
     import pyarrow as pa
@@ -342,14 +358,14 @@ def test_a_decimal_wider_than_38_digits_is_exit_2_naming_it(spark, tmp_path):
     folder.mkdir()
     shutil.copy(path, folder / "part-0.parquet")
     result = invoke("attribute", folder, "--model", "last", "--engine", "spark", "--input-format", "parquet")
-    assert result.exit_code == 2 and "more than 38 digits" in result.output, result.output
+    assert result.exit_code == 2 and f"{folder / 'part-0.parquet'}, column 'bignum'" in result.output, result.output
 
 
 def test_parquet_types_spark_cannot_load_are_exit_2_naming_the_column(spark, tmp_path):
     """A TIME or a UUID column fails Spark's planning of the whole file (an internal error, exit 1); a
     duration in a contract column was read by Spark as plain integers (epoch times in 1970, exit 0)
     where the local engine refuses it: now exit 2 naming the column, the duration with the local
-    engine's own message, and a directory's files by Spark's condition."""
+    engine's own message, and a directory by its first part's footer."""
     import datetime as dt
     import uuid
 
@@ -372,7 +388,8 @@ def test_parquet_types_spark_cannot_load_are_exit_2_naming_the_column(spark, tmp
         folder.mkdir()
         shutil.copy(path, folder / "part-0.parquet")
         result = invoke("attribute", folder, "--model", "last", "--engine", "spark", "--input-format", "parquet")
-        assert result.exit_code == 2 and "a type Spark cannot read" in result.output, result.output
+        assert result.exit_code == 2 and f"{folder / 'part-0.parquet'}, column {column!r}" in result.output, \
+            result.output
     path = tmp_path / "duration.parquet"
     pq.write_table(pa.table(base | {"event_time": pa.array([1, 2], pa.duration("s"))}), path)
     local, remote = (invoke("attribute", path, "--model", "last", *engine) for engine in ([], ["--engine", "spark"]))
@@ -622,7 +639,7 @@ def test_a_directory_or_a_url_reaches_the_engine(tmp_path):
     s3a://bucket/x as the local file s3a:/bucket/x (file not found, after starting Spark)."""
     (tmp_path / "parts").mkdir()
     res = CliRunner().invoke(cli, ["attribute", str(tmp_path / "parts")])
-    assert res.exit_code == 2 and "is a directory, expected a file" in res.output, res.output
+    assert res.exit_code == 2 and "directory holds no data files" in res.output, res.output
     res = CliRunner().invoke(cli, ["attribute", "s3a://bucket/events/"])
     assert res.exit_code == 2 and "s3a://bucket/events/: a URL is read by the Spark engine" in res.output, res.output
 

@@ -27,10 +27,30 @@ class Issue:
         where = f"{self.source}"
         if self.row:
             where += f", row {self.row}"
+            part = part_row(self.source, self.row)
+            if part is not None:
+                where += f" ({part[0]}, row {part[1]})"
         if self.column:
             where += f", column {self.column!r}"
         shown = f" (got {self.value!r})" if self.value != "" else ""
         return f"{where}: {self.reason}{shown}"
+
+
+PARTS: dict[str, tuple[list[str], list[int]]] = {}
+"""The directory inputs read in this process (``io.readers``' directory of Parquet parts): its name ->
+(its parts in path order, the rows before each)."""
+
+
+def part_row(source: str, row: int) -> tuple[str, int] | None:
+    """For a row of a directory input (rows numbered across its parts), the part and its row there."""
+    parts = PARTS.get(source)
+    if parts is None or row <= 0:
+        return None
+    import bisect
+
+    files, offsets = parts
+    k = bisect.bisect_left(offsets, row) - 1  # the last part with fewer rows before it than ``row``
+    return files[k], row - offsets[k]
 
 
 MORE_SHOWN = 20

@@ -9,12 +9,29 @@ from pathlib import Path
 BLOCK = 1 << 20
 
 
-def file_digest(path: Path) -> dict:
+def file_digest(path) -> dict:
+    """An input's path, size and SHA-256. A directory export (Parquet parts, read as
+    ``io.readers.data_files`` lists them) is hashed as the text ``<sha256>  <relative path>`` of each
+    part, one line each in that order (what ``sha256sum`` prints), its size the parts' sum; a URL (read
+    by the Spark engine, not on this machine) is recorded without a hash."""
+    text = str(path)
+    if "://" in text:
+        return {"path": text, "size": None, "sha256": None, "not_hashed": "a URL: not a file on this machine"}
+    path = Path(path)
+    if path.is_dir():
+        from .io.readers import data_files
+
+        listing, size = hashlib.sha256(), 0
+        for part in data_files(path):
+            digest = file_digest(part)
+            listing.update(f"{digest['sha256']}  {part.relative_to(path).as_posix()}\n".encode())
+            size += digest["size"]
+        return {"path": text, "size": size, "sha256": listing.hexdigest()}
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(BLOCK):
             h.update(chunk)
-    return {"path": str(path), "size": path.stat().st_size, "sha256": h.hexdigest()}
+    return {"path": text, "size": path.stat().st_size, "sha256": h.hexdigest()}
 
 
 def altered_outputs(run_dir: Path, manifest: dict, names) -> list[str]:

@@ -6,6 +6,7 @@ with a :class:`~shapley_attr.config.RunConfig`; values move between the stages a
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -197,8 +198,9 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
 
     prog = progress or current()
     t0 = time.perf_counter()
-    paths = {k: Path(getattr(config, k)) for k in ("events", "partners", "sales", "fx", "coop")}
+    paths = {k: Path(getattr(config, k)) for k in ("partners", "sales", "fx", "coop")}
     paths |= {k: Path(getattr(config, k)) for k in ("spend", "map", "prices") if getattr(config, k)}
+    events = os.fspath(config.events)  # not a Path: pathlib reads s3a://bucket/x as s3a:/bucket/x
     with active(prog):
         with prog.stage("finance inputs"):
             issues: list = []  # of every finance and programme input: one error lists them all
@@ -209,9 +211,9 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
             raise_issues(issues)
             finance = programme.finance
         with prog.stage("read, validate and cut journeys"):
-            loaded = load(config, str(paths["events"]), fx)
+            loaded = load(config, events, fx)
         with prog.stage("input digests"):
-            digests = {k: file_digest(p) for k, p in paths.items()}
+            digests = {"events": file_digest(events)} | {k: file_digest(p) for k, p in paths.items()}
     return Prepared(config, finance, fx, digests, loaded, time.perf_counter() - t0, programme.inputs)
 
 

@@ -419,7 +419,7 @@ def read_source(spark, source, mapping):
     """
     from pyspark.sql import DataFrame, functions as F
 
-    from ..io.readers import _BY_SUFFIX, check_csv_bytes, guess_delimiter, in_memory_frame
+    from ..io.readers import _BY_SUFFIX, check_csv_bytes, guess_delimiter, in_memory_frame, parquet_parts
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -453,6 +453,9 @@ def read_source(spark, source, mapping):
         if fmt == "parquet":
             if local and path.is_file():
                 _check_parquet_footer(path, name, mapping)
+            elif local and path.is_dir():  # the local engine's checks of the parts (one schema for all)
+                first = parquet_parts(path, mapping)[0]  # every part has its columns and types
+                _check_parquet_footer(first, str(first), mapping)
             df = spark.read.parquet(text)
             df = df.select("*", F.col("_metadata.row_index").alias(tasks.ROW_INDEX),
                            F.col("_metadata.file_path").alias("__file"))

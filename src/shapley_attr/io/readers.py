@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from ..config import ColumnMapping, ConfigError
-from ..errors import InputError, InputKindError, UsageError
+from ..errors import PARTS, InputError, InputKindError, UsageError
 from ..schema import EVENT_COLUMNS, PATH_COLUMNS
 
 ROW = "__row"
@@ -371,7 +371,7 @@ def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(os.fspath(source))
-    return (mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())) == "csv"
+    return (mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())) == "csv" and not path.is_dir()
 
 
 def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[dict[str, str], list[str]]:
@@ -401,7 +401,7 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
     except OSError as exc:  # a name too long, a loop of links, no permission on a directory on the way
         raise InputError(name, f"cannot be opened: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(name, "is a directory, expected a file")
+        return _scan_parts(path, mapping)
     fmt = mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
         raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet, .csv or .arrow "
@@ -446,6 +446,92 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
                                    f"{IGNORE_TIME_ZONE}=1") from None
         raise InputError(name, f"cannot be read as {fmt} (the reader failed: {_first_line(exc)})") from None
     return lf, name
+
+
+def data_files(directory: Path) -> list[Path]:
+    """The data files of a directory export, in the order their rows are numbered: every regular file
+    below it whose path (relative to it) has no part starting with ``_`` or ``.`` (``_SUCCESS``,
+    ``_delta_log``, ``.part-0.crc``: what Spark and Hadoop skip), sorted by that path."""
+    found = []
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        found += [Path(root) / f for f in files if not f.startswith(("_", "."))]
+    return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(directory).as_posix())
+
+
+def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
+    """A directory of Parquet parts (a Spark, Hive or warehouse export) as one input named by the
+    directory (:func:`parquet_parts`); ``key=value`` directories are Hive partitions, whose values
+    become columns, as Spark reads them."""
+    name = str(directory)
+    files = parquet_parts(directory, mapping)
+    hive = any("=" in part for f in files for part in f.relative_to(directory).parts[:-1])
+    try:
+        lf = pl.scan_parquet(files, hive_partitioning=hive or None)
+        lf.collect_schema()
+    except Exception as exc:
+        raise InputError(name, f"cannot be read as parquet: {_first_line(exc)}") from None
+    return lf, name
+
+
+def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
+    """The parts of a directory export (:func:`data_files`), checked: each a Parquet file with the
+    first part's columns and types, else an InputError naming the part and the column (Polars stopped
+    on the first mismatch without naming the file; Spark read a missing column as null). Rows are
+    numbered 1, 2, ... across the parts in this order, by both engines; an error's message also gives
+    the part and its own row (:func:`errors.part_row`, from the parts' row counts recorded here)."""
+    import pyarrow.parquet as pq
+
+    name = str(directory)
+    files = data_files(directory)
+    if not files:
+        raise InputError(name, "directory holds no data files (names starting with _ or . are skipped): expected "
+                               "the Parquet parts of an export")
+    for f in files:
+        fmt = mapping.input_format or _BY_SUFFIX.get(f.suffix.lower()) or _magic_format(f)
+        if fmt != "parquet":
+            kind = f"{fmt} file" if fmt else f"file of unknown type {f.suffix!r}"
+            raise InputError(str(f), f"a {kind} in the directory export {name}: a directory export is read as "
+                                     "Parquet parts (CSV: one file, or --engine spark)")
+    first, rows, offsets = None, 0, []
+    for f in files:
+        try:
+            meta = pq.read_metadata(f)
+            schema = pl.read_parquet_schema(f)
+        except Exception as exc:  # pyarrow and Polars raise several types for an unreadable footer
+            raise InputError(str(f), f"cannot be read as parquet: {_first_line(exc)}") from None
+        if first is None:
+            first = (f, schema)
+        else:
+            _same_columns(first, f, schema)
+        offsets.append(rows)
+        rows += meta.num_rows
+    PARTS[name] = ([str(f) for f in files], offsets)
+    return files
+
+
+def _same_columns(first: tuple[Path, dict], path: Path, schema) -> None:
+    f0, s0 = first
+    for col, dtype in s0.items():
+        if col not in schema:
+            raise InputError(str(path), f"column {col!r} of part {f0} is missing here: the parts of one export must "
+                                        "have the same columns", column=col)
+        if schema[col] != dtype:
+            raise InputError(str(path), f"column {col!r} is {schema[col]} here, {dtype} in part {f0}: the parts of "
+                                        "one export must have the same column types", column=col)
+    extra = [c for c in schema if c not in s0]
+    if extra:
+        raise InputError(str(path), f"column {extra[0]!r} is not in part {f0}: the parts of one export must have "
+                                    "the same columns", column=extra[0])
+
+
+def _magic_format(path: Path) -> str | None:
+    """``parquet`` for a file without a known suffix that starts with Parquet's magic bytes."""
+    try:
+        with open(path, "rb") as fh:
+            return "parquet" if fh.read(4) == b"PAR1" else None
+    except OSError:
+        return None
 
 
 _LINE_ROW = "__line_row"

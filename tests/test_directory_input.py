@@ -1,0 +1,165 @@
+"""A directory export (Parquet parts, as Spark, Hive and warehouse unloads write them) read by the local
+engine as one input: the parts in path order, rows numbered across them, errors naming the part."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from shapley_attr.errors import InputError
+from shapley_attr.manifest import file_digest
+
+from .helpers import load
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+CUTS = [(0, 1000), (1000, 0), (1000, 2500), (3500, 10_000)]  # an empty part among them
+
+
+def split(frame: pl.DataFrame, directory: Path, cuts=CUTS, names=None) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (a, n) in enumerate(cuts):
+        path = directory / (names[i] if names else f"part-{i:05d}.parquet")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.slice(a, n).write_parquet(path, row_group_size=333)
+        paths.append(path)
+    return paths
+
+
+def with_bad_rows(frame: pl.DataFrame, rows: dict[int, str]) -> pl.DataFrame:
+    """``frame`` with the event type of the given 0-based rows replaced."""
+    at = pl.int_range(pl.len())
+    expr = pl.col("event_type")
+    for i, value in rows.items():
+        expr = pl.when(at == i).then(pl.lit(value)).otherwise(expr)
+    return frame.with_columns(expr.alias("event_type"))
+
+
+def test_parts_read_as_their_concatenation_in_path_order(tmp_path):
+    """The same table and rejects as the one file the parts were cut from, whatever the names' order on
+    disk; the files Spark and Hadoop skip (_SUCCESS, .crc, _temporary/) are skipped."""
+    frame = with_bad_rows(pl.read_parquet(SAMPLES / "events.parquet"), {5: "click", 2400: "nope", 5000: "x"})
+    whole = tmp_path / "whole.parquet"
+    frame.write_parquet(whole)
+    parts = tmp_path / "export"
+    split(frame, parts)
+    (parts / "_SUCCESS").write_text("")
+    (parts / ".part-00000.parquet.crc").write_bytes(b"\x00crc")
+    (parts / "_temporary" / "0").mkdir(parents=True)
+    frame.head(3).write_parquet(parts / "_temporary" / "0" / "part-9.parquet")
+    one, report_one = load(whole, strict=False, currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    many, report_many = load(parts, strict=False, currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    assert report_many.reconciliation.rows_read == len(frame) == report_one.reconciliation.rows_read
+    assert report_many.rejects.get_column("row").to_list() == [6, 2401, 5001]
+    assert report_many.rejects.drop("source").equals(report_one.rejects.drop("source"))
+    assert set(report_many.rejects.get_column("source")) == {str(parts)}
+    for name in ("offsets", "codes", "conversions", "value", "nulls", "channels"):
+        a, b = getattr(one, name), getattr(many, name)
+        assert (a == b if isinstance(a, tuple) else (a == b).all()), name
+
+
+def test_a_bad_row_names_the_directory_row_and_the_part_row(tmp_path):
+    frame = with_bad_rows(pl.read_parquet(SAMPLES / "events.parquet"), {3600: "click"})
+    parts = split(frame, tmp_path / "export")
+    with pytest.raises(InputError) as info:
+        load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    assert str(info.value).startswith(f"{tmp_path / 'export'}, row 3601 ({parts[3]}, row 101), column 'event_type'")
+
+
+def test_parts_that_disagree_are_refused_naming_the_part_and_column(tmp_path):
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    cases = {
+        "type": lambda f: f.with_columns(pl.col("gmv").cast(pl.Float64)),
+        "missing": lambda f: f.drop("margin"),
+        "extra": lambda f: f.with_columns(pl.lit("x").alias("campaign")),
+    }
+    for case, change in cases.items():
+        parts = split(frame, tmp_path / case, [(0, 3000), (3000, 10_000)])
+        change(pl.read_parquet(parts[1])).write_parquet(parts[1])
+        with pytest.raises(InputError) as info:
+            load(tmp_path / case, currency="EUR")
+        column = {"type": "gmv", "missing": "margin", "extra": "campaign"}[case]
+        assert str(info.value).startswith(f"{parts[1]}, column {column!r}: "), str(info.value)
+        assert str(parts[0]) in str(info.value) and "parts of one export" in str(info.value)
+
+
+def test_a_directory_without_parquet_parts_is_refused(tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "_temporary").mkdir(parents=True)
+    (empty / "_SUCCESS").write_text("")
+    with pytest.raises(InputError, match="directory holds no data files"):
+        load(empty)
+    mixed = tmp_path / "mixed"
+    split(pl.read_parquet(SAMPLES / "events.parquet"), mixed, [(0, 100)])
+    (mixed / "notes.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"notes\.csv: a csv file in the directory export"):
+        load(mixed)
+    broken = tmp_path / "broken"
+    split(pl.read_parquet(SAMPLES / "events.parquet"), broken, [(0, 100), (100, 100)])
+    data = (broken / "part-00001.parquet").read_bytes()
+    (broken / "part-00001.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"part-00001\.parquet: cannot be read as parquet"):
+        load(broken)
+
+
+def test_a_part_without_a_suffix_is_read_by_its_magic_bytes(tmp_path):
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    split(frame, tmp_path / "export", [(0, 3000), (3000, 10_000)], names=["000000_0", "000001_0"])
+    table, report = load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    assert report.reconciliation.rows_read == len(frame)
+
+
+def test_hive_partitions_become_columns(tmp_path):
+    """country=DE/part-0.parquet: the country comes from the directory's name, as Spark reads it."""
+    frame = pl.read_parquet(SAMPLES / "events.parquet").with_columns(pl.col("country").fill_null("XX"))
+    for country, part in frame.partition_by("country", as_dict=True, maintain_order=True).items():
+        folder = tmp_path / "export" / f"country={country[0]}"
+        folder.mkdir(parents=True)
+        part.drop("country").write_parquet(folder / "part-0.parquet")
+    table, report = load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    countries = set(frame.filter(pl.col("event_type") == "conversion").get_column("country"))
+    assert set(report.country_gmv) == countries
+    assert report.reconciliation.rows_read == len(frame)
+
+
+def test_the_run_hashes_a_directory_by_its_parts(tmp_path):
+    """``run`` on a directory export: the same payouts as on the one file (but the run id), the manifest's
+    digest of the parts (the same on a rerun, another when a part changes)."""
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    config = tmp_path / "config"
+    shutil.copytree(SAMPLES, config, ignore=shutil.ignore_patterns("runs"))
+    split(frame, config / "export")
+    toml = (config / "run.toml").read_text().replace('events = "events.parquet"', 'events = "export"')
+    (config / "dir.toml").write_text(toml)
+
+    def run(name, out):
+        done = subprocess.run([sys.executable, "-m", "shapley_attr", "run", "--config", str(config / name), "--out",
+                               str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads((out / "manifest.json").read_text())
+
+    by_file, by_dir = run("run.toml", tmp_path / "file"), run("dir.toml", tmp_path / "dir")
+    events = by_dir["inputs"]["events"]
+    assert events["path"] == str(config / "export") and events["size"] == sum(
+        p.stat().st_size for p in (config / "export").iterdir())
+    assert events["sha256"] == file_digest(config / "export")["sha256"] != by_file["inputs"]["events"]["sha256"]
+    drop_run = [i for i, c in enumerate((tmp_path / "dir" / "payouts.csv").read_text().splitlines()[0].split(","))
+                if c == "run_id"]
+    strip = (lambda text: [",".join(v for i, v in enumerate(line.split(",")) if i not in drop_run)
+                           for line in text.splitlines()])
+    assert strip((tmp_path / "dir" / "payouts.csv").read_text()) == strip((tmp_path / "file" / "payouts.csv").read_text())
+    assert (tmp_path / "dir" / "attribution.csv").read_bytes() == (tmp_path / "file" / "attribution.csv").read_bytes()
+    assert run("dir.toml", tmp_path / "again")["run_id"] == by_dir["run_id"]
+    frame.slice(0, 1000).with_columns(pl.col("channel").str.to_uppercase()).write_parquet(
+        config / "export" / "part-00000.parquet", row_group_size=333)
+    assert file_digest(config / "export")["sha256"] != events["sha256"]
+
+
+def test_a_url_is_recorded_without_a_hash():
+    digest = file_digest("s3a://bucket/events/")
+    assert digest["path"] == "s3a://bucket/events/" and digest["sha256"] is None and digest["not_hashed"]
