@@ -328,6 +328,21 @@ def test_parts_that_disagree_are_the_same_error_on_both_engines(spark, tmp_path)
     assert f"{parts / 'part-00001.parquet'}, column 'gmv': column 'gmv' of part" in remote.output, remote.output
 
 
+def test_a_gzipped_csv_is_read_alike_by_both_engines(spark, tmp_path):
+    """events.csv.gz: Spark decompressed it itself, but the byte checks read the compressed bytes and
+    the local engine refused the suffix; both now read the decompressed file (io.readers.decompressed)."""
+    import gzip
+
+    plain = tmp_path / "events.csv"
+    bad_export().write_csv(plain)
+    packed = tmp_path / "events.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    local, remote = both(str(packed), SAMPLES / "fx.csv", strict=False)
+    assert_same_table(local, remote)
+    assert local.rejects.equals(remote.rejects) and len(local.rejects) > 0
+    assert set(remote.rejects["source"]) == {str(packed)}
+
+
 def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
     path = tmp_path / "events.parquet"
     bad_export().write_parquet(path)

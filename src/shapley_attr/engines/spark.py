@@ -419,7 +419,8 @@ def read_source(spark, source, mapping):
     """
     from pyspark.sql import DataFrame, functions as F
 
-    from ..io.readers import _BY_SUFFIX, check_csv_bytes, guess_delimiter, in_memory_frame, parquet_parts
+    from ..io.readers import (check_csv_bytes, decompressed, file_format, guess_delimiter, in_memory_frame,
+                              parquet_parts)
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -442,8 +443,11 @@ def read_source(spark, source, mapping):
         if local and path.is_dir() and (path / "_delta_log").is_dir():
             fmt = "delta"
         else:
-            fmt = mapping.input_format or _BY_SUFFIX.get(path.suffix.lower()) or (
-                _directory_format(path) if local and path.is_dir() else None)
+            fmt, compression = file_format(path, mapping)
+            fmt = fmt or (_directory_format(path) if local and path.is_dir() else None)
+            if compression is not None and fmt is not None and local and path.is_file():
+                path = decompressed(path, compression, fmt, name)  # as the local engine reads it
+                text = str(path)
         if fmt is None:
             raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet or .csv "
                                    "(or say --input-format)")

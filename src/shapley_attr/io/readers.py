@@ -371,7 +371,7 @@ def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(os.fspath(source))
-    return (mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())) == "csv" and not path.is_dir()
+    return file_format(path, mapping)[0] == "csv" and not path.is_dir()
 
 
 def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[dict[str, str], list[str]]:
@@ -402,12 +402,14 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
         raise InputError(name, f"cannot be opened: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
         return _scan_parts(path, mapping)
-    fmt = mapping.input_format or _BY_SUFFIX.get(path.suffix.lower())
+    fmt, compression = file_format(path, mapping)
     if fmt is None:
-        raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet, .csv or .arrow "
-                               "(or say --input-format)")
+        raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet, .csv or .arrow, or a "
+                               "compressed CSV (.csv.gz, .csv.bz2, .csv.xz) (or say --input-format)")
     if st.st_size == 0:
         raise InputError(name, "file is empty: expected a header row (CSV) or a table")
+    if compression is not None:
+        path = decompressed(path, compression, fmt, name)
     if fmt == "csv":
         sep = mapping.delimiter or guess_delimiter(path)
         if len(sep) != 1:
@@ -457,6 +459,80 @@ def data_files(directory: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
         found += [Path(root) / f for f in files if not f.startswith(("_", "."))]
     return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(directory).as_posix())
+
+
+COMPRESSED = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
+"""Compressed files' suffixes: a CSV export so compressed (``events.csv.gz``) is read decompressed."""
+
+
+def file_format(path: Path, mapping: ColumnMapping = ColumnMapping()) -> tuple[str | None, str | None]:
+    """A file's format (``--input-format``, else its suffix) and compression (its last suffix):
+    ``events.csv.gz`` is ``("csv", "gzip")``, ``events.parquet`` ``("parquet", None)``."""
+    compression = COMPRESSED.get(path.suffix.lower())
+    inner = Path(path.stem).suffix.lower() if compression else path.suffix.lower()
+    return mapping.input_format or _BY_SUFFIX.get(inner), compression
+
+
+_TEMPORARY: list[str] = []
+
+
+def decompressed(path: Path, compression: str, fmt: str, name: str) -> Path:
+    """A compressed CSV file decompressed into a temporary file (in ``TMPDIR``; removed when the process
+    exits), which is then read as the file itself: Polars scans only uncompressed CSV, and the row
+    checks, the row numbers and a second reading need the file on disk. Its errors name ``name``."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if fmt != "csv":
+        raise InputError(name, f"a {compression}-compressed {fmt} file: only CSV is read compressed (Parquet and "
+                               "Arrow compress their own columns): decompress it first")
+    opener = _decompressor(compression, name)
+    if not _TEMPORARY:
+        atexit.register(_remove_temporary)
+    fd, tmp = tempfile.mkstemp(prefix="shapley_attr_", suffix=".csv")
+    _TEMPORARY.append(tmp)
+    try:
+        with opener(path) as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+    except Exception as exc:  # OSError (gzip's BadGzipFile, bz2), EOFError (truncated), lzma.LZMAError, zlib.error
+        os.unlink(tmp)
+        _TEMPORARY.remove(tmp)
+        raise InputError(name, f"cannot be decompressed as {compression} into {Path(tmp).parent} "
+                               f"({type(exc).__name__}: {_first_line(exc)})") from None
+    if os.path.getsize(tmp) == 0:
+        raise InputError(name, f"file is empty once decompressed ({compression}): expected a header row")
+    return Path(tmp)
+
+
+def _decompressor(compression: str, name: str):
+    if compression == "gzip":
+        import gzip
+
+        return gzip.open
+    if compression == "bzip2":
+        import bz2
+
+        return bz2.open
+    if compression == "xz":
+        import lzma
+
+        return lzma.open
+    try:
+        from compression import zstd  # Python 3.14
+    except ImportError:
+        raise InputError(name, "a zstd-compressed CSV file: this Python (before 3.14) has no zstd module; "
+                               "decompress it first (zstd -d), or compress it with gzip") from None
+    return zstd.open
+
+
+def _remove_temporary() -> None:
+    for tmp in _TEMPORARY:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    _TEMPORARY.clear()
 
 
 def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:

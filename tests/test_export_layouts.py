@@ -1,8 +1,13 @@
-"""A directory export (Parquet parts, as Spark, Hive and warehouse unloads write them) read by the local
-engine as one input: the parts in path order, rows numbered across them, errors naming the part."""
+"""Export layouts beyond one plain file: a directory of Parquet parts (as Spark, Hive and warehouse
+unloads write them) read as one input, the parts in path order, rows numbered across them, errors
+naming the part; a compressed CSV file read as the CSV file itself."""
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -163,3 +168,62 @@ def test_the_run_hashes_a_directory_by_its_parts(tmp_path):
 def test_a_url_is_recorded_without_a_hash():
     digest = file_digest("s3a://bucket/events/")
     assert digest["path"] == "s3a://bucket/events/" and digest["sha256"] is None and digest["not_hashed"]
+
+
+# --- compressed CSV ---------------------------------------------------------------------------------
+COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+def sample_csv(tmp_path: Path, bad_row: int | None = None) -> Path:
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    if bad_row is not None:
+        frame = with_bad_rows(frame, {bad_row - 1: "click"})
+    path = tmp_path / "events.csv"
+    frame.write_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
+def test_a_compressed_csv_reads_as_the_csv_itself(tmp_path, suffix):
+    plain = sample_csv(tmp_path, bad_row=777)
+    packed = tmp_path / f"events.csv{suffix}"
+    packed.write_bytes(COMPRESSORS[suffix](plain.read_bytes()))
+    one, report_one = load(plain, strict=False, fx=str(SAMPLES / "fx.csv"))
+    two, report_two = load(packed, strict=False, fx=str(SAMPLES / "fx.csv"))
+    assert report_two.rejects.get_column("row").to_list() == [777]
+    assert report_two.rejects.drop("source").equals(report_one.rejects.drop("source"))
+    assert set(report_two.rejects.get_column("source")) == {str(packed)}
+    assert report_two.reconciliation.rows_read == report_one.reconciliation.rows_read
+    assert (one.value == two.value).all() and one.channels == two.channels and (one.codes == two.codes).all()
+    with pytest.raises(InputError) as info:
+        load(packed, fx=str(SAMPLES / "fx.csv"))
+    assert str(info.value).startswith(f"{packed}, row 777, column 'event_type'")
+
+
+def test_compressed_files_that_cannot_be_read_are_refused_naming_them(tmp_path):
+    data = gzip.compress(sample_csv(tmp_path).read_bytes())
+    cases = {
+        "cut.csv.gz": (data[: len(data) // 2], "cannot be decompressed as gzip .*EOFError"),
+        "plain.csv.gz": (b"user_id,event_time\n", "cannot be decompressed as gzip .*BadGzipFile"),
+        "empty.csv.gz": (gzip.compress(b""), "file is empty once decompressed"),
+        "events.parquet.gz": (gzip.compress((SAMPLES / "events.parquet").read_bytes()),
+                              "a gzip-compressed parquet file: only CSV is read compressed"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InputError, match=message) as info:
+            load(tmp_path / name)
+        assert str(info.value).startswith(f"{tmp_path / name}: "), str(info.value)
+
+
+def test_the_decompressed_copy_is_removed_when_the_command_ends(tmp_path):
+    packed = tmp_path / "events.csv.gz"
+    packed.write_bytes(gzip.compress(sample_csv(tmp_path).read_bytes()))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = os.environ | {"TMPDIR": str(scratch)}
+    for args, status in ((["--fx", str(SAMPLES / "fx.csv")], 0), ([], 2)):  # a mixed-currency error too
+        done = subprocess.run([sys.executable, "-m", "shapley_attr", "attribute", str(packed), "--quiet", "--out",
+                               str(tmp_path / "credits.csv"), *args], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == status, done.stderr
+        assert list(scratch.iterdir()) == []
