@@ -579,6 +579,8 @@ def _set(path: str, value):
     (_set("period", "2026-13"), None, "not the manifest of a run"),
     (_set("inputs.partners.sha256", 7), None, "not the manifest of a run"),
     (_set("reporting_currency", 978), None, "not the manifest of a run"),
+    # another currency than the run's credits: fx.csv was blamed for lacking rates to it
+    (_set("reporting_currency", "USD"), None, "reporting_currency is USD but the run's credits are in EUR"),
     (_set("programme.margins.d2c_gross_margin", "abc"), None, "d2c_gross_margin is 'abc'"),
     (None, lambda t: t.replace(",100.00,", ",NaN,", 1), "column 'attributed_gmv': cannot read the payout line"),
     (None, lambda t: t.replace(",100.00,", ",1E+999999999,", 1), "cannot read the payout line"),

@@ -83,6 +83,14 @@ def load_run(run_dir: Path) -> RunForScenarios:
         raise InputError(str(manifest_path), f"not the manifest of a run ({type(exc).__name__}: {exc}): expected "
                                              f"period (YYYY-MM), reporting_currency and inputs "
                                              f"{', '.join(NEEDED_INPUTS)} with path and sha256") from None
+    recon = manifest.get("reconciliation")
+    credited = recon.get("reporting", {}).get("currency") if isinstance(recon, dict) and isinstance(
+        recon.get("reporting"), dict) else None
+    if isinstance(credited, str) and credited != reporting:  # else the FX file would be blamed for rates it need not have
+        raise InputError(str(manifest_path), f"reporting_currency is {reporting} but the run's credits are in "
+                                             f"{credited} (reconciliation.reporting.currency): the manifest was "
+                                             "edited; rerun the period, or restore the file",
+                         column="reporting_currency", value=reporting)
     for name, path in paths.items():
         if not path.is_file():
             raise InputError(str(path), f"the run's {name} input (named by {manifest_path}) is missing or not a "
