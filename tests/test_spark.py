@@ -313,6 +313,14 @@ def test_parquet_directory_rows_numbered_across_files_in_path_order(spark, tmp_p
     local_parts = load(build_config("attribute", {"strict": False}), str(parts), fx)  # the local engine reads them too
     assert_same_table(local_parts, remote)
     assert local_parts.rejects.equals(remote.rejects)
+    hive = tmp_path / "hive"  # Hive's part names have no suffix: read by their magic bytes, on both engines
+    hive.mkdir()
+    for i, part in enumerate(sorted(parts.iterdir())):
+        shutil.copy(part, hive / f"{i:06d}_0")
+    local_hive, remote_hive = both(str(hive), SAMPLES / "fx.csv", strict=False)
+    assert_same_table(local_hive, remote)
+    assert_same_table(remote_hive, remote)
+    assert local_hive.rejects.equals(remote_hive.rejects) and len(local_hive.rejects) == len(remote.rejects)
 
 
 def test_parts_that_disagree_are_the_same_error_on_both_engines(spark, tmp_path):

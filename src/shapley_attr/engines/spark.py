@@ -500,11 +500,12 @@ def _spark_compatible(table):
 
 
 def _directory_format(path: Path) -> str | None:
-    from ..io.readers import _BY_SUFFIX
+    """The format of a directory export's first data file (the files Spark reads: io.readers.data_files)."""
+    from ..io.readers import data_files, file_format, magic_format
 
-    for child in sorted(path.rglob("*")):
-        fmt = _BY_SUFFIX.get(child.suffix.lower())
-        if fmt and not child.name.startswith(("_", ".")):
+    for child in data_files(path):
+        fmt = file_format(child)[0] or magic_format(child)
+        if fmt:
             return fmt
     return None
 

@@ -564,7 +564,7 @@ def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
         raise InputError(name, "directory holds no data files (names starting with _ or . are skipped): expected "
                                "the Parquet parts of an export")
     for f in files:
-        fmt = mapping.input_format or _BY_SUFFIX.get(f.suffix.lower()) or _magic_format(f)
+        fmt = mapping.input_format or _BY_SUFFIX.get(f.suffix.lower()) or magic_format(f)
         if fmt != "parquet":
             kind = f"{fmt} file" if fmt else f"file of unknown type {f.suffix!r}"
             raise InputError(str(f), f"a {kind} in the directory export {name}: a directory export is read as "
@@ -601,7 +601,7 @@ def _same_columns(first: tuple[Path, dict], path: Path, schema) -> None:
                                     "the same columns", column=extra[0])
 
 
-def _magic_format(path: Path) -> str | None:
+def magic_format(path: Path) -> str | None:
     """``parquet`` for a file without a known suffix that starts with Parquet's magic bytes."""
     try:
         with open(path, "rb") as fh:
