@@ -93,6 +93,22 @@ def test_parts_that_disagree_are_refused_naming_the_part_and_column(tmp_path):
         assert str(parts[0]) in str(info.value) and "parts of one export" in str(info.value)
 
 
+def test_a_link_to_a_directory_is_not_followed_and_a_link_to_a_file_is_read(tmp_path):
+    """A link back up the tree (``export/loop -> export``) walked for ever, reading every part again at
+    each level; a part that is a link to a file is a part."""
+    from shapley_attr.io.readers import data_files
+
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    parts = split(frame, tmp_path / "export", [(0, 3000)])
+    elsewhere = tmp_path / "elsewhere.parquet"
+    frame.slice(3000).write_parquet(elsewhere)
+    (tmp_path / "export" / "part-00001.parquet").symlink_to(elsewhere)
+    (tmp_path / "export" / "loop").symlink_to(tmp_path / "export", target_is_directory=True)
+    assert data_files(tmp_path / "export") == [parts[0], tmp_path / "export" / "part-00001.parquet"]
+    table, report = load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    assert report.reconciliation.rows_read == len(frame)
+
+
 def test_a_directory_without_parquet_parts_is_refused(tmp_path):
     empty = tmp_path / "empty"
     (empty / "_temporary").mkdir(parents=True)

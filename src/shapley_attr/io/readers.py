@@ -454,8 +454,11 @@ def data_files(directory: Path) -> list[Path]:
     """The data files of a directory export, in the order their rows are numbered: every regular file
     below it whose path (relative to it) has no part starting with ``_`` or ``.`` (``_SUCCESS``,
     ``_delta_log``, ``.part-0.crc``: what Spark and Hadoop skip), sorted by that path."""
-    found = []
-    for root, dirs, files in os.walk(directory, followlinks=True):
+    def unreadable(exc: OSError):  # os.walk skips a directory it cannot list: its parts would be lost
+        raise InputError(str(exc.filename or directory), f"cannot list the directory: {exc.strerror}")
+
+    found = []  # a link to a directory is not followed (a loop would never end), one to a file is read
+    for root, dirs, files in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
         found += [Path(root) / f for f in files if not f.startswith(("_", "."))]
     return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(directory).as_posix())
