@@ -170,10 +170,21 @@ def test_arrow_file_with_a_column_twice_or_in_the_stream_format(tmp_path):
     with pytest.raises(InputError, match="column 'user_id' appears 2 times") as info:
         load(path)
     assert info.value.issue.column == "user_id"
-    stream = tmp_path / "stream.arrow"
+    stream = tmp_path / "stream.arrow"  # the stream format (no footer): read whole, the file's checks alike
+    with ipc.new_stream(stream, twice.schema) as writer:
+        writer.write_table(twice)
+    with pytest.raises(InputError, match=f"{stream}, column 'user_id': column 'user_id' appears 2 times"):
+        load(stream)
     with ipc.new_stream(stream, table.schema) as writer:
         writer.write_table(table)
-    with pytest.raises(InputError, match="is an Arrow IPC stream"):
+    as_file = tmp_path / "file.arrow"
+    with ipc.new_file(as_file, table.schema) as writer:
+        writer.write_table(table)
+    (t1, r1), (t2, r2) = load(stream), load(as_file)
+    assert r1.reconciliation.rows_read == r2.reconciliation.rows_read == table.num_rows
+    assert (t1.value == t2.value).all() and t1.channels == t2.channels
+    stream.write_bytes(stream.read_bytes()[:-40])  # cut inside its last message
+    with pytest.raises(InputError, match=f"{stream}: cannot be read"):
         load(stream)
 
 

@@ -30,7 +30,7 @@ ROW = "__row"
 """1-based data row number (the header is not counted), kept for error messages and rejects."""
 
 _BY_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv",
-              ".arrow": "arrow", ".ipc": "arrow", ".feather": "arrow"}
+              ".arrow": "arrow", ".ipc": "arrow", ".feather": "arrow", ".arrows": "arrow"}
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -333,7 +333,7 @@ def in_memory_frame(source) -> tuple[pl.LazyFrame, str] | None:
     return None
 
 
-def _from_arrow_object(source) -> pl.LazyFrame:
+def _from_arrow_object(source, name: str = "<arrow table>") -> pl.LazyFrame:
     """A pyarrow Table, RecordBatch or Dataset as a LazyFrame (a Dataset is read into memory: Polars'
     scan of one counted 0 rows); column names must be unique (Polars' own error gave no column)."""
     import pyarrow as pa
@@ -349,14 +349,14 @@ def _from_arrow_object(source) -> pl.LazyFrame:
     names = list(schema.names)
     for col in names:
         if names.count(col) > 1:
-            raise InputError("<arrow table>", f"column {col!r} appears {names.count(col)} times: expected unique "
-                                              "column names", column=col)
+            raise InputError(name, f"column {col!r} appears {names.count(col)} times: expected unique column "
+                                   "names", column=col)
     if pads is not None and isinstance(source, pads.Dataset):
         source = source.to_table()
-    refuse_unreadable_types(schema, "<arrow table>")
+    refuse_unreadable_types(schema, name)
     if any(_in_seconds(f.type) for f in schema):
         check_seconds(pa.Table.from_batches([source]) if isinstance(source, pa.RecordBatch) else source,
-                      "<arrow table>")
+                      name)
     frame = pl.from_arrow(source)
     if not isinstance(frame, pl.DataFrame):
         raise InputKindError(f"expected a pyarrow Table, RecordBatch or Dataset, got pyarrow {type(source).__name__}")
@@ -416,8 +416,8 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
             raise InputError(name, f"--delimiter must be one character, got {sep!r}")
         blanks = check_csv_bytes(path, sep, name)  # outside the try below: a failure of the check itself is no
         # input error
-    if fmt == "arrow":
-        check_arrow_file(path, name)
+    if fmt == "arrow" and check_arrow_file(path, name) == "stream":
+        return _read_ipc_stream(path, name), name
 
     def scan() -> pl.LazyFrame:
         if fmt == "parquet":
@@ -658,10 +658,10 @@ _NOT_IPC = ((b"FEA1", "a Feather v1 file (re-save it with pyarrow.feather.write_
 """Magic numbers of files that are named like Arrow IPC but are not."""
 
 
-def check_arrow_file(path: Path, name: str) -> None:
-    """An Arrow IPC file's column names, unique (Polars 2.1 keeps one of two same-named columns in the
-    schema, then panics while reading), and a clear error for the IPC *stream* format, which
-    ``scan_ipc`` does not read; the columns Polars cannot take or would misread
+def check_arrow_file(path: Path, name: str) -> str:
+    """``"stream"`` for the Arrow IPC *stream* format, which ``scan_ipc`` does not read; else ``"file"``
+    once the file's column names are unique (Polars 2.1 keeps one of two same-named columns in the
+    schema, then panics while reading), and its columns not ones Polars cannot take or would misread
     (:func:`refuse_unreadable_types`, :func:`check_seconds`). Reads the footer's schema, and the file
     itself (memory-mapped) only when it has a timestamp in seconds."""
     import pyarrow as pa
@@ -685,8 +685,7 @@ def check_arrow_file(path: Path, name: str) -> None:
                                        "format (Feather v2), as pyarrow.ipc.new_file or Polars' write_ipc write "
                                        "it") from None
             return  # the scan's own message says what is wrong with the file
-        raise InputError(name, "is an Arrow IPC stream: expected the Arrow IPC file format (Feather v2), as "
-                               "pyarrow.ipc.new_file or Polars' write_ipc write it") from None
+        return "stream"
     names = schema.names
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -696,6 +695,23 @@ def check_arrow_file(path: Path, name: str) -> None:
     if any(_in_seconds(f.type) for f in schema):
         with pa.memory_map(str(path)) as mm:
             check_seconds(ipc.open_file(mm).read_all(), name)
+    return "file"
+
+
+def _read_ipc_stream(path: Path, name: str) -> pl.LazyFrame:
+    """An Arrow IPC stream (``pyarrow.ipc.new_stream``, Arrow Flight dumps, ``.arrows``), which has no
+    footer to scan by: read whole, memory-mapped (an uncompressed stream's columns stay in the file's
+    pages), with an Arrow object's checks (:func:`_from_arrow_object`)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        with pa.memory_map(str(path)) as mm:
+            table = ipc.open_stream(mm).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(name, f"cannot be read as an Arrow IPC stream: {_first_line(exc)}") from None
+    with reading(name):
+        return _from_arrow_object(table, name)
 
 
 def refuse_unreadable_types(schema, name: str) -> None:
