@@ -117,8 +117,11 @@ def test_a_directory_without_parquet_parts_is_refused(tmp_path):
         load(empty)
     mixed = tmp_path / "mixed"
     split(pl.read_parquet(SAMPLES / "events.parquet"), mixed, [(0, 100)])
-    (mixed / "notes.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(InputError, match=r"notes\.csv: a csv file in the directory export"):
+    (mixed / "zz.csv").write_text("a,b\n1,2\n")  # the first part in path order says what the parts are
+    with pytest.raises(InputError, match=r"zz\.csv: a csv file among the Parquet parts of the directory export"):
+        load(mixed)
+    (mixed / "zz.csv").rename(mixed / "notes.csv")
+    with pytest.raises(InputError, match=r"part-00000\.parquet: a parquet file among the CSV parts of the directory"):
         load(mixed)
     broken = tmp_path / "broken"
     split(pl.read_parquet(SAMPLES / "events.parquet"), broken, [(0, 100), (100, 100)])
@@ -243,3 +246,63 @@ def test_the_decompressed_copy_is_removed_when_the_command_ends(tmp_path):
                                str(tmp_path / "credits.csv"), *args], capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == status, done.stderr
         assert list(scratch.iterdir()) == []
+
+
+# --- a directory of CSV parts (BigQuery's sharded exports, Spark's CSV output) -------------------------
+def csv_parts(frame: pl.DataFrame, directory: Path, cuts, compress=None) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (a, n) in enumerate(cuts):
+        path = directory / f"events-{i:012d}.csv"
+        frame.slice(a, n).write_csv(path)
+        if compress:
+            packed = path.with_suffix(".csv.gz")
+            packed.write_bytes(gzip.compress(path.read_bytes()))
+            path.unlink()
+            path = packed
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_csv_parts_read_as_their_concatenation(tmp_path, compress):
+    frame = with_bad_rows(pl.read_parquet(SAMPLES / "events.parquet"), {5: "click", 2400: "nope"})
+    plain = tmp_path / "whole.csv"
+    frame.write_csv(plain)
+    parts = csv_parts(frame, tmp_path / "export", [(0, 1000), (1000, 2000), (3000, 10_000)], compress)
+    (tmp_path / "export" / "_SUCCESS").write_text("")
+    (tmp_path / "export" / "events-000000000009.csv").write_bytes(b"")  # an empty shard: no rows
+    one, report_one = load(plain, strict=False, fx=str(SAMPLES / "fx.csv"))
+    many, report_many = load(tmp_path / "export", strict=False, fx=str(SAMPLES / "fx.csv"))
+    assert report_many.rejects.get_column("row").to_list() == [6, 2401]
+    assert report_many.rejects.drop("source").equals(report_one.rejects.drop("source"))
+    assert (one.value == many.value).all() and one.channels == many.channels and (one.codes == many.codes).all()
+    with pytest.raises(InputError) as info:
+        load(tmp_path / "export", fx=str(SAMPLES / "fx.csv"))
+    assert str(info.value).startswith(f"{tmp_path / 'export'}, row 6 ({parts[0]}, row 6), column 'event_type'")
+    assert f"row 2401 ({parts[1]}, row 1401)" in str(info.value)
+
+
+def test_csv_parts_that_disagree_or_break_are_refused_naming_the_part(tmp_path):
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    parts = csv_parts(frame, tmp_path / "cols", [(0, 100), (100, 100)])
+    frame.slice(100, 100).select(frame.columns[::-1]).write_csv(parts[1])  # the columns in another order
+    with pytest.raises(InputError) as info:
+        load(tmp_path / "cols")
+    assert str(info.value).startswith(f"{parts[1]}, column 'margin': the header is not the one of part {parts[0]}")
+    parts = csv_parts(frame, tmp_path / "quote", [(0, 100), (100, 100)])
+    parts[1].write_text(parts[1].read_text() + 'u1,2026-10-01T00:00:00Z,touch,"email\n')
+    with pytest.raises(InputError) as info:
+        load(tmp_path / "quote")
+    assert str(info.value).startswith(f"{parts[1]}"), str(info.value)
+
+
+def test_csv_parts_in_hive_directories_get_the_partition_columns(tmp_path):
+    frame = pl.read_parquet(SAMPLES / "events.parquet").with_columns(pl.col("country").fill_null("XX"))
+    for country, part in frame.partition_by("country", as_dict=True, maintain_order=True).items():
+        folder = tmp_path / "export" / f"country={country[0]}"
+        folder.mkdir(parents=True)
+        part.drop("country").write_csv(folder / "part-0.csv")
+    table, report = load(tmp_path / "export", fx=str(SAMPLES / "fx.csv"))
+    countries = set(frame.filter(pl.col("event_type") == "conversion").get_column("country"))
+    assert set(report.country_gmv) == countries and report.reconciliation.rows_read == len(frame)

@@ -351,6 +351,30 @@ def test_a_gzipped_csv_is_read_alike_by_both_engines(spark, tmp_path):
     assert set(remote.rejects["source"]) == {str(packed)}
 
 
+def test_a_directory_of_csv_parts_is_read_alike_by_both_engines(spark, tmp_path, partitioning):
+    """One Spark read of a CSV directory numbered rows in its split order (largest file first), not the
+    parts' path order, and skipped the byte checks; both engines now read the parts one after the
+    other (io.readers.csv_parts), a gzipped part among them, with the same rejects."""
+    import gzip
+
+    partitioning(**{CHUNK: 41, "spark.sql.shuffle.partitions": 3})
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame = bad_export()
+    for i, (a, n) in enumerate([(0, 50), (50, 30), (80, 10_000)]):
+        frame.slice(a, n).write_csv(parts / f"part-{i:05d}.csv")
+    packed = parts / "part-00001.csv.gz"
+    packed.write_bytes(gzip.compress((parts / "part-00001.csv").read_bytes()))
+    (parts / "part-00001.csv").unlink()
+    local, remote = both(str(parts), SAMPLES / "fx.csv", strict=False)
+    assert_same_table(local, remote)
+    assert local.rejects.equals(remote.rejects) and len(local.rejects) > 0
+    whole = tmp_path / "whole.csv"
+    frame.write_csv(whole)
+    alone, _ = both(str(whole), SAMPLES / "fx.csv", strict=False)
+    assert alone.rejects.drop("source").equals(remote.rejects.drop("source"))
+
+
 def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
     path = tmp_path / "events.parquet"
     bad_export().write_parquet(path)

@@ -36,9 +36,9 @@ class Issue:
         return f"{where}: {self.reason}{shown}"
 
 
-PARTS: dict[str, tuple[list[str], list[int]]] = {}
-"""The directory inputs read in this process (``io.readers``' directory of Parquet parts): its name ->
-(its parts in path order, the rows before each)."""
+PARTS: dict[str, tuple[list[str], object]] = {}
+"""The directory inputs read in this process (``io.readers``' directory exports): its name -> (its
+parts in path order, the rows before each, or a function that counts them when first asked)."""
 
 
 def part_row(source: str, row: int) -> tuple[str, int] | None:
@@ -49,6 +49,9 @@ def part_row(source: str, row: int) -> tuple[str, int] | None:
     import bisect
 
     files, offsets = parts
+    if callable(offsets):
+        offsets = offsets()
+        PARTS[source] = (files, offsets)
     k = bisect.bisect_left(offsets, row) - 1  # the last part with fewer rows before it than ``row``
     return files[k], row - offsets[k]
 

@@ -31,6 +31,7 @@ value); both are refused with a message saying what to do instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -419,8 +420,8 @@ def read_source(spark, source, mapping):
     """
     from pyspark.sql import DataFrame, functions as F
 
-    from ..io.readers import (check_csv_bytes, decompressed, file_format, guess_delimiter, in_memory_frame,
-                              parquet_parts)
+    from ..io.readers import (check_csv_bytes, csv_parts, decompressed, directory_format, file_format,
+                              guess_delimiter, in_memory_frame, parquet_parts)
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -444,7 +445,7 @@ def read_source(spark, source, mapping):
             fmt = "delta"
         else:
             fmt, compression = file_format(path, mapping)
-            fmt = fmt or (_directory_format(path) if local and path.is_dir() else None)
+            fmt = fmt or (directory_format(path, mapping) if local and path.is_dir() else None)
             if compression is not None and fmt is not None and local and path.is_file():
                 path = decompressed(path, compression, fmt, name)  # as the local engine reads it
                 text = str(path)
@@ -472,15 +473,24 @@ def read_source(spark, source, mapping):
         elif fmt == "csv":
             options = {"header": "true", "escape": '"', "quote": '"', "inferSchema": "false", "mode": "PERMISSIVE",
                        "encoding": "UTF-8"}
-            if local and path.is_file():
-                sep = mapping.delimiter or guess_delimiter(path)
-                check_csv_bytes(path, sep, name)  # the local engine's byte checks and messages
-                options["multiLine"] = "true" if _has_quote(path) else "false"
+            if local and path.is_dir():  # part after part in path order, as the local engine reads and numbers
+                # them (one read of the directory numbered rows in Spark's split order: largest file first)
+                frames = []
+                for part in csv_parts(path, mapping):  # the local engine's checks of each part and their messages
+                    frame = spark.read.options(**options, sep=part.sep, multiLine="true" if _has_quote(part.path)
+                                               else "false").csv(str(part.path))
+                    frames.append(frame.select("*", *[F.lit(value).alias(key) for key, value in part.partitions]))
+                df = functools.reduce(lambda a, b: a.union(b), frames)
             else:
-                sep = mapping.delimiter or ","
-                options["multiLine"] = "false"
-            options["sep"] = sep
-            df = spark.read.options(**options).csv(text)
+                if local and path.is_file():
+                    sep = mapping.delimiter or guess_delimiter(path)
+                    check_csv_bytes(path, sep, name)  # the local engine's byte checks and messages
+                    options["multiLine"] = "true" if _has_quote(path) else "false"
+                else:
+                    sep = mapping.delimiter or ","
+                    options["multiLine"] = "false"
+                options["sep"] = sep
+                df = spark.read.options(**options).csv(text)
         else:  # delta
             df = spark.read.format("delta").load(text)
     return _apply_mapping(df, name, mapping), name, mode
@@ -497,17 +507,6 @@ def _spark_compatible(table):
             t = pa.string()
         fields.append(pa.field(f.name, t))
     return table.cast(pa.schema(fields))
-
-
-def _directory_format(path: Path) -> str | None:
-    """The format of a directory export's first data file (the files Spark reads: io.readers.data_files)."""
-    from ..io.readers import data_files, file_format, magic_format
-
-    for child in data_files(path):
-        fmt = file_format(child)[0] or magic_format(child)
-        if fmt:
-            return fmt
-    return None
 
 
 def _check_parquet_footer(path: Path, name: str, mapping) -> None:

@@ -371,7 +371,9 @@ def is_csv_file(source, mapping: ColumnMapping = ColumnMapping()) -> bool:
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(os.fspath(source))
-    return file_format(path, mapping)[0] == "csv" and not path.is_dir()
+    if path.is_dir():
+        return directory_format(path, mapping) == "csv"
+    return file_format(path, mapping)[0] == "csv"
 
 
 def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[dict[str, str], list[str]]:
@@ -424,11 +426,7 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
             return pl.scan_parquet(path)
         if fmt == "arrow":
             return pl.scan_ipc(path)
-        lf = pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8", raise_if_empty=True)
-        if len(blanks):  # Polars reads each blank line as a row of nulls: dropped, so rows are records
-            lf = (lf.with_row_index(_LINE_ROW, offset=1).filter(~pl.col(_LINE_ROW).is_in(pl.Series(blanks).implode()))
-                  .drop(_LINE_ROW))
-        return lf
+        return _csv_frame(path, sep, blanks)
 
     try:
         # the schema is read on a scan of its own: a Parquet scan whose schema was collected before
@@ -539,10 +537,13 @@ def _remove_temporary() -> None:
 
 
 def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
-    """A directory of Parquet parts (a Spark, Hive or warehouse export) as one input named by the
-    directory (:func:`parquet_parts`); ``key=value`` directories are Hive partitions, whose values
-    become columns, as Spark reads them."""
+    """A directory export (Parquet parts as Spark, Hive or warehouse unloads write them; or CSV parts,
+    each with its header and each maybe compressed, as BigQuery's sharded exports) as one input named
+    by the directory, the parts in :func:`data_files` order; ``key=value`` directories are Hive
+    partitions, whose values become columns, as Spark reads them."""
     name = str(directory)
+    if directory_format(directory, mapping) == "csv":
+        return _scan_csv_parts(directory, mapping), name
     files = parquet_parts(directory, mapping)
     hive = any("=" in part for f in files for part in f.relative_to(directory).parts[:-1])
     try:
@@ -551,6 +552,91 @@ def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, 
     except Exception as exc:
         raise InputError(name, f"cannot be read as parquet: {_first_line(exc)}") from None
     return lf, name
+
+
+def directory_format(directory: Path, mapping: ColumnMapping = ColumnMapping()) -> str | None:
+    """The format of a directory export's first data file (by ``--input-format``, its suffix or its
+    magic bytes), None when it has none."""
+    for f in data_files(directory):
+        fmt = file_format(f, mapping)[0] or magic_format(f)
+        if fmt:
+            return fmt
+    return None
+
+
+class CsvPart:
+    """One CSV part of a directory export, checked (:func:`csv_parts`): the file to read (``path``, a
+    decompressed copy for a compressed part), the part as named in errors (``shown``), its delimiter,
+    the rows of its blank lines (:func:`check_csv_bytes`) and its Hive partition values."""
+
+    def __init__(self, path: Path, shown: str, sep: str, blanks, partitions: list[tuple[str, str]]):
+        self.path, self.shown, self.sep, self.blanks, self.partitions = path, shown, sep, blanks, partitions
+
+
+def csv_parts(directory: Path, mapping: ColumnMapping) -> list[CsvPart]:
+    """The CSV parts of a directory export in :func:`data_files` order, each checked as a CSV file is
+    (:func:`check_csv_bytes`: faults named by the part and its own line and row) and with the first
+    part's header; the delimiter is the first part's (or ``--delimiter``); an empty (0-byte) part has
+    no rows and is left out; a compressed part is read decompressed (:func:`decompressed`). Both
+    engines read a local directory of CSV parts through this."""
+    name = str(directory)
+    sep, first, parts = None, None, []
+    for f in data_files(directory):
+        fmt, compression = file_format(f, mapping)
+        if fmt != "csv":
+            kind = f"{fmt} file" if fmt else f"file of unknown type {f.suffix!r}"
+            raise InputError(str(f), f"a {kind} among the CSV parts of the directory export {name}: expected "
+                                     "every part CSV (or every part Parquet)")
+        if f.stat().st_size == 0:
+            continue
+        path = decompressed(f, compression, fmt, str(f)) if compression else f
+        if sep is None:
+            sep = mapping.delimiter or guess_delimiter(path)
+            if len(sep) != 1:
+                raise InputError(name, f"--delimiter must be one character, got {sep!r}")
+        blanks = check_csv_bytes(path, sep, str(f))
+        header = _header_names(path, sep)
+        if first is None:
+            first = (f, header)
+        elif header != first[1]:
+            differs = next((a for a, b in zip(header, first[1]) if a != b), None) or (
+                header[len(first[1])] if len(header) > len(first[1]) else first[1][len(header)])
+            raise InputError(str(f), f"the header is not the one of part {first[0]} (first difference: column "
+                                     f"{differs!r}): the parts of one export must have the same columns in the "
+                                     "same order", row=0, column=differs)
+        partitions = [tuple(part.split("=", 1)) for part in f.relative_to(directory).parts[:-1] if "=" in part]
+        parts.append(CsvPart(path, str(f), sep, blanks, partitions))
+    if not parts:
+        raise InputError(name, "the directory's CSV parts are all empty: expected a header row in each")
+    return parts
+
+
+def _scan_csv_parts(directory: Path, mapping: ColumnMapping) -> pl.LazyFrame:
+    """:func:`csv_parts` read one after the other (Hive ``key=value`` directories add text columns).
+    An error's part and row (:func:`errors.part_row`) come from the parts' record counts, counted only
+    when an error names a row."""
+    name = str(directory)
+    frames = []
+    for part in csv_parts(directory, mapping):
+        frame = _csv_frame(part.path, part.sep, part.blanks)
+        if part.partitions:
+            frame = frame.with_columns(pl.lit(value, dtype=pl.Utf8).alias(key) for key, value in part.partitions)
+        frames.append((frame, part.shown))
+
+    def offsets() -> list[int]:  # records before each part: counted when an error needs them
+        rows, out = 0, []
+        for frame, _ in frames:
+            out.append(rows)
+            rows += frame.select(pl.len()).collect().item()
+        return out
+
+    PARTS[name] = ([shown for _, shown in frames], offsets)
+    try:
+        lf = pl.concat([frame for frame, _ in frames], how="vertical")
+        lf.collect_schema()
+    except Exception as exc:
+        raise InputError(name, f"cannot be read as csv: {_first_line(exc)}") from None
+    return lf
 
 
 def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
@@ -570,8 +656,8 @@ def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
         fmt = mapping.input_format or _BY_SUFFIX.get(f.suffix.lower()) or magic_format(f)
         if fmt != "parquet":
             kind = f"{fmt} file" if fmt else f"file of unknown type {f.suffix!r}"
-            raise InputError(str(f), f"a {kind} in the directory export {name}: a directory export is read as "
-                                     "Parquet parts (CSV: one file, or --engine spark)")
+            raise InputError(str(f), f"a {kind} among the Parquet parts of the directory export {name}: expected "
+                                     "every part Parquet (or every part CSV)")
     first, rows, offsets = None, 0, []
     for f in files:
         try:
@@ -611,6 +697,15 @@ def magic_format(path: Path) -> str | None:
             return "parquet" if fh.read(4) == b"PAR1" else None
     except OSError:
         return None
+
+
+def _csv_frame(path: Path, sep: str, blanks) -> pl.LazyFrame:
+    """A CSV file checked by :func:`check_csv_bytes` as a scan of its records, every column text."""
+    lf = pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8", raise_if_empty=True)
+    if len(blanks):  # Polars reads each blank line as a row of nulls: dropped, so rows are records
+        lf = (lf.with_row_index(_LINE_ROW, offset=1).filter(~pl.col(_LINE_ROW).is_in(pl.Series(blanks).implode()))
+              .drop(_LINE_ROW))
+    return lf
 
 
 _LINE_ROW = "__line_row"
