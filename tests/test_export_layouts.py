@@ -138,14 +138,15 @@ def test_a_part_without_a_suffix_is_read_by_its_magic_bytes(tmp_path):
     assert report.reconciliation.rows_read == len(frame)
 
 
-def test_hive_partitions_become_columns(tmp_path):
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_hive_partitions_become_columns(tmp_path, suffix):
     """country=DE/part-0.parquet: the country comes from the directory's name, as Spark reads it."""
     frame = pl.read_parquet(SAMPLES / "events.parquet").with_columns(pl.col("country").fill_null("XX"))
     for country, part in frame.partition_by("country", as_dict=True, maintain_order=True).items():
         folder = tmp_path / "export" / f"country={country[0]}"
         folder.mkdir(parents=True)
-        part.drop("country").write_parquet(folder / "part-0.parquet")
-    table, report = load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+        getattr(part.drop("country"), f"write_{suffix}")(folder / f"part-0.{suffix}")
+    table, report = load(tmp_path / "export", fx=str(SAMPLES / "fx.csv"))
     countries = set(frame.filter(pl.col("event_type") == "conversion").get_column("country"))
     assert set(report.country_gmv) == countries
     assert report.reconciliation.rows_read == len(frame)
@@ -295,14 +296,3 @@ def test_csv_parts_that_disagree_or_break_are_refused_naming_the_part(tmp_path):
     with pytest.raises(InputError) as info:
         load(tmp_path / "quote")
     assert str(info.value).startswith(f"{parts[1]}"), str(info.value)
-
-
-def test_csv_parts_in_hive_directories_get_the_partition_columns(tmp_path):
-    frame = pl.read_parquet(SAMPLES / "events.parquet").with_columns(pl.col("country").fill_null("XX"))
-    for country, part in frame.partition_by("country", as_dict=True, maintain_order=True).items():
-        folder = tmp_path / "export" / f"country={country[0]}"
-        folder.mkdir(parents=True)
-        part.drop("country").write_csv(folder / "part-0.csv")
-    table, report = load(tmp_path / "export", fx=str(SAMPLES / "fx.csv"))
-    countries = set(frame.filter(pl.col("event_type") == "conversion").get_column("country"))
-    assert set(report.country_gmv) == countries and report.reconciliation.rows_read == len(frame)
