@@ -109,6 +109,32 @@ def test_a_link_to_a_directory_is_not_followed_and_a_link_to_a_file_is_read(tmp_
     assert report.reconciliation.rows_read == len(frame)
 
 
+@pytest.mark.parametrize("null_first", [False, True])
+def test_a_part_whose_column_is_all_null_takes_the_other_parts_type(tmp_path, null_first):
+    """pyarrow writes a column without a value in a shard as Arrow's null type: such a part was refused
+    (or, first, made Polars refuse the others); it reads as nulls of the other parts' type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    parts = split(frame, tmp_path / "export", [(0, 3000), (3000, 10_000)],
+                  names=["b.parquet", "a.parquet"] if null_first else None)
+    rest = frame.slice(3000).to_arrow()
+    rest = rest.set_column(rest.schema.get_field_index("margin"), "margin", pa.nulls(len(rest)))
+    pq.write_table(rest, parts[1])
+    whole = tmp_path / "whole.parquet"
+    pl.concat([frame.slice(0, 3000), frame.slice(3000).with_columns(pl.lit(None, pl.Utf8).alias("margin"))]
+              ).write_parquet(whole)
+    one, report_one = load(whole, fx=str(SAMPLES / "fx.csv"))
+    many, report_many = load(tmp_path / "export", fx=str(SAMPLES / "fx.csv"))
+    assert report_many.reconciliation.rows_read == len(frame)
+    assert set(one.channels) == set(many.channels) and one.value.sum() == pytest.approx(many.value.sum(), rel=1e-12)
+    typed = frame.slice(3000).with_columns(pl.col("margin").cast(pl.Float64))  # a real second type: refused
+    typed.write_parquet(parts[1])
+    with pytest.raises(InputError, match="column 'margin' is (Float64 here, String|String here, Float64) in part"):
+        load(tmp_path / "export")
+
+
 def test_a_directory_without_parquet_parts_is_refused(tmp_path):
     empty = tmp_path / "empty"
     (empty / "_temporary").mkdir(parents=True)

@@ -334,6 +334,16 @@ def test_parts_that_disagree_are_the_same_error_on_both_engines(spark, tmp_path)
     local, remote = (invoke("attribute", parts, "--currency", "EUR", *engine) for engine in ([], ["--engine", "spark"]))
     assert local.exit_code == remote.exit_code == 2 and remote.output == local.output
     assert f"{parts / 'part-00001.parquet'}, column 'gmv': column 'gmv' of part" in remote.output, remote.output
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rest = frame.slice(60).to_arrow()  # a part whose margin is all null, of Arrow's null type: the local
+    rest = rest.set_column(rest.schema.get_field_index("margin"), "margin", pa.nulls(len(rest)))  # engine reads it,
+    pq.write_table(rest, parts / "part-00001.parquet")  # Spark failed in a task ("corrupt data?"): named now
+    local, remote = (invoke("attribute", parts, "--currency", "EUR", *engine) for engine in ([], ["--engine", "spark"]))
+    assert "null type" not in local.output and "missing user_id" in local.output, local.output  # its bad rows
+    assert remote.exit_code == 2
+    assert f"{parts / 'part-00001.parquet'}, column 'margin': column 'margin' is of Arrow's null type" in remote.output
 
 
 def test_a_gzipped_csv_is_read_alike_by_both_engines(spark, tmp_path):

@@ -459,8 +459,14 @@ def read_source(spark, source, mapping):
             if local and path.is_file():
                 _check_parquet_footer(path, name, mapping)
             elif local and path.is_dir():  # the local engine's checks of the parts (one schema for all)
-                first = parquet_parts(path, mapping)[0]  # every part has its columns and types
-                _check_parquet_footer(first, str(first), mapping)
+                parts = parquet_parts(path, mapping)  # every part has the first one's columns and types
+                _check_parquet_footer(parts.files[0], str(parts.files[0]), mapping)
+                if parts.untyped:  # Spark's reader fails on the part deep in a task ("corrupt data?")
+                    part, column = parts.untyped[0]
+                    raise InputError(str(part), f"column {column!r} is of Arrow's null type here (no value in the "
+                                                "part), typed in the other parts: Spark cannot read such parts "
+                                                "together; write the part with the column typed, or use --engine "
+                                                "local", column=column)
             df = spark.read.parquet(text)
             df = df.select("*", F.col("_metadata.row_index").alias(tasks.ROW_INDEX),
                            F.col("_metadata.file_path").alias("__file"))

@@ -19,6 +19,7 @@ import os
 import stat
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -544,10 +545,10 @@ def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, 
     name = str(directory)
     if directory_format(directory, mapping) == "csv":
         return _scan_csv_parts(directory, mapping), name
-    files = parquet_parts(directory, mapping)
+    files, schema, _ = parquet_parts(directory, mapping)
     hive = any("=" in part for f in files for part in f.relative_to(directory).parts[:-1])
-    try:
-        lf = pl.scan_parquet(files, hive_partitioning=hive or None)
+    try:  # the first part's schema unless its all-null columns have a type in another part
+        lf = pl.scan_parquet(files, hive_partitioning=hive or None, schema=schema)
         lf.collect_schema()
     except Exception as exc:
         raise InputError(name, f"cannot be read as parquet: {_first_line(exc)}") from None
@@ -639,11 +640,12 @@ def _scan_csv_parts(directory: Path, mapping: ColumnMapping) -> pl.LazyFrame:
     return lf
 
 
-def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
-    """The parts of a directory export (:func:`data_files`), checked: each a Parquet file with the
-    first part's columns and types, else an InputError naming the part and the column (Polars stopped
-    on the first mismatch without naming the file; Spark read a missing column as null). Rows are
-    numbered 1, 2, ... across the parts in this order, by both engines; an error's message also gives
+def parquet_parts(directory: Path, mapping: ColumnMapping) -> ParquetParts:
+    """The parts of a directory export (:func:`data_files`), checked, and the schema to read them with
+    when the first part's is not (None: it is). Each part is a Parquet file with the first part's
+    columns and types (an all-null column of Arrow's null type matches any type), else an InputError
+    naming the part and the column (Polars stopped on the first mismatch without naming the file;
+    Spark read a missing column as null). Rows are numbered 1, 2, ... across the parts in this order, by both engines; an error's message also gives
     the part and its own row (:func:`errors.part_row`, from the parts' row counts recorded here)."""
     import pyarrow.parquet as pq
 
@@ -658,7 +660,8 @@ def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
             kind = f"{fmt} file" if fmt else f"file of unknown type {f.suffix!r}"
             raise InputError(str(f), f"a {kind} among the Parquet parts of the directory export {name}: expected "
                                      "every part Parquet (or every part CSV)")
-    first, rows, offsets = None, 0, []
+    first, rows, offsets, untyped = None, 0, [], []
+    typed: dict[str, tuple[Path, pl.DataType]] = {}  # each column's type and the first part that has it
     for f in files:
         try:
             meta = pq.read_metadata(f)
@@ -668,22 +671,42 @@ def parquet_parts(directory: Path, mapping: ColumnMapping) -> list[Path]:
         if first is None:
             first = (f, schema)
         else:
-            _same_columns(first, f, schema)
+            _same_columns(first, f, schema, typed)
+        for col, dtype in schema.items():
+            if dtype != pl.Null:
+                typed.setdefault(col, (f, dtype))
+            else:
+                untyped.append((f, col))
         offsets.append(rows)
         rows += meta.num_rows
     PARTS[name] = ([str(f) for f in files], offsets)
-    return files
+    nulls = {col: typed[col][1] for col, dtype in first[1].items() if dtype == pl.Null and col in typed}
+    schema = {col: nulls.get(col, dtype) for col, dtype in first[1].items()} if nulls else None
+    return ParquetParts(files, schema, [(f, col) for f, col in untyped if col in typed])
 
 
-def _same_columns(first: tuple[Path, dict], path: Path, schema) -> None:
+class ParquetParts(NamedTuple):
+    """:func:`parquet_parts`' answer: the parts; the schema to scan them with when the first part's is
+    not it (its all-null columns typed by another part), else None; the (part, column) pairs of a
+    column of Arrow's null type where another part types it (Polars reads them, Spark cannot)."""
+
+    files: list[Path]
+    schema: dict | None
+    untyped: list[tuple[Path, str]]
+
+
+def _same_columns(first: tuple[Path, dict], path: Path, schema, typed: dict) -> None:
+    """A part's columns against the first part's: the same names and types, a column of Arrow's null
+    type (all null: what pyarrow writes for a shard where a column has no value) matching any type."""
     f0, s0 = first
     for col, dtype in s0.items():
         if col not in schema:
             raise InputError(str(path), f"column {col!r} of part {f0} is missing here: the parts of one export must "
                                         "have the same columns", column=col)
-        if schema[col] != dtype:
-            raise InputError(str(path), f"column {col!r} is {schema[col]} here, {dtype} in part {f0}: the parts of "
-                                        "one export must have the same column types", column=col)
+        known = typed.get(col)
+        if schema[col] != pl.Null and known is not None and schema[col] != known[1]:
+            raise InputError(str(path), f"column {col!r} is {schema[col]} here, {known[1]} in part {known[0]}: the "
+                                        "parts of one export must have the same column types", column=col)
     extra = [c for c in schema if c not in s0]
     if extra:
         raise InputError(str(path), f"column {extra[0]!r} is not in part {f0}: the parts of one export must have "
