@@ -698,10 +698,14 @@ def _accepted_rows(rows: dict[str, np.ndarray], chunks: dict[str, list[np.ndarra
     is_conv = np.zeros(n, dtype=np.bool_)
     code[at] = verdict.get_column("code").to_numpy()
     is_conv[at] = verdict.get_column("is_conversion").to_numpy()
-    for name in CHECKED_ORDER:  # the checks' own values (a time the first pass left unread is 0 there)
-        _put_chunks(chunks[name], at, verdict.get_column(name).fill_null(0).to_numpy())
+    good = ~verdict.get_column("_bad").to_numpy()
+    kept_at = at[good]  # a rejected row's values are never read: an anonymous one's hashes and time are
+    for name in CHECKED_ORDER:  # null there, and writing them copied every chunk (10.7M events, 10% anonymous:
+        # 0.42 s and ~250 MB); the checks' own values (a time the first pass left unread is 0 there)
+        _put_chunks(chunks[name], kept_at, verdict.get_column(name).fill_null(0).to_numpy()[good])
+    del kept_at
     keep = plain
-    keep[at] = ~verdict.get_column("_bad").to_numpy()
+    keep[at] = good
     every = bool(keep.all())
     rows.update(is_conversion=is_conv, code=code)
     del is_conv, code
