@@ -9,6 +9,7 @@ import hashlib
 import json
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,35 @@ def test_a_part_whose_column_is_all_null_takes_the_other_parts_type(tmp_path, nu
     typed.write_parquet(parts[1])
     with pytest.raises(InputError, match="column 'margin' is (Float64 here, String|String here, Float64) in part"):
         load(tmp_path / "export")
+
+
+@pytest.mark.parametrize("marker,files,kind", [
+    ("_delta_log", ["00000000000000000000.json"], "a Delta table"),
+    (".hoodie", ["hoodie.properties"], "a Hudi table"),
+    ("metadata", ["v1.metadata.json"], "an Iceberg table"),
+])
+def test_a_table_format_directory_is_refused_not_read_file_by_file(tmp_path, marker, files, kind):
+    """A Delta (Hudi, Iceberg) table keeps the files of replaced versions beside the current ones: read
+    file by file, a rewritten month counted its rows twice (exit 0, every total doubled)."""
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    table = tmp_path / "table"
+    split(frame, table, [(0, 10_000)], names=["part-00000-v0.parquet"])
+    split(frame, table, [(0, 10_000)], names=["part-00000-v1.parquet"])  # version 1 rewrote version 0
+    (table / marker).mkdir()
+    for name in files:
+        (table / marker / name).write_text("{}")
+    with pytest.raises(InputError, match=f"is {kind} \\({re.escape(marker)}/\\): its data files include rows of "
+                                         "earlier versions"):
+        load(table)
+
+
+def test_a_directory_named_metadata_without_iceberg_files_is_no_table(tmp_path):
+    frame = pl.read_parquet(SAMPLES / "events.parquet")
+    split(frame, tmp_path / "export", [(0, 10_000)])
+    (tmp_path / "export" / "metadata").mkdir()
+    split(frame, tmp_path / "export" / "metadata", [(0, 0)])  # an empty part there: read, no rows
+    table, report = load(tmp_path / "export", currency="EUR", fx=str(SAMPLES / "fx.csv"))
+    assert report.reconciliation.rows_read == len(frame)
 
 
 def test_a_directory_without_parquet_parts_is_refused(tmp_path):

@@ -385,6 +385,18 @@ def test_a_directory_of_csv_parts_is_read_alike_by_both_engines(spark, tmp_path,
     assert alone.rejects.drop("source").equals(remote.rejects.drop("source"))
 
 
+def test_a_hudi_or_iceberg_directory_is_refused_by_both_engines(spark, tmp_path):
+    """Spark read such a table as a directory of Parquet files: every kept version's rows counted."""
+    parts = tmp_path / "table"
+    parts.mkdir()
+    bad_export().write_parquet(parts / "part-0.parquet")
+    (parts / "metadata").mkdir()
+    (parts / "metadata" / "v1.metadata.json").write_text("{}")
+    local, remote = (invoke("attribute", parts, "--currency", "EUR", *engine) for engine in ([], ["--engine", "spark"]))
+    assert local.exit_code == remote.exit_code == 2 and remote.output == local.output
+    assert "is an Iceberg table (metadata/)" in remote.output, remote.output
+
+
 def test_bad_row_is_exit_2_naming_file_row_and_column(spark, tmp_path):
     path = tmp_path / "events.parquet"
     bad_export().write_parquet(path)

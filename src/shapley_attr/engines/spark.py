@@ -421,7 +421,7 @@ def read_source(spark, source, mapping):
     from pyspark.sql import DataFrame, functions as F
 
     from ..io.readers import (check_csv_bytes, csv_parts, decompressed, directory_format, file_format,
-                              guess_delimiter, in_memory_frame, parquet_parts)
+                              guess_delimiter, in_memory_frame, parquet_parts, refuse_table_formats)
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -449,6 +449,8 @@ def read_source(spark, source, mapping):
             if compression is not None and fmt is not None and local and path.is_file():
                 path = decompressed(path, compression, fmt, name)  # as the local engine reads it
                 text = str(path)
+        if local and path.is_dir() and fmt != "delta":  # Hudi, Iceberg: read file by file, counted twice
+            refuse_table_formats(path)
         if fmt is None:
             raise InputError(name, f"unknown file type {path.suffix!r}: expected .parquet or .csv "
                                    "(or say --input-format)")

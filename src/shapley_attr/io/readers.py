@@ -543,6 +543,7 @@ def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, 
     by the directory, the parts in :func:`data_files` order; ``key=value`` directories are Hive
     partitions, whose values become columns, as Spark reads them."""
     name = str(directory)
+    refuse_table_formats(directory)
     if directory_format(directory, mapping) == "csv":
         return _scan_csv_parts(directory, mapping), name
     files, schema, _ = parquet_parts(directory, mapping)
@@ -553,6 +554,24 @@ def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, 
     except Exception as exc:
         raise InputError(name, f"cannot be read as parquet: {_first_line(exc)}") from None
     return lf, name
+
+
+TABLE_FORMATS = (("_delta_log", "a Delta table"), (".hoodie", "a Hudi table"),
+                 ("metadata", "an Iceberg table"))
+"""Directories that make a directory a table of a table format, whose data files include the rows of
+versions since replaced or deleted: reading every file would count them again."""
+
+
+def refuse_table_formats(directory: Path) -> None:
+    """A Delta, Hudi or Iceberg table directory is not a directory export: its Parquet files hold the
+    rows of every version kept (rewritten, deleted), which only the table's log says which to read."""
+    for marker, kind in TABLE_FORMATS:
+        found = directory / marker
+        if found.is_dir() and (marker != "metadata" or any(found.glob("*.metadata.json"))):
+            spark = " or read it with --engine spark (delta-spark installed)," if marker == "_delta_log" else ""
+            raise InputError(str(directory), f"is {kind} ({marker}/): its data files include rows of earlier "
+                                             f"versions, which reading every file would count again;{spark} "
+                                             "export the table's current version to Parquet")
 
 
 def directory_format(directory: Path, mapping: ColumnMapping = ColumnMapping()) -> str | None:
