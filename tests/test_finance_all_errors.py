@@ -77,6 +77,22 @@ def test_no_fx_file_makes_no_spend_currency_a_missing_rate(sample_dir, tmp_path)
     assert err.strip() == f"error: {d / 'fx.csv'}: is a directory, expected a CSV file", err
 
 
+@pytest.mark.parametrize("name", ["partners.csv", "fx.csv"])
+def test_a_file_saved_as_windows_1252_is_one_error_not_every_row_of_the_others(sample_dir, tmp_path, name):
+    """A partners (FX) file saved by a spreadsheet in Windows-1252 stops its reader at the first accented
+    byte, an issue at that row, not at row 0: every sales row was then also an unknown partner (every
+    partner currency a missing rate)."""
+    d = copy_sample(sample_dir, tmp_path)
+    text = (d / name).read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    lines[1] = lines[1].replace(",", ",Caf\u00e9 ", 1) if name == "partners.csv" else lines[1]
+    lines.append("2026-10-31,XXX,1.0 caf\u00e9\n" if name == "fx.csv" else "")
+    (d / name).write_bytes("".join(lines).encode("cp1252"))
+    err = refused(d, tmp_path)
+    assert err.startswith(f"error: {d / name}, row ") and "not UTF-8 text" in err, err
+    assert "more problem" not in err and "unknown partner" not in err and "no FX rate" not in err, err
+
+
 # --- F6(b): every missing last-day rate -----------------------------------------------------------------
 def test_spend_names_every_currency_without_a_last_day_rate(tmp_path):
     spend = write(tmp_path / "spend.csv", ["period,channel,currency,spend", "2026-10,tv,EUR,10.00",

@@ -108,13 +108,14 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
     missing rate."""
     before_partners = len(issues)
     in_force, not_in_force, partner_rows = read_partners(partners, period, issues)
-    partners_read = not any(i.row == 0 for i in issues[before_partners:])
-    known = ({p.partner_id for p in in_force} | set(not_in_force) | partner_ids_in(partners)) if partners_read else None
+    written = partner_ids_in(partners) if not any(i.row == 0 for i in issues[before_partners:]) else set()
+    partners_read = _was_read(written, issues[before_partners:])
+    known = ({p.partner_id for p in in_force} | set(not_in_force) | written) if partners_read else None
     sales_by_partner, sales_rows = read_sales(sales, period, known, issues,
                                               {p.partner_id: p.currency for p in in_force})
     before_fx = len(issues)
     rates, fx_rows = read_fx(fx, issues, reporting)
-    fx_read = not any(i.row == 0 for i in issues[before_fx:])
+    fx_read = _was_read(rates, issues[before_fx:])
     budgets, coop_rows = read_coop(coop, period, issues)
     if fx_read:
         last_day = period_days(period)[1]
@@ -130,6 +131,13 @@ def read_finance(partners: Path, sales: Path, fx: Path, coop: Path, period: str,
                 issues.append(missing_last_day_rate(ccy, last_day, str(fx), src, row, f"to pay {payee}"))
     return FinanceInputs(in_force, sales_by_partner, rates, budgets, not_in_force,
                          {"partners": partner_rows, "sales": sales_rows, "fx": fx_rows, "coop": coop_rows}, fx_read)
+
+
+def _was_read(found, issues: list[Issue]) -> bool:
+    """Whether a file was read: no file-level issue (row 0), and rows found or no issue at all. A file
+    that stops the reader at a row (bytes that are not UTF-8, a CSV error) yields nothing, and its
+    issue names that row: checking other files against it would call every one of their rows wrong."""
+    return not any(i.row == 0 for i in issues) and (bool(found) or not issues)
 
 
 def missing_last_day_rate(currency: str, last_day: date, fx_source: str, src: str, row: int, why: str) -> Issue:
