@@ -53,7 +53,7 @@ def full_html(tmp_path_factory) -> str:
 
 
 def section(html: str, section_id: str) -> str:
-    match = re.search(rf'<section id="{section_id}">(.*?)</section>', html, flags=re.S)
+    match = re.search(rf'<section id="{section_id}"[^>]*>(.*?)</section>', html, flags=re.S)
     assert match, section_id
     return match.group(1)
 
@@ -428,6 +428,87 @@ def test_browser_print_fits_a4_with_long_partner_ids_and_large_amounts(browser, 
                            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })
             .map(c => c.textContent)""")
     assert _printed_a4(browser, build_report(copy_run(FULL, tmp_path, "usual")), wrapped) == []
+
+
+def scaled_run(tmp_path: Path, k: int, name: str | None = None) -> Path:
+    """The full fixture with every amount of payouts.csv and of the manifest's reconciliation and
+    payout totals multiplied by 10^k (exact decimals: the sums still add up, the digits stay the
+    currency's)."""
+    from decimal import Decimal
+
+    def scale(text):
+        if not isinstance(text, str) or not re.fullmatch(r"-?\d+\.\d{2,3}", text):
+            return text  # JPY's whole units and the rates (more digits) unchanged
+        places = Decimal(1).scaleb(-len(text.split(".")[1]))
+        return f"{Decimal(text).scaleb(k).quantize(places):f}"
+
+    run_dir = copy_run(FULL, tmp_path, name or f"x10e{k}")
+    path = run_dir / "payouts.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    amounts = ("attributed_gmv", "attributed_gmv_low", "attributed_gmv_high", "compensation", "referral_gmv",
+               "referral_commission", "sales", "sales_target", "rebate", "coop", "total_payable")
+    for row in rows:
+        row.update({c: scale(row[c]) for c in amounts if c in row})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue())
+
+    def change(m):
+        m.pop("output_sha256", None)
+        for totals in [*m["reconciliation"]["by_currency"].values(), m["reconciliation"]["reporting"],
+                       *m["payouts"]["totals_by_currency"].values()]:
+            totals.update({key: scale(value) for key, value in totals.items()})
+    edit_manifest(run_dir, change)
+    return run_dir
+
+
+def _landscape_sections(page) -> list[str]:
+    return page.evaluate("[...document.querySelectorAll('section.landscape')].map(e => e.id)")
+
+
+def _page_sizes(pdf: bytes) -> list[str]:
+    """Each page of ``pdf`` as "portrait" or "landscape", from its MediaBox."""
+    boxes = [[float(x) for x in box.split()] for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)]
+    return ["landscape" if x1 - x0 > y1 - y0 else "portrait" for x0, y0, x1, y1 in boxes]
+
+
+@pytest.mark.parametrize("k, expected", [(0, []), (5, ["partners"]), (8, ["reconciliation", "partners"])])
+def test_browser_print_puts_a_section_with_long_amounts_on_landscape_pages(browser, tmp_path, k, expected):
+    """A EUR partner's 100 million (16 characters as printed) ran the payouts table past A4 portrait's
+    edge, a 100-billion GMV the reconciliation table: cut in a PDF. Such a section now prints on
+    landscape pages of its own, where every table fits; a usual run's pages stay portrait."""
+    report = build_report(scaled_run(tmp_path, k))
+    assert _printed_a4(browser, report, _landscape_sections) == expected
+    # at portrait's width only the landscape sections' tables may run over; at landscape's none does
+    over = _printed_a4(browser, report, lambda page: page.evaluate("""[...document.querySelectorAll('table')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .map(e => e.closest('section').id)"""))
+    assert set(over) <= set(expected), over
+    if k == 8:
+        assert set(over) == set(expected), "the amounts are no longer too wide for portrait: raise k"
+    loaded = _browser.open_file(browser, report, width=1047)  # A4 landscape less the margins
+    try:
+        loaded.page.emulate_media(media="print")
+        assert _overflowing(loaded.page) == []
+    finally:
+        loaded.close()
+    pdf = _printed_a4(browser, report, lambda page: page.pdf(format="A4", print_background=True,
+                                                            prefer_css_page_size=True))
+    sizes = _page_sizes(pdf)
+    assert sizes[0] == "portrait" and ("landscape" in sizes) == bool(expected), sizes
+
+
+def test_browser_print_wraps_a_long_reconciliation_status(browser, tmp_path):
+    """"NOT balanced (the figures do not add up)" did not wrap: with amounts of 12 characters the
+    reconciliation table of a run that does not balance, the one finance prints, ran off the page."""
+    run_dir = scaled_run(tmp_path, 3)
+    edit_manifest(run_dir, lambda m: m["reconciliation"]["by_currency"]["GBP"].update(gmv_in_run="1.00"))
+    report = build_report(run_dir)
+    assert "NOT balanced" in section(report.read_text(), "reconciliation")
+    assert _printed_a4(browser, report, _landscape_sections) == []
+    assert _printed_a4(browser, report, _overflowing) == []
 
 
 def test_amounts_written_as_floats_or_short_are_shown_with_the_currency_digits(tmp_path):

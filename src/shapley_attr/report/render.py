@@ -139,6 +139,22 @@ def _num(text: str) -> Cell:
     return Cell(text, "num neg" if text.startswith("-") else "num")
 
 
+PORTRAIT_AMOUNT_CHARS = {"reconciliation": 17, "partners": 14}
+"""The longest amount (characters as printed, ``-1,234,567.89``: 13) with which a section's tables fit
+A4 portrait's width in print (718 CSS px), every amount of a table that long and the fixture's partner
+ids and names beside them; a section with a longer one prints on a landscape A4 page of its own
+(``section.landscape`` in report.css). Measured in Chromium by scaling every amount of a run by 10^k:
+the payouts table ran past the edge at 16 characters (a EUR partner's 100 million and up), the
+reconciliation table at 18, the totals per currency at 17, the rates at 20; landscape (1,047 px) holds
+22 characters and more in each."""
+
+
+def _landscape(section: str, *rows) -> bool:
+    """Whether ``section`` prints landscape: one of its amount cells (the ``num`` cells of ``rows``,
+    lists of :class:`Cell`) is longer than :data:`PORTRAIT_AMOUNT_CHARS` allows."""
+    return any(len(c.text) > PORTRAIT_AMOUNT_CHARS[section] for cells in rows for c in cells if "num" in c.css)
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -262,7 +278,8 @@ def _reconciliation(run: RunData) -> dict:
     return {"available": True, "rows": {"read": count(rec.rows_read), "accepted": count(rec.rows_accepted),
                                         "rejected": count(rec.rows_rejected), "status": rows_status[0],
                                         "css": rows_status[1], "known": rec.rows_read is not None},
-            "currencies": currencies, "reporting": reporting, "verdict": verdict[0], "verdict_css": verdict[1]}
+            "currencies": currencies, "reporting": reporting, "verdict": verdict[0], "verdict_css": verdict[1],
+            "landscape": _landscape("reconciliation", *(c["cells"] for c in currencies))}
 
 
 def _credits(run: RunData) -> dict:
@@ -469,7 +486,9 @@ def _partners(run: RunData, partner_kpis: dict[str, dict[str, str]]) -> dict:
             "notes": list(summary.notes) if summary else [],
             "below": [neutralise(p) for p in sorted(below)],
             "unchecked": [neutralise(p) for p in sorted(unchecked)],
-            "has_noise": bool(noise)}
+            "has_noise": bool(noise),
+            "landscape": _landscape("partners", *(r["cells"] for r in rows), *(t["cells"] for t in totals),
+                                    *(r["cells"] for r in rates), *(b["cells"] for b in coop))}
 
 
 def _participation(run: RunData) -> tuple[set[str], set[str]]:
