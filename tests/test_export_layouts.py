@@ -310,6 +310,26 @@ def test_the_decompressed_copy_is_removed_when_the_command_ends(tmp_path):
         assert list(scratch.iterdir()) == []
 
 
+def test_the_api_removes_the_decompressed_copy_once_the_input_is_read(tmp_path, monkeypatch):
+    """A pipeline's long-lived worker calling the API on export after export kept every decompressed
+    copy in TMPDIR until it exited; the copy now lives while the input is read, error or not."""
+    import tempfile
+
+    from shapley_attr.api import load_table
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    packed = tmp_path / "events.csv.gz"
+    packed.write_bytes(gzip.compress(sample_csv(tmp_path).read_bytes()))
+    loaded = load_table(str(packed), fx=str(SAMPLES / "fx.csv"))
+    assert loaded.table.n_paths > 0 and loaded.source == str(packed)
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(InputError, match="mixed currencies"):
+        load_table(str(packed))
+    assert list(scratch.iterdir()) == []
+
+
 # --- a directory of CSV parts (BigQuery's sharded exports, Spark's CSV output) -------------------------
 def csv_parts(frame: pl.DataFrame, directory: Path, cuts, compress=None) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from ..io.events import MONEY, ValidatedEvents, validate_events
 from ..schema import EVENT_REQUIRED
 from ..frames import check_exact_total
 from ..io.paths import read_paths_table
-from ..io.readers import is_csv_file, scan_input
+from ..io.readers import is_csv_file, scan_input, temporary_scope
 from ..journeys import cut_journeys, period_bounds
 from ..reconcile import CurrencyTotals, Reconciliation, currency_totals
 from . import FxRates, LoadedInput
@@ -25,6 +25,11 @@ def load(config, source=None, fx: FxRates | None = None) -> LoadedInput:
     source = config.events if source is None else source
     if source is None:
         raise InputError("--events", "no input given: expected an events export or a paths table")
+    with temporary_scope():  # a decompressed copy of the input lives while it is read, not to the exit
+        return _load(config, source, fx)
+
+
+def _load(config, source, fx: FxRates | None) -> LoadedInput:
     lf, name = scan_input(source, config.mapping)
     kind = config.input_kind or guess_kind(lf.collect_schema())
     if kind == "paths":

@@ -476,12 +476,39 @@ def file_format(path: Path, mapping: ColumnMapping = ColumnMapping()) -> tuple[s
 
 
 _TEMPORARY: list[str] = []
+_SCOPE = threading.local()  # .files: the temporary files of the innermost temporary_scope of this thread
+
+
+@contextlib.contextmanager
+def temporary_scope():
+    """Temporary files made inside (:func:`decompressed`) on this thread are removed when it ends: an
+    engine's ``load`` reads its input whole inside one, so that a long-lived process (a pipeline's
+    worker calling the API on export after export) does not keep every decompressed copy in ``TMPDIR``
+    until it exits. The files a scope does not own stay for the process's exit."""
+    outer = getattr(_SCOPE, "files", None)
+    _SCOPE.files = made = []
+    try:
+        yield
+    finally:
+        _SCOPE.files = outer
+        for tmp in made:
+            _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+    with contextlib.suppress(ValueError):
+        _TEMPORARY.remove(tmp)
 
 
 def decompressed(path: Path, compression: str, fmt: str, name: str) -> Path:
-    """A compressed CSV file decompressed into a temporary file (in ``TMPDIR``; removed when the process
-    exits), which is then read as the file itself: Polars scans only uncompressed CSV, and the row
-    checks, the row numbers and a second reading need the file on disk. Its errors name ``name``."""
+    """A compressed CSV file decompressed into a temporary file (in ``TMPDIR``; removed at the end of
+    the :func:`temporary_scope` it is made in, else when the process exits), which is then read as the
+    file itself: Polars scans only uncompressed CSV, and the row checks, the row numbers and a second
+    reading need the file on disk. Its errors name ``name``."""
     import atexit
     import shutil
     import tempfile
@@ -494,12 +521,14 @@ def decompressed(path: Path, compression: str, fmt: str, name: str) -> Path:
         atexit.register(_remove_temporary)
     fd, tmp = tempfile.mkstemp(prefix="shapley_attr_", suffix=".csv")
     _TEMPORARY.append(tmp)
+    scope = getattr(_SCOPE, "files", None)
+    if scope is not None:
+        scope.append(tmp)
     try:
         with opener(path) as src, os.fdopen(fd, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
     except Exception as exc:  # OSError (gzip's BadGzipFile, bz2), EOFError (truncated), lzma.LZMAError, zlib.error
-        os.unlink(tmp)
-        _TEMPORARY.remove(tmp)
+        _remove(tmp)
         raise InputError(name, f"cannot be decompressed as {compression} into {Path(tmp).parent} "
                                f"({type(exc).__name__}: {_first_line(exc)})") from None
     if os.path.getsize(tmp) == 0:
@@ -529,12 +558,8 @@ def _decompressor(compression: str, name: str):
 
 
 def _remove_temporary() -> None:
-    for tmp in _TEMPORARY:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-    _TEMPORARY.clear()
+    for tmp in list(_TEMPORARY):
+        _remove(tmp)
 
 
 def _scan_parts(directory: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
