@@ -192,6 +192,30 @@ def test_column_mapping(tmp_path: Path) -> None:
     assert frame["gmv"].sum() == pytest.approx(170.5, rel=1e-12)
 
 
+def test_a_mapping_onto_a_column_of_the_input_says_that_column_is_not_read(tmp_path: Path) -> None:
+    """--col gmv=net on an export with its own gmv read net and dropped gmv without a word (the
+    manifest's parameters.columns alone recorded it)."""
+    import warnings
+
+    from shapley_attr.api import load_table
+    from shapley_attr.errors import InputNote
+
+    p = tmp_path / "events.csv"
+    lines = EVENTS_CSV.splitlines()
+    p.write_text("\n".join([lines[0] + ",net"] + [ln + (",10.00" if ln.endswith("EUR") else ",") for ln in lines[1:]]))
+    result = run("attribute", p, "--model", "last", "--format", "csv", "--col", "gmv=net")
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(result.stdout.encode())["gmv"].sum() == pytest.approx(30.0, rel=1e-12)  # net, 3 x 10
+    note = f"note: {p}: --col gmv=net reads 'net' as gmv; the input's own 'gmv' column is not read"
+    assert result.stderr.count(note) == 1, result.stderr
+    assert "note:" not in run("attribute", p, "--model", "last", "--format", "csv").stderr
+    with pytest.warns(InputNote, match="the input's own 'gmv' column is not read"):  # the API: a Python warning
+        load_table(str(p), columns={"gmv": "net"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_table(str(p), columns={"gmv": "gmv"})  # the column itself: nothing replaced, no note
+
+
 @pytest.mark.parametrize("cols,words", [
     (("user_id=country", "user_id=order_id"), "--col user_id=... given more than once"),
     (("user_id=country", "order_id=country"), "source column 'country' mapped to more than one"),

@@ -6,6 +6,7 @@ polars, pyarrow) are imported inside the commands, so ``--help`` stays fast.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -49,7 +50,8 @@ def handle_errors(fn):
         atomic = sys.modules.get("shapley_attr.io.atomic")  # not loaded yet: none noted
         since = atomic.signals_noted() if atomic is not None else 0
         try:
-            return fn(*args, **kwargs)
+            with _notes_on_stderr():
+                return fn(*args, **kwargs)
         except click.ClickException:
             raise
         except (ShapleyAttrError, ConfigError) as exc:
@@ -214,6 +216,31 @@ def settings(config_path, options: dict) -> list[dict]:
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def _notes_on_stderr():
+    """The library's notes (:class:`errors.InputNote` warnings) printed as ``note: ...`` lines, each
+    once in a command (the Spark engine checks the mapping twice); other warnings shown as Python shows
+    them."""
+    import warnings
+
+    from .errors import InputNote
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InputNote)
+        shown, noted = warnings.showwarning, set()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, InputNote):
+                if str(message) not in noted:
+                    noted.add(str(message))
+                    echo_err(f"note: {message}")
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 # --- the group --------------------------------------------------------------------------------

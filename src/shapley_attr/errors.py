@@ -60,6 +60,11 @@ MORE_SHOWN = 20
 """How many further problems an error message lists after the first (all are kept in ``.issues``)."""
 
 
+class InputNote(UserWarning):
+    """A fact about how an input is read that its user should know and nothing refuses (a Python
+    warning from the library; the command prints it on stderr as ``note: ...``)."""
+
+
 class ShapleyAttrError(Exception):
     """Base of every error this package raises on purpose."""
 

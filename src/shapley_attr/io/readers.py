@@ -18,13 +18,14 @@ import io
 import os
 import stat
 import threading
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import polars as pl
 
 from ..config import ColumnMapping, ConfigError
-from ..errors import PARTS, InputError, InputKindError, UsageError
+from ..errors import PARTS, InputError, InputKindError, InputNote, UsageError
 from ..schema import EVENT_COLUMNS, PATH_COLUMNS
 
 ROW = "__row"
@@ -392,6 +393,10 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
         if src != contract:
             renames[src] = contract
     clashing = [c for c in renames.values() if c in columns and c not in renames] if renames else []
+    for column in clashing:  # the mapping's choice, named: the input's own column is not read
+        source = next(src for src, contract in renames.items() if contract == column)
+        warnings.warn(f"{name}: --col {column}={source} reads {source!r} as {column}; the input's own {column!r} "
+                      "column is not read", InputNote, stacklevel=1)
     return renames, clashing
 
 
