@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from datetime import date
 from decimal import Decimal as D
@@ -91,6 +92,27 @@ def test_a_file_saved_as_windows_1252_is_one_error_not_every_row_of_the_others(s
     err = refused(d, tmp_path)
     assert err.startswith(f"error: {d / name}, row ") and "not UTF-8 text" in err, err
     assert "more problem" not in err and "unknown partner" not in err and "no FX rate" not in err, err
+
+
+def test_a_partners_file_saved_with_semicolons_and_decimal_commas_says_so(sample_dir, tmp_path):
+    """A spreadsheet in a locale whose decimal mark is a comma saves "CSV" with semicolons: the error
+    listed the missing columns beside one column named 'partner_id;partner_name;...'; with commas but
+    decimal commas kept (quoted), each number was "expected a decimal number" alone."""
+    d = copy_sample(sample_dir, tmp_path)
+    rows = list(csv.reader(io.StringIO((d / "partners.csv").read_text(encoding="utf-8"))))
+    german = [rows[0]] + [[c.replace(".", ",") if re.fullmatch(r"[0-9]+\.[0-9]+", c) else c for c in r] for r in rows[1:]]
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(german)
+    (d / "partners.csv").write_text(out.getvalue(), encoding="utf-8")
+    err = refused(d, tmp_path)
+    assert err.startswith(f"error: {d / 'partners.csv'}, column 'partner_id': missing column(s)"), err
+    assert "(the header is separated by semicolons" in err and "expected commas, and decimal points)" in err, err
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(german)  # commas between fields, quoted decimal commas
+    (d / "partners.csv").write_text(out.getvalue(), encoding="utf-8")
+    err = refused(d, tmp_path)
+    assert "column 'gamma': expected a number between 0 and 1: write the decimal mark as a point (got '0,08')" in err, err
+    assert "missing column" not in err
 
 
 # --- F6(b): every missing last-day rate -----------------------------------------------------------------

@@ -195,7 +195,8 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
         missing = [c for c in required if c not in header]
         if missing:
             issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
-                                                           f"columns found: {', '.join(header)}"))
+                                                           f"columns found: {', '.join(header)}"
+                                                           + _separator_hint(header)))
             return []
         for i, rec in enumerate(reader, start=1):
             extra = rec.pop(None, None)
@@ -211,6 +212,22 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
                                                           "expected comma-separated values with short fields"))
         return []
     return rows
+
+
+def _separator_hint(header: list[str]) -> str:
+    """Why a header is one column, when it is: a spreadsheet in a locale whose decimal mark is a comma
+    saves "CSV" separated by semicolons (or a tab-separated file was given)."""
+    if len(header) != 1:
+        return ""
+    for sep, what in ((";", "semicolons (a spreadsheet's CSV in a locale with a decimal comma?)"), ("\t", "tabs")):
+        if sep in header[0]:
+            return f" (the header is separated by {what}: expected commas, and decimal points)"
+    return ""
+
+
+def _decimal_comma_hint(text: str) -> str:
+    """A hint for a number written with a decimal comma (``0,08``, ``1.234,50``)."""
+    return ": write the decimal mark as a point" if re.fullmatch(r"[+-]?[0-9.]*[0-9],[0-9]+", text) else ""
 
 
 MAX_AMOUNT = Decimal("1e18")
@@ -245,7 +262,7 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
         if not d.is_finite():
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        issues.append(Issue(src, row, col, text, f"expected {expected}"))
+        issues.append(Issue(src, row, col, text, f"expected {expected}{_decimal_comma_hint(text)}"))
         return None
     if (lo is not None and d < lo) or (hi is not None and d > hi):
         issues.append(Issue(src, row, col, text, f"expected {expected}"))
