@@ -26,6 +26,7 @@ import shapley_attr as sa
 from shapley_attr.cli import cli
 from shapley_attr.config import build_config
 from shapley_attr.engines import load
+from shapley_attr.errors import InputError
 from shapley_attr.pipeline import read_fx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,8 +216,6 @@ def test_arrow_dataset_source_credits_equal_local(spark):
 def test_arrow_table_with_a_column_twice_is_the_local_engines_error(spark):
     import pyarrow as pa
 
-    from shapley_attr.errors import InputError
-
     table = pl.read_parquet(SAMPLES / "events.parquet").to_arrow()
     twice = pa.Table.from_arrays(table.columns + [table.column("channel")], names=table.column_names + ["channel"])
     errors = []
@@ -383,6 +382,49 @@ def test_a_directory_of_csv_parts_is_read_alike_by_both_engines(spark, tmp_path,
     frame.write_csv(whole)
     alone, _ = both(str(whole), SAMPLES / "fx.csv", strict=False)
     assert alone.rejects.drop("source").equals(remote.rejects.drop("source"))
+
+
+def test_a_csv_directory_at_a_url_is_read_in_path_order(spark, tmp_path, partitioning, monkeypatch):
+    """A directory of CSV parts at a URL (s3a://, gs://, hdfs://) was one Spark read: its rows numbered
+    in split order, largest file first, so a reject's row named no line a user could find. It is listed
+    through Hadoop's file system and read part after part in path order, as a local directory (here a
+    file:// URL taken for a remote one)."""
+    import gzip
+
+    from shapley_attr.engines import spark as spark_engine
+
+    partitioning(**{CHUNK: 41, "spark.sql.shuffle.partitions": 3})
+    parts = tmp_path / "parts"
+    (parts / "_temporary").mkdir(parents=True)
+    frame = bad_export()
+    for i, (a, n) in enumerate([(0, 50), (50, 30), (80, 10_000)]):  # the largest last
+        frame.slice(a, n).write_csv(parts / f"part-{i:05d}.csv")
+    packed = parts / "part-00001.csv.gz"
+    packed.write_bytes(gzip.compress((parts / "part-00001.csv").read_bytes()))
+    (parts / "part-00001.csv").unlink()
+    (parts / "_SUCCESS").write_text("")
+    (parts / "_temporary" / "part-00009.csv").write_text("not,a,part\n")
+    (parts / "part-00003.csv").write_text("")  # an empty part: no header, no rows
+    fx = read_fx(str(SAMPLES / "fx.csv"), "EUR")
+    local = load(build_config("attribute", {"strict": False}), str(parts), fx)
+    monkeypatch.setattr(spark_engine, "_is_local_path", lambda text: False)
+    url = parts.as_uri()
+    remote = load(build_config("attribute", {"strict": False, "engine": "spark", "input_format": "csv"}), url, fx)
+    assert_same_table(local, remote)
+    assert len(local.rejects) > 0 and local.rejects.drop("source").equals(remote.rejects.drop("source"))
+    assert set(remote.rejects["source"]) == {url}
+    # a part with other columns is the local engine's error (it was Spark's planning failure, exit 1)
+    frame.slice(0, 5).rename({"gmv": "revenue"}).write_csv(parts / "part-00004.csv")
+    config = build_config("attribute", {"strict": False, "engine": "spark", "input_format": "csv"})
+    with pytest.raises(InputError, match=r"the header is not the one of part .*part-00000.csv \(first difference: "
+                                         r"column 'revenue'\)") as info:
+        load(config, url, fx)
+    assert str(info.value).startswith((parts / "part-00004.csv").as_uri().replace("file:///", "file:/")), str(info.value)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "part-00000.csv").write_text("")
+    with pytest.raises(InputError, match="the directory's CSV parts are all empty"):
+        load(config, empty.as_uri(), fx)
 
 
 def test_a_hudi_or_iceberg_directory_is_refused_by_both_engines(spark, tmp_path):
@@ -566,7 +608,6 @@ def test_generated_exports_equal_local(spark, tmp_path_factory, partitioning, fr
                     "spark.sql.execution.arrow.maxRecordsPerBatch": 11})
     path = tmp_path_factory.mktemp("export") / "events.parquet"
     frame.write_parquet(path, row_group_size=13)
-    from shapley_attr.errors import InputError
 
     outcomes = []
     for engine in ("local", "spark"):

@@ -409,6 +409,30 @@ def _is_local_path(text: str) -> bool:
     return "://" not in text or text.startswith("file://")
 
 
+def _remote_parts(spark, url: str) -> list[str] | None:
+    """The data files of a directory at ``url`` (Hadoop's file systems: s3a, gs, abfs, hdfs), in path
+    order, by the local listing's rule (:func:`io.readers.data_files`: no part of the path below the
+    directory starting with ``_`` or ``.``, empty files skipped); None when ``url`` is a file. One
+    Spark read of the directory numbered its rows in split order (largest file first), so a reject's
+    row named no line a user could find."""
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(url)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    status = fs.getFileStatus(root)
+    if not status.isDirectory():
+        return None
+    base = status.getPath().toUri().getPath().rstrip("/") + "/"
+    files, listing = [], fs.listFiles(root, True)
+    while listing.hasNext():
+        entry = listing.next()
+        where = entry.getPath()
+        below = where.toUri().getPath()[len(base):]
+        if entry.getLen() == 0 or any(part.startswith(("_", ".")) for part in below.split("/")):
+            continue
+        files.append((below, where.toString()))
+    return [full for _, full in sorted(files)]
+
+
 def read_source(spark, source, mapping):
     """``source`` as a Spark DataFrame with the contract's column names, its display name, and how its
     rows are numbered: ``"file"`` (Parquet ``_metadata.row_index``, plus per-file offsets when there
@@ -421,7 +445,7 @@ def read_source(spark, source, mapping):
     from pyspark.sql import DataFrame, functions as F
 
     from ..io.readers import (check_csv_bytes, csv_parts, decompressed, directory_format, file_format,
-                              guess_delimiter, in_memory_frame, parquet_parts, refuse_table_formats)
+                              guess_delimiter, in_memory_frame, other_header, parquet_parts, refuse_table_formats)
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -490,6 +514,7 @@ def read_source(spark, source, mapping):
                     frames.append(frame.select("*", *[F.lit(value).alias(key) for key, value in part.partitions]))
                 df = functools.reduce(lambda a, b: a.union(b), frames)
             else:
+                remote_parts = None if local else _remote_parts(spark, text)
                 if local and path.is_file():
                     sep = mapping.delimiter or guess_delimiter(path)
                     check_csv_bytes(path, sep, name)  # the local engine's byte checks and messages
@@ -498,7 +523,18 @@ def read_source(spark, source, mapping):
                     sep = mapping.delimiter or ","
                     options["multiLine"] = "false"
                 options["sep"] = sep
-                df = spark.read.options(**options).csv(text)
+                if remote_parts is not None:  # part after part in path order, as a local directory
+                    if not remote_parts:
+                        raise InputError(name, "the directory's CSV parts are all empty: expected a header row in each")
+                    frames = []
+                    for part in remote_parts:  # basePath: Hive's key=value directories still become columns
+                        frame = spark.read.options(**options, basePath=text).csv(part)
+                        if frames and frame.columns != frames[0].columns:
+                            raise other_header(part, frame.columns, remote_parts[0], frames[0].columns)
+                        frames.append(frame)
+                    df = functools.reduce(lambda a, b: a.union(b), frames)
+                else:
+                    df = spark.read.options(**options).csv(text)
         else:  # delta
             df = spark.read.format("delta").load(text)
     return _apply_mapping(df, name, mapping), name, mode

@@ -623,6 +623,15 @@ class CsvPart:
         self.path, self.shown, self.sep, self.blanks, self.partitions = path, shown, sep, blanks, partitions
 
 
+def other_header(part: str, header: list[str], first_part, first_header: list[str]) -> InputError:
+    """The error of a CSV part whose header is not the first part's, naming the first difference."""
+    differs = next((a for a, b in zip(header, first_header) if a != b), None) or (
+        header[len(first_header)] if len(header) > len(first_header) else first_header[len(header)])
+    return InputError(part, f"the header is not the one of part {first_part} (first difference: column "
+                            f"{differs!r}): the parts of one export must have the same columns in the same order",
+                      row=0, column=differs)
+
+
 def csv_parts(directory: Path, mapping: ColumnMapping) -> list[CsvPart]:
     """The CSV parts of a directory export in :func:`data_files` order, each checked as a CSV file is
     (:func:`check_csv_bytes`: faults named by the part and its own line and row) and with the first
@@ -649,11 +658,7 @@ def csv_parts(directory: Path, mapping: ColumnMapping) -> list[CsvPart]:
         if first is None:
             first = (f, header)
         elif header != first[1]:
-            differs = next((a for a, b in zip(header, first[1]) if a != b), None) or (
-                header[len(first[1])] if len(header) > len(first[1]) else first[1][len(header)])
-            raise InputError(str(f), f"the header is not the one of part {first[0]} (first difference: column "
-                                     f"{differs!r}): the parts of one export must have the same columns in the "
-                                     "same order", row=0, column=differs)
+            raise other_header(str(f), header, *first)
         partitions = [tuple(part.split("=", 1)) for part in f.relative_to(directory).parts[:-1] if "=" in part]
         parts.append(CsvPart(path, str(f), sep, blanks, partitions))
     if not parts:
