@@ -722,6 +722,31 @@ def test_a_partner_channel_without_a_touch_is_said(tmp_path):
         assert "channel partner:P1 " not in res.stderr
 
 
+def test_many_partner_channels_without_a_touch_are_counted_not_printed_one_by_one(tmp_path):
+    """A programme of 3,000 partners, 1,239 of them quiet in a month, printed 1,239 warning lines; the
+    list was nowhere in the run directory. Ten lines and a count now, every pair in the manifest, the
+    first 50 named in the report."""
+    quiet = [f"Q{k:03d},Quiet {k},DE,EUR,partner:Q{k:03d},0.10,0,0,0,0,true,half-even,,," for k in range(60)]
+    toml = inputs(tmp_path, PILOT_EVENTS, ["P1,One,DE,EUR,partner:P1,0.10,0,0,0,0,true,half-even,,,"] + quiet,
+                  ["P1,2026-10,0,0"], [], ["period,scope,currency,budget"], {"model": "linear", "countries": ["DE"]})
+    for command in ("validate", "run"):
+        res = invoke(command, "--config", toml)
+        assert res.exit_code == 0, res.output
+        warned = [ln for ln in res.stderr.splitlines() if "has no touch in the run's journeys" in ln]
+        assert warned == [f"warning: channel partner:Q{k:03d} of partner Q{k:03d} has no touch in the run's journeys: "
+                          "credited 0" for k in range(10)], res.stderr
+        assert ("warning: ... and 50 more partner channels with no touch in the run's journeys, 60 in all "
+                "(manifest.json payouts.channels_without_touch)") in res.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["payouts"]["channels_without_touch"] == [
+        {"partner_id": f"Q{k:03d}", "channel": f"partner:Q{k:03d}"} for k in range(60)]
+    page = (tmp_path / "run" / "report.html").read_text()
+    note = page[page.index('id="channels-without-touch"'):].split("</p>")[0]
+    assert note.startswith('id="channels-without-touch">60 partner channels with no touch'), note
+    assert "Q049</span> partner:Q049; and 10 more (manifest.json payouts.channels_without_touch)." in note
+    assert "Q050" not in note and "P1" not in note
+
+
 # --- input contracts: exit 2 naming file, row and column ------------------------------------------------------
 @pytest.fixture
 def econ_dir(tmp_path) -> Path:

@@ -62,6 +62,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
     check before they read a table (an edited payouts.csv was rendered and recomputed as the run's)."""
     from . import __version__
     from .finance.money import format_amount
+    from .pipeline import untouched_channels
 
     config = attribution.config
     loaded = attribution.loaded
@@ -94,6 +95,7 @@ def build_manifest(prep, attribution, payouts, rid: str, outputs: list[str], tim
             "not_in_force": list(fin.not_in_force),
             "below_min_profit": [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit],
             "min_profit_unchecked": [ln.partner.partner_id for ln in payouts.lines if ln.below_min_profit is None],
+            "channels_without_touch": [{"partner_id": pid, "channel": ch} for pid, ch in untouched_channels(prep)],
             "notes": list(payouts.notes),
             "totals_by_currency": {c: {k: format_amount(v, c) for k, v in t.items()}
                                    for c, t in payouts.totals_by_currency().items()},

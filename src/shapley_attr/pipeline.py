@@ -237,12 +237,29 @@ def read_programme_inputs(config: RunConfig, finance, partners_path: Path, issue
     return _ScopedProgramme(scoped, inputs)
 
 
+LISTED_WARNINGS = 10
+"""Most lines of one kind of warning a command prints; the rest are counted on one more line (every one
+is in the manifest): a programme of 3,000 partners, 1,239 of them quiet in a month, printed 1,239 lines."""
+
+
+def untouched_channels(prep: Prepared) -> list[tuple[str, str]]:
+    """The (partner_id, channel) pairs of paid partners whose channel has no touch in the run's
+    journeys, in the partners' order: credited nothing (manifest ``payouts.channels_without_touch``)."""
+    seen = set(prep.loaded.table.channels)
+    return [(p.partner_id, ch) for p in prep.finance.partners for ch in p.channels if ch not in seen]
+
+
 def channel_warnings(prep: Prepared) -> list[str]:
     """A paid partner's channel with no touch in the run's journeys is credited nothing: said, since a
-    mistyped label (``partner:DE-0O42``) looks the same as a quiet month."""
-    seen = set(prep.loaded.table.channels)
-    return [f"warning: channel {ch} of partner {p.partner_id} has no touch in the run's journeys: credited 0"
-            for p in prep.finance.partners for ch in p.channels if ch not in seen]
+    mistyped label (``partner:DE-0O42``) looks the same as a quiet month; the first
+    :data:`LISTED_WARNINGS`, then how many more."""
+    pairs = untouched_channels(prep)
+    lines = [f"warning: channel {ch} of partner {pid} has no touch in the run's journeys: credited 0"
+             for pid, ch in pairs[:LISTED_WARNINGS]]
+    if len(pairs) > LISTED_WARNINGS:
+        lines.append(f"warning: ... and {len(pairs) - LISTED_WARNINGS} more partner channels with no touch in the "
+                     f"run's journeys, {len(pairs)} in all (manifest.json payouts.channels_without_touch)")
+    return lines
 
 
 def pilot_warnings(config: RunConfig, programme) -> list[str]:

@@ -141,6 +141,9 @@ class PayoutsSummary:
     # partners without a sales row: gross margin unknown, participation neither flagged nor cleared
     # (manifest ``payouts.min_profit_unchecked``; empty in a manifest written before it existed)
     min_profit_unchecked: tuple[str, ...] = ()
+    # paid partners' channels with no touch in the run's journeys, credited 0: (partner_id, channel)
+    # (manifest ``payouts.channels_without_touch``; empty in a manifest written before it existed)
+    channels_without_touch: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -324,8 +327,11 @@ def _payouts_summary(manifest: dict) -> PayoutsSummary | None:
                                _text(b, "carried_over"), allocations))
     noise = tuple(PayoutNoise(_text(n, "partner_id") or "", _text(n, "currency") or "", _text(n, "half_width") or "")
                   for n in p.get("payout_noise") or () if isinstance(n, dict))
+    untouched = tuple((_text(c, "partner_id") or "", _text(c, "channel") or "")
+                      for c in p.get("channels_without_touch") or () if isinstance(c, dict))
     return PayoutsSummary(_int(p, "partners"), _strings(p, "not_in_force"), _strings(p, "below_min_profit"),
-                          _strings(p, "notes"), totals, tuple(coop), noise, _strings(p, "min_profit_unchecked"))
+                          _strings(p, "notes"), totals, tuple(coop), noise, _strings(p, "min_profit_unchecked"),
+                          untouched)
 
 
 def _margins(manifest: dict) -> OrderMarginsStatus | None:

@@ -484,11 +484,26 @@ def _partners(run: RunData, partner_kpis: dict[str, dict[str, str]]) -> dict:
             "totals_source": totals_source, "coop": coop, "coop_known": summary is not None,
             "not_in_force": [neutralise(p) for p in summary.not_in_force] if summary else [],
             "notes": list(summary.notes) if summary else [],
+            "untouched": _untouched(summary),
             "below": [neutralise(p) for p in sorted(below)],
             "unchecked": [neutralise(p) for p in sorted(unchecked)],
             "has_noise": bool(noise),
             "landscape": _landscape("partners", *(r["cells"] for r in rows), *(t["cells"] for t in totals),
                                     *(r["cells"] for r in rates), *(b["cells"] for b in coop))}
+
+
+LISTED_UNTOUCHED = 50
+"""Most partner channels without a touch the report names (the manifest lists every one)."""
+
+
+def _untouched(summary) -> dict | None:
+    """The paid partners' channels with no touch in the run's journeys (credited 0), the first
+    :data:`LISTED_UNTOUCHED` named: a mistyped label looks the same as a quiet month."""
+    pairs = summary.channels_without_touch if summary else ()
+    if not pairs:
+        return None
+    return {"count": count(len(pairs)), "one": len(pairs) == 1, "more": count(max(0, len(pairs) - LISTED_UNTOUCHED)),
+            "listed": [(neutralise(pid), neutralise(ch)) for pid, ch in pairs[:LISTED_UNTOUCHED]]}
 
 
 def _participation(run: RunData) -> tuple[set[str], set[str]]:
