@@ -735,8 +735,8 @@ def test_many_partner_channels_without_a_touch_are_counted_not_printed_one_by_on
         warned = [ln for ln in res.stderr.splitlines() if "has no touch in the run's journeys" in ln]
         assert warned == [f"warning: channel partner:Q{k:03d} of partner Q{k:03d} has no touch in the run's journeys: "
                           "credited 0" for k in range(10)], res.stderr
-        assert ("warning: ... and 50 more partner channels with no touch in the run's journeys, 60 in all "
-                "(manifest.json payouts.channels_without_touch)") in res.stderr
+        assert ("warning: ... and 50 more partner channels with no touch in the run's journeys (manifest.json "
+                "payouts.channels_without_touch), 60 in all") in res.stderr
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["payouts"]["channels_without_touch"] == [
         {"partner_id": f"Q{k:03d}", "channel": f"partner:Q{k:03d}"} for k in range(60)]

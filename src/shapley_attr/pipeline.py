@@ -249,17 +249,20 @@ def untouched_channels(prep: Prepared) -> list[tuple[str, str]]:
     return [(p.partner_id, ch) for p in prep.finance.partners for ch in p.channels if ch not in seen]
 
 
+def capped(lines: list[str], what: str) -> list[str]:
+    """The first :data:`LISTED_WARNINGS` of ``lines``, then one line counting the rest: ``what`` names
+    them and where every one is recorded."""
+    if len(lines) <= LISTED_WARNINGS:
+        return lines
+    return lines[:LISTED_WARNINGS] + [f"warning: ... and {len(lines) - LISTED_WARNINGS} more {what}, {len(lines)} in all"]
+
+
 def channel_warnings(prep: Prepared) -> list[str]:
     """A paid partner's channel with no touch in the run's journeys is credited nothing: said, since a
-    mistyped label (``partner:DE-0O42``) looks the same as a quiet month; the first
-    :data:`LISTED_WARNINGS`, then how many more."""
-    pairs = untouched_channels(prep)
-    lines = [f"warning: channel {ch} of partner {pid} has no touch in the run's journeys: credited 0"
-             for pid, ch in pairs[:LISTED_WARNINGS]]
-    if len(pairs) > LISTED_WARNINGS:
-        lines.append(f"warning: ... and {len(pairs) - LISTED_WARNINGS} more partner channels with no touch in the "
-                     f"run's journeys, {len(pairs)} in all (manifest.json payouts.channels_without_touch)")
-    return lines
+    mistyped label (``partner:DE-0O42``) looks the same as a quiet month (:func:`capped`)."""
+    return capped([f"warning: channel {ch} of partner {pid} has no touch in the run's journeys: credited 0"
+                   for pid, ch in untouched_channels(prep)],
+                  "partner channels with no touch in the run's journeys (manifest.json payouts.channels_without_touch)")
 
 
 def pilot_warnings(config: RunConfig, programme) -> list[str]:
@@ -346,7 +349,9 @@ def run(config: RunConfig, echo: Echo = _silent, progress: Progress | None = Non
         out = write_run_directory(config.out, files, config.force, finish=_build_report)
     hint = ("raise --max-samples: sampling stopped at it" if "noise_free_payouts" in attribution.result.info
             else "lower --tolerance or use --noise-free-payouts")
-    for line in (noise_warnings(noise, hint) + pilot_warnings(config, prep.programme) + channel_warnings(prep)
+    for line in (capped(noise_warnings(noise, hint), "partners whose paid amount depends on the sampling "
+                                                     "(manifest.json payouts.payout_noise)")
+                 + pilot_warnings(config, prep.programme) + channel_warnings(prep)
                  + run_summary(config, rid, out, attribution, payouts, len(prep.programme.price_rejects)
                                if prep.programme is not None else 0)):
         echo(line)
