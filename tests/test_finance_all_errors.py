@@ -111,8 +111,14 @@ def test_a_partners_file_saved_with_semicolons_and_decimal_commas_says_so(sample
     csv.writer(out, lineterminator="\n").writerows(german)  # commas between fields, quoted decimal commas
     (d / "partners.csv").write_text(out.getvalue(), encoding="utf-8")
     err = refused(d, tmp_path)
-    assert "column 'gamma': expected a number between 0 and 1: write the decimal mark as a point (got '0,08')" in err, err
+    assert ("column 'gamma': expected a number between 0 and 1 (a comma in a number (a decimal comma or a thousands "
+            "separator): expected digits and a decimal point only, as 1234.50) (got '0,08')") in err, err
     assert "missing column" not in err
+    shutil.copy(sample_dir / "partners.csv", d / "partners.csv")
+    row = set_cell(d / "sales.csv", "partner_id", "DE-0042", "sales", "196,503.86")  # a thousands separator
+    err = refused(d, tmp_path)
+    assert err.startswith(f"error: {d / 'sales.csv'}, row {row}, column 'sales': expected a decimal number >= 0 (a comma "
+                          "in a number (a decimal comma or a thousands separator)"), err
 
 
 # --- F6(b): every missing last-day rate -----------------------------------------------------------------

@@ -225,9 +225,12 @@ def _separator_hint(header: list[str]) -> str:
     return ""
 
 
-def _decimal_comma_hint(text: str) -> str:
-    """A hint for a number written with a decimal comma (``0,08``, ``1.234,50``)."""
-    return ": write the decimal mark as a point" if re.fullmatch(r"[+-]?[0-9.]*[0-9],[0-9]+", text) else ""
+def _comma_hint(text: str) -> str:
+    """The reason's tail for a number with a comma among its digits (``0,08``, ``1.234,50``,
+    ``1,234.50``): ``io.events.COMMA_IN_NUMBER``."""
+    from ..io.events import COMMA_IN_NUMBER, COMMA_NUMBER
+
+    return f" ({COMMA_IN_NUMBER})" if re.fullmatch(COMMA_NUMBER, text) else ""
 
 
 MAX_AMOUNT = Decimal("1e18")
@@ -262,7 +265,7 @@ def _decimal(text: str, src: str, row: int, col: str, issues: list[Issue], lo=No
         if not d.is_finite():
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        issues.append(Issue(src, row, col, text, f"expected {expected}{_decimal_comma_hint(text)}"))
+        issues.append(Issue(src, row, col, text, f"expected {expected}{_comma_hint(text)}"))
         return None
     if (lo is not None and d < lo) or (hi is not None and d > hi):
         issues.append(Issue(src, row, col, text, f"expected {expected}"))

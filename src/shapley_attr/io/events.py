@@ -898,24 +898,32 @@ def _checks(schema, mapping: ColumnMapping):
          "touch row without a channel: expected a channel label (or a partner id in the partner column)"),
         (is_touch & (pl.col("channel") == DIRECT), "channel", "channel",
          f"{DIRECT} is reserved for conversions without a touch: expected another channel label"),
-        (is_conv & bad_gmv & decimal_comma("_gmv_text"), "gmv", "_gmv_text",
-         "a decimal comma: expected a decimal point (12.50) for a conversion's gmv"),
+        (is_conv & bad_gmv & comma_in_number("_gmv_text"), "gmv", "_gmv_text",
+         f"{COMMA_IN_NUMBER} for a conversion's gmv"),
         (is_conv & bad_gmv, "gmv", "_gmv_text",
          f"expected a finite decimal number >= 0 and <= {MAX_GMV:.0e} for a conversion's gmv"),
         (is_conv & bad_currency, "currency", "currency",
          "expected an ISO 4217 currency code like EUR (or give --currency)"),
-        (is_conv & bad_margin & decimal_comma("_margin_text"), "margin", "_margin_text",
-         "a decimal comma: expected a decimal point (12.50) for a conversion's margin"),
+        (is_conv & bad_margin & comma_in_number("_margin_text"), "margin", "_margin_text",
+         f"{COMMA_IN_NUMBER} for a conversion's margin"),
         (is_conv & bad_margin, "margin", "_margin_text",
          f"expected a finite decimal margin between -{MAX_GMV:.0e} and {MAX_GMV:.0e} (or an empty cell)"),
     ]
     return checks, exprs
 
 
-def decimal_comma(text_column: str) -> pl.Expr:
-    """Whether a number's text is written with a decimal comma (``12,50``, ``1.234,50``), as a
-    spreadsheet in such a locale exports it: said in the reject's reason, rather than "not a number"."""
-    return pl.col(text_column).cast(pl.Utf8).str.strip_chars().str.contains(r"^[+-]?[0-9.]*[0-9],[0-9]+$").fill_null(False)
+COMMA_IN_NUMBER = ("a comma in a number (a decimal comma or a thousands separator): expected digits and a "
+                   "decimal point only, as 1234.50")
+"""The reason of a number written as a spreadsheet in some locale exports it (``12,50``, ``1.234,50``,
+``1,234.50``): said as such rather than "not a number"; nothing of the kind is read (``1,234`` is
+1.234 in one locale and 1234 in another)."""
+COMMA_NUMBER = r"^[+-]?[0-9][0-9.,]*,[0-9.,]*[0-9]$"
+"""Digits with a comma among them, and points perhaps: :data:`COMMA_IN_NUMBER`'s texts."""
+
+
+def comma_in_number(text_column: str) -> pl.Expr:
+    """Whether a number's text has a comma among its digits (:data:`COMMA_IN_NUMBER`)."""
+    return pl.col(text_column).cast(pl.Utf8).str.strip_chars().str.contains(COMMA_NUMBER).fill_null(False)
 
 
 def _number(name: str, schema) -> tuple[pl.Expr, pl.Expr]:
