@@ -100,7 +100,8 @@ def test_a_partners_file_saved_with_semicolons_and_decimal_commas_says_so(sample
     decimal commas kept (quoted), each number was "expected a decimal number" alone."""
     d = copy_sample(sample_dir, tmp_path)
     rows = list(csv.reader(io.StringIO((d / "partners.csv").read_text(encoding="utf-8"))))
-    german = [rows[0]] + [[c.replace(".", ",") if re.fullmatch(r"[0-9]+\.[0-9]+", c) else c for c in r] for r in rows[1:]]
+    german = [rows[0]] + [[c.replace(".", ",") if re.fullmatch(r"[0-9]+\.[0-9]+", c) else c for c in r]
+                          for r in rows[1:]]
     out = io.StringIO()
     csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(german)
     (d / "partners.csv").write_text(out.getvalue(), encoding="utf-8")
@@ -117,8 +118,8 @@ def test_a_partners_file_saved_with_semicolons_and_decimal_commas_says_so(sample
     shutil.copy(sample_dir / "partners.csv", d / "partners.csv")
     row = set_cell(d / "sales.csv", "partner_id", "DE-0042", "sales", "196,503.86")  # a thousands separator
     err = refused(d, tmp_path)
-    assert err.startswith(f"error: {d / 'sales.csv'}, row {row}, column 'sales': expected a decimal number >= 0 (a comma "
-                          "in a number (a decimal comma or a thousands separator)"), err
+    assert err.startswith(f"error: {d / 'sales.csv'}, row {row}, column 'sales': expected a decimal number >= 0 "
+                          "(a comma in a number (a decimal comma or a thousands separator)"), err
 
 
 # --- F6(b): every missing last-day rate -----------------------------------------------------------------

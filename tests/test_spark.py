@@ -419,7 +419,8 @@ def test_a_csv_directory_at_a_url_is_read_in_path_order(spark, tmp_path, partiti
     with pytest.raises(InputError, match=r"the header is not the one of part .*part-00000.csv \(first difference: "
                                          r"column 'revenue'\)") as info:
         load(config, url, fx)
-    assert str(info.value).startswith((parts / "part-00004.csv").as_uri().replace("file:///", "file:/")), str(info.value)
+    where = (parts / "part-00004.csv").as_uri().replace("file:///", "file:/")  # as Hadoop writes the URL
+    assert str(info.value).startswith(where), str(info.value)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "part-00000.csv").write_text("")

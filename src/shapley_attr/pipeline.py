@@ -254,7 +254,8 @@ def capped(lines: list[str], what: str) -> list[str]:
     them and where every one is recorded."""
     if len(lines) <= LISTED_WARNINGS:
         return lines
-    return lines[:LISTED_WARNINGS] + [f"warning: ... and {len(lines) - LISTED_WARNINGS} more {what}, {len(lines)} in all"]
+    more = len(lines) - LISTED_WARNINGS
+    return lines[:LISTED_WARNINGS] + [f"warning: ... and {more} more {what}, {len(lines)} in all"]
 
 
 def channel_warnings(prep: Prepared) -> list[str]:
@@ -262,7 +263,8 @@ def channel_warnings(prep: Prepared) -> list[str]:
     mistyped label (``partner:DE-0O42``) looks the same as a quiet month (:func:`capped`)."""
     return capped([f"warning: channel {ch} of partner {pid} has no touch in the run's journeys: credited 0"
                    for pid, ch in untouched_channels(prep)],
-                  "partner channels with no touch in the run's journeys (manifest.json payouts.channels_without_touch)")
+                  "partner channels with no touch in the run's journeys "
+                  "(manifest.json payouts.channels_without_touch)")
 
 
 def pilot_warnings(config: RunConfig, programme) -> list[str]:

@@ -525,7 +525,8 @@ def read_source(spark, source, mapping):
                 options["sep"] = sep
                 if remote_parts is not None:  # part after part in path order, as a local directory
                     if not remote_parts:
-                        raise InputError(name, "the directory's CSV parts are all empty: expected a header row in each")
+                        raise InputError(name, "the directory's CSV parts are all empty: expected a header row "
+                                               "in each")
                     frames = []
                     for part in remote_parts:  # basePath: Hive's key=value directories still become columns
                         frame = spark.read.options(**options, basePath=text).csv(part)
