@@ -216,6 +216,24 @@ def test_a_mapping_onto_a_column_of_the_input_says_that_column_is_not_read(tmp_p
         load_table(str(p), columns={"gmv": "gmv"})  # the column itself: nothing replaced, no note
 
 
+def test_contract_columns_spelt_otherwise_are_named_with_their_mapping(tmp_path: Path) -> None:
+    """An export with User_ID or ' gmv' (a space from the exporting tool) read as missing user_id, or as
+    conversions without gmv, with only the column list to go by."""
+    lines = EVENTS_CSV.splitlines()
+    p = tmp_path / "events.csv"
+    p.write_text("\n".join(["User_ID,event_time,event_type,channel,country,order_id, gmv,Currency"] + lines[1:]) + "\n")
+    result = run("attribute", p, "--model", "last")
+    assert result.exit_code == 2
+    note, error = result.stderr.splitlines()[:2]
+    assert note == (f"note: {p}: contract columns spelt otherwise are not read (names are exact): --col "
+                    "'user_id=User_ID' --col 'gmv= gmv' --col 'currency=Currency' would read them"), result.stderr
+    assert error.startswith(f"error: {p}, column 'user_id': missing required column(s) user_id:"), result.stderr
+    mapped = run("attribute", p, "--model", "last", "--format", "csv", "--col", "user_id=User_ID", "--col", "gmv= gmv",
+                 "--col", "currency=Currency")
+    assert mapped.exit_code == 0 and "note:" not in mapped.stderr, mapped.output
+    assert pl.read_csv(mapped.stdout.encode())["gmv"].sum() == pytest.approx(170.5, rel=1e-12)
+
+
 @pytest.mark.parametrize("cols,words", [
     (("user_id=country", "user_id=order_id"), "--col user_id=... given more than once"),
     (("user_id=country", "order_id=country"), "source column 'country' mapped to more than one"),

@@ -83,6 +83,8 @@ def check_contract(args: list[str], names: list[str], outputs: list[Path], reade
             out.unlink()
     res = CliRunner().invoke(cli, args)
     err = res.stderr
+    while err.startswith("note: "):  # the reading's notes (errors.InputNote) come first, one line each
+        err = err.partition("\n")[2]
     if res.exit_code not in (0, 2) or "Traceback" in err:
         known = known_defect(reader, err)
         if known is not None:

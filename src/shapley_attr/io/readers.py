@@ -387,9 +387,12 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
         raise ConfigError(f"--col {unknown[0]}=...: {unknown[0]!r} is not a contract column; expected one of "
                           f"{', '.join(EVENT_COLUMNS)} (events) or {', '.join(PATH_COLUMNS)} (paths)")
     for contract, src in mapping.rename:
-        if src not in columns:
-            raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
-                                   f"columns are: {', '.join(columns)}", column=src)
+        if src not in columns:  # the option's value is trimmed: ' gmv' (a space from the exporting tool) is
+            padded = [c for c in columns if c.strip() == src]  # found by its trimmed name when only one has it
+            if len(padded) != 1:
+                raise InputError(name, f"column {src!r} (mapped to {contract!r} by --col) not found; "
+                                       f"columns are: {', '.join(columns)}", column=src)
+            src = padded[0]
         if src != contract:
             renames[src] = contract
     clashing = [c for c in renames.values() if c in columns and c not in renames] if renames else []
@@ -397,6 +400,15 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
         source = next(src for src, contract in renames.items() if contract == column)
         warnings.warn(f"{name}: --col {column}={source} reads {source!r} as {column}; the input's own {column!r} "
                       "column is not read", InputNote, stacklevel=1)
+    present = {c for c in columns if c not in renames} | set(renames.values())
+    spelt = []  # a contract column spelt otherwise (User_ID, ' gmv') is not read: said, with its mapping
+    for contract in EVENT_COLUMNS + PATH_COLUMNS:
+        near = [c for c in columns if c not in renames and c != contract and c.strip().lower() == contract]
+        if contract not in present and near:
+            spelt.append(f"--col '{contract}={near[0]}'")
+    if spelt:
+        warnings.warn(f"{name}: contract columns spelt otherwise are not read (names are exact): "
+                      f"{' '.join(spelt)} would read them", InputNote, stacklevel=1)
     return renames, clashing
 
 
