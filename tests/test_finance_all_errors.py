@@ -122,6 +122,18 @@ def test_a_partners_file_saved_with_semicolons_and_decimal_commas_says_so(sample
                           "(a comma in a number (a decimal comma or a thousands separator)"), err
 
 
+def test_a_header_spelt_otherwise_names_the_spelling(sample_dir, tmp_path):
+    """Partner_ID or ' gamma' (a space a tool left) read as missing columns, the column list alone to go by."""
+    d = copy_sample(sample_dir, tmp_path)
+    text = (d / "partners.csv").read_text(encoding="utf-8")
+    (d / "partners.csv").write_text(text.replace("partner_id,", "Partner_ID,", 1).replace(",gamma,", ", gamma,", 1),
+                                    encoding="utf-8")
+    err = refused(d, tmp_path)
+    where = f"error: {d / 'partners.csv'}, column 'partner_id': "
+    assert err.startswith(where + "missing column(s) partner_id, gamma;"), err
+    assert "(names are exact, in lower case: 'Partner_ID' for partner_id, ' gamma' for gamma)" in err, err
+
+
 # --- F6(b): every missing last-day rate -----------------------------------------------------------------
 def test_spend_names_every_currency_without_a_last_day_rate(tmp_path):
     spend = write(tmp_path / "spend.csv", ["period,channel,currency,spend", "2026-10,tv,EUR,10.00",

@@ -196,7 +196,7 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
         if missing:
             issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
                                                            f"columns found: {', '.join(header)}"
-                                                           + _separator_hint(header)))
+                                                           + _separator_hint(header) + _spelling_hint(header, missing)))
             return []
         for i, rec in enumerate(reader, start=1):
             extra = rec.pop(None, None)
@@ -223,6 +223,12 @@ def _separator_hint(header: list[str]) -> str:
         if sep in header[0]:
             return f" (the header is separated by {what}: expected commas, and decimal points)"
     return ""
+
+
+def _spelling_hint(header: list[str], missing: list[str]) -> str:
+    """The header's spellings of missing columns (``Partner_ID``, `` gamma``): names are exact."""
+    spelt = [f"{c!r} for {m}" for m in missing for c in header if c != m and c.strip().lower() == m]
+    return f" (names are exact, in lower case: {', '.join(spelt)})" if spelt else ""
 
 
 def _comma_hint(text: str) -> str:
