@@ -196,7 +196,8 @@ def read_rows(path: Path, required: tuple[str, ...], issues: list[Issue]) -> lis
         if missing:
             issues.append(Issue(name, 0, missing[0], "", f"missing column(s) {', '.join(missing)}; "
                                                            f"columns found: {', '.join(header)}"
-                                                           + _separator_hint(header) + _spelling_hint(header, missing)))
+                                                           + _separator_hint(header)
+                                                           + _spelling_hint(header, missing)))
             return []
         for i, rec in enumerate(reader, start=1):
             extra = rec.pop(None, None)
