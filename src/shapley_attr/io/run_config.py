@@ -50,7 +50,11 @@ def read_run_toml(path: str | Path) -> dict:
     allowed = set(KEYS)
     for key, value in data.items():
         if key not in allowed:
-            raise InputError(name, f"unknown key {key!r}: expected one of {', '.join(sorted(allowed))}", column=key)
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            raise InputError(name, f"unknown key {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}: "
+                                   f"expected one of {', '.join(sorted(allowed))}", column=key)
         if key in ("columns", "spark_conf"):
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise InputError(name, f"expected a table of text values for {key!r}", column=key)
