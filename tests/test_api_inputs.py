@@ -186,8 +186,10 @@ def test_keywords_of_other_commands_are_refused_and_positions_is_taken(tmp_path,
                     {"events": "e.parquet"}):
         with pytest.raises(UsageError, match="not of attribute"):
             sa.attribute(events, fx=FX, **keyword)
-    with pytest.raises(UsageError, match="unknown setting 'colour'"):
+    with pytest.raises(UsageError, match="unknown setting 'colour'; expected one of alpha, .*, format, "):
         sa.attribute(events, fx=FX, colour="blue")
+    with pytest.raises(UsageError, match=r"unknown setting 'formt' \(did you mean 'format'\?\)"):
+        sa.attribute(events, fx=FX, formt="csv")
     with pytest.raises(UsageError, match="ordered game"):
         sa.attribute(events, fx=FX, positions=tmp_path / "p.csv")
     sa.attribute(SAMPLES / "events.parquet", fx=FX, game="ordered", positions=tmp_path / "api.csv")

@@ -255,8 +255,8 @@ def test_a_nul_in_a_path_of_run_toml_is_a_usage_error(sample_dir, tmp_path):
     ("touch_types = [1, 2]", "touch_types: expected a text or a list of texts, got the item 1"),
     ('conversion_types = [["conversion"]]', "conversion_types: expected a text or a list of texts"),
     ('countries = ["DE", 5]', "countries: expected ISO 3166-1 alpha-2 codes as texts"),
-    ("lookback_day = 14", "unknown key 'lookback_day' (did you mean 'lookback_days'?): expected one of alpha,"),
-    ("xyzzy = 1", "unknown key 'xyzzy': expected one of alpha,"),
+    ("lookback_day = 14", "unknown key 'lookback_day' (did you mean 'lookback_days'?); expected one of alpha,"),
+    ("xyzzy = 1", "unknown key 'xyzzy'; expected one of alpha,"),
 ])
 def test_run_toml_values_of_the_wrong_kind_are_refused(sample_dir, tmp_path, setting, words):
     """Battery 5 C1/C3: an unknown input_format was a NameError text from the CSV reader; list items

@@ -88,12 +88,12 @@ here they were ignored, or (countries) applied a pilot scope the command does no
 def _only_attribute_keywords(options) -> None:
     other = sorted(k for k in options if k not in ATTRIBUTE_KEYWORDS)
     if other:
-        from .config import KEYS
+        from .config import KEYS, unknown_setting
 
-        what = (f"{other[0]}: a setting of run and validate, not of attribute" if other[0] in KEYS
-                else f"unknown setting {other[0]!r}")
-        raise UsageError(f"{what}; attribute takes {', '.join(sorted(ATTRIBUTE_KEYWORDS))}, out, format and "
-                         "positions")
+        if other[0] in KEYS:
+            raise UsageError(f"{other[0]}: a setting of run and validate, not of attribute; attribute takes "
+                             f"{', '.join(sorted(ATTRIBUTE_KEYWORDS))}, out, format and positions")
+        raise UsageError(unknown_setting(other[0], set(ATTRIBUTE_KEYWORDS) | {"out", "format", "positions"}))
 
 
 def run(*, config: str | None = None, echo=None, **options: Any):

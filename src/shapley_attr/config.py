@@ -385,12 +385,22 @@ def _check_kind(key: str, value: Any) -> None:
         raise ConfigError(f"{key}: expected {names}, got {value!r}")
 
 
+def unknown_setting(key: str, known, what: str = "setting") -> str:
+    """The message for a setting not among ``known``, with the closest name when one is close
+    (``lookback_day``: did you mean ``lookback_days``?)."""
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return (f"unknown {what} {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; expected one of "
+            f"{', '.join(sorted(known))}")
+
+
 def check_setting(key: str, value: Any) -> None:
     """The checks of one setting on its own (kind and range), for a source that names it (run.toml):
     cross-setting rules (``--method mc`` against the game, required inputs) wait for
     :func:`build_config`, which sees every layer."""
     if key not in KEYS:
-        raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(sorted(KEYS))}")
+        raise ConfigError(unknown_setting(key, KEYS))
     _check_kind(key, value)
     if key in MODEL_KEYS and key != "method":
         ModelParams(**{key: tuple(value) if key == "position_weights" else value})
@@ -415,7 +425,7 @@ def build_config(command: str, *layers: Mapping[str, Any]) -> RunConfig:
     for layer in layers:
         for key, value in layer.items():
             if key not in KEYS:
-                raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(sorted(KEYS))}")
+                raise ConfigError(unknown_setting(key, KEYS))
             if key == "countries" and isinstance(value, (tuple, list)) and len(value) == 0:
                 # an empty pilot is not "every country" (what a missing key means): said, not guessed
                 raise ConfigError("countries = []: an empty pilot scope; expected ISO 3166-1 alpha-2 codes "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from ..config import FILE_KEYS, KEYS, ConfigError, check_setting
+from ..config import FILE_KEYS, KEYS, ConfigError, check_setting, unknown_setting
 from ..errors import InputError
 
 PATH_KEYS = FILE_KEYS + ("out", "rejects")
@@ -50,11 +50,7 @@ def read_run_toml(path: str | Path) -> dict:
     allowed = set(KEYS)
     for key, value in data.items():
         if key not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            raise InputError(name, f"unknown key {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}: "
-                                   f"expected one of {', '.join(sorted(allowed))}", column=key)
+            raise InputError(name, unknown_setting(key, allowed, "key"), column=key)
         if key in ("columns", "spark_conf"):
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise InputError(name, f"expected a table of text values for {key!r}", column=key)
