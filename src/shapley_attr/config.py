@@ -390,7 +390,7 @@ def unknown_setting(key: str, known, what: str = "setting") -> str:
     (``lookback_day``: did you mean ``lookback_days``?)."""
     import difflib
 
-    close = difflib.get_close_matches(key, sorted(known), n=1)
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)  # colour is no columns (0.62)
     return (f"unknown {what} {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; expected one of "
             f"{', '.join(sorted(known))}")
 
