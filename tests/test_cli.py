@@ -232,6 +232,14 @@ def test_contract_columns_spelt_otherwise_are_named_with_their_mapping(tmp_path:
                  "--col", "currency=Currency")
     assert mapped.exit_code == 0 and "note:" not in mapped.stderr, mapped.output
     assert pl.read_csv(mapped.stdout.encode())["gmv"].sum() == pytest.approx(170.5, rel=1e-12)
+    web = tmp_path / "web.csv"  # an events export's Path is a web page's, not a paths table's path
+    web.write_text("\n".join([lines[0] + ",Path"] + [ln + ",/home" for ln in lines[1:]]) + "\n")
+    plain = run("attribute", web, "--model", "last", "--format", "csv")
+    assert plain.exit_code == 0 and "note:" not in plain.stderr, plain.output
+    paths = tmp_path / "paths.csv"
+    paths.write_text("Path,Total_Conversions\nemail > search,2\n")
+    note = run("attribute", paths).stderr.splitlines()[0]
+    assert note.endswith("--col 'path=Path' --col 'total_conversions=Total_Conversions' would read them"), note
 
 
 @pytest.mark.parametrize("cols,words", [

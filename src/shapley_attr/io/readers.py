@@ -26,7 +26,7 @@ import polars as pl
 
 from ..config import ColumnMapping, ConfigError
 from ..errors import PARTS, InputError, InputKindError, InputNote, UsageError
-from ..schema import EVENT_COLUMNS, PATH_COLUMNS
+from ..schema import EVENT_COLUMNS, EVENT_REQUIRED, PATH_COLUMNS
 
 ROW = "__row"
 """1-based data row number (the header is not counted), kept for error messages and rejects."""
@@ -402,7 +402,8 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
                       "column is not read", InputNote, stacklevel=1)
     present = {c for c in columns if c not in renames} | set(renames.values())
     spelt = []  # a contract column spelt otherwise (User_ID, ' gmv') is not read: said, with its mapping
-    for contract in EVENT_COLUMNS + PATH_COLUMNS:
+    events = any(c.strip().lower() in EVENT_REQUIRED for c in present)  # then a 'Path' is a web page's
+    for contract in EVENT_COLUMNS + (() if events else PATH_COLUMNS):
         near = [c for c in columns if c not in renames and c != contract and c.strip().lower() == contract]
         if contract not in present and near:
             spelt.append(f"--col '{contract}={near[0]}'")
