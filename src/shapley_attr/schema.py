@@ -56,3 +56,12 @@ SCENARIO_MARGIN_COLUMNS = ("d2c_margin_after_payouts", "programme_profit")
 """Appended to scenarios.csv when the run had order margins."""
 GAMMA_MIN_COLUMNS = ("partner_id", "currency", "gamma_min", "reason")
 REJECT_COLUMNS = ("source", "row", "column", "value", "reason")
+
+
+def spelt_otherwise(columns, names) -> list[tuple[str, str]]:
+    """``(name, column)`` for each of ``names`` that ``columns`` lacks and each column that spells it
+    otherwise: in another case or with spaces around it (``User_ID``, `` gmv``), in ``names``' then
+    ``columns``' order. Names are exact; this is what the messages suggest, never what is read."""
+    present = set(columns)
+    return [(name, c) for name in names if name not in present
+            for c in columns if c != name and c.strip().lower() == name]

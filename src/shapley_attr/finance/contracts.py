@@ -29,7 +29,7 @@ from ..errors import ContractError, Issue
 from .money import is_currency, minor_units, quantum
 
 from ..schema import (COOP_COLUMNS, DIRECT, FX_COLUMNS, PARTNER_PREFIX, PARTNER_REQUIRED,
-                      SALES_COLUMNS)
+                      SALES_COLUMNS, spelt_otherwise)
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -228,7 +228,7 @@ def _separator_hint(header: list[str]) -> str:
 
 def _spelling_hint(header: list[str], missing: list[str]) -> str:
     """The header's spellings of missing columns (``Partner_ID``, `` gamma``): names are exact."""
-    spelt = [f"{c!r} for {m}" for m in missing for c in header if c != m and c.strip().lower() == m]
+    spelt = [f"{near!r} for {name}" for name, near in spelt_otherwise(header, missing)]
     return f" (names are exact, in lower case: {', '.join(spelt)})" if spelt else ""
 
 

@@ -26,7 +26,7 @@ import polars as pl
 
 from ..config import ColumnMapping, ConfigError
 from ..errors import PARTS, InputError, InputKindError, InputNote, UsageError
-from ..schema import EVENT_COLUMNS, EVENT_REQUIRED, PATH_COLUMNS
+from ..schema import EVENT_COLUMNS, EVENT_REQUIRED, PATH_COLUMNS, spelt_otherwise
 
 ROW = "__row"
 """1-based data row number (the header is not counted), kept for error messages and rejects."""
@@ -400,13 +400,12 @@ def rename_plan(columns: list[str], mapping: ColumnMapping, name: str) -> tuple[
         source = next(src for src, contract in renames.items() if contract == column)
         warnings.warn(f"{name}: --col {column}={source} reads {source!r} as {column}; the input's own {column!r} "
                       "column is not read", InputNote, stacklevel=1)
-    present = {c for c in columns if c not in renames} | set(renames.values())
-    spelt = []  # a contract column spelt otherwise (User_ID, ' gmv') is not read: said, with its mapping
+    present = [c for c in columns if c not in renames] + list(renames.values())
     events = any(c.strip().lower() in EVENT_REQUIRED for c in present)  # then a 'Path' is a web page's
-    for contract in EVENT_COLUMNS + (() if events else PATH_COLUMNS):
-        near = [c for c in columns if c not in renames and c != contract and c.strip().lower() == contract]
-        if contract not in present and near:
-            spelt.append(f"--col '{contract}={near[0]}'")
+    first = {}  # a contract column spelt otherwise (User_ID, ' gmv') is not read: said, with its mapping
+    for contract, near in spelt_otherwise(present, EVENT_COLUMNS + (() if events else PATH_COLUMNS)):
+        first.setdefault(contract, near)
+    spelt = [f"--col '{contract}={near}'" for contract, near in first.items()]
     if spelt:
         warnings.warn(f"{name}: contract columns spelt otherwise are not read (names are exact): "
                       f"{' '.join(spelt)} would read them", InputNote, stacklevel=1)
