@@ -415,6 +415,8 @@ def _remote_parts(spark, url: str) -> list[str] | None:
     directory starting with ``_`` or ``.``, empty files skipped); None when ``url`` is a file. One
     Spark read of the directory numbered its rows in split order (largest file first), so a reject's
     row named no line a user could find."""
+    from ..io.readers import HIDDEN
+
     jvm = spark.sparkContext._jvm
     root = jvm.org.apache.hadoop.fs.Path(url)
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -427,7 +429,7 @@ def _remote_parts(spark, url: str) -> list[str] | None:
         entry = listing.next()
         where = entry.getPath()
         below = where.toUri().getPath()[len(base):]
-        if entry.getLen() == 0 or any(part.startswith(("_", ".")) for part in below.split("/")):
+        if entry.getLen() == 0 or any(part.startswith(HIDDEN) for part in below.split("/")):
             continue
         files.append((below, where.toString()))
     return [full for _, full in sorted(files)]
@@ -444,8 +446,9 @@ def read_source(spark, source, mapping):
     """
     from pyspark.sql import DataFrame, functions as F
 
-    from ..io.readers import (check_csv_bytes, csv_parts, decompressed, directory_format, file_format,
-                              guess_delimiter, in_memory_frame, other_header, parquet_parts, refuse_table_formats)
+    from ..io.readers import (all_parts_empty, check_csv_bytes, csv_parts, decompressed, directory_format,
+                              file_format, guess_delimiter, in_memory_frame, other_header, parquet_parts,
+                              refuse_table_formats)
 
     mode = "partition"
     if isinstance(source, DataFrame):
@@ -525,8 +528,7 @@ def read_source(spark, source, mapping):
                 options["sep"] = sep
                 if remote_parts is not None:  # part after part in path order, as a local directory
                     if not remote_parts:
-                        raise InputError(name, "the directory's CSV parts are all empty: expected a header row "
-                                               "in each")
+                        raise all_parts_empty(name)
                     frames = []
                     for part in remote_parts:  # basePath: Hive's key=value directories still become columns
                         frame = spark.read.options(**options, basePath=text).csv(part)

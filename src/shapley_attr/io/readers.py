@@ -466,6 +466,16 @@ def _scan_file(path: Path, mapping: ColumnMapping) -> tuple[pl.LazyFrame, str]:
     return lf, name
 
 
+HIDDEN = ("_", ".")
+"""A directory export's path parts that begin so are no data (``_SUCCESS``, ``_delta_log``,
+``.part-0.crc``): what Spark and Hadoop skip."""
+
+
+def all_parts_empty(name: str) -> InputError:
+    """The error of a directory export whose CSV parts are all empty (0 bytes)."""
+    return InputError(name, "the directory's CSV parts are all empty: expected a header row in each")
+
+
 def data_files(directory: Path) -> list[Path]:
     """The data files of a directory export, in the order their rows are numbered: every regular file
     below it whose path (relative to it) has no part starting with ``_`` or ``.`` (``_SUCCESS``,
@@ -475,8 +485,8 @@ def data_files(directory: Path) -> list[Path]:
 
     found = []  # a link to a directory is not followed (a loop would never end), one to a file is read
     for root, dirs, files in os.walk(directory, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
-        found += [Path(root) / f for f in files if not f.startswith(("_", "."))]
+        dirs[:] = sorted(d for d in dirs if not d.startswith(HIDDEN))
+        found += [Path(root) / f for f in files if not f.startswith(HIDDEN)]
     return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(directory).as_posix())
 
 
@@ -674,7 +684,7 @@ def csv_parts(directory: Path, mapping: ColumnMapping) -> list[CsvPart]:
         partitions = [tuple(part.split("=", 1)) for part in f.relative_to(directory).parts[:-1] if "=" in part]
         parts.append(CsvPart(path, str(f), sep, blanks, partitions))
     if not parts:
-        raise InputError(name, "the directory's CSV parts are all empty: expected a header row in each")
+        raise all_parts_empty(name)
     return parts
 
 
