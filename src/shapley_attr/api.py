@@ -51,7 +51,7 @@ def attribute(data, *, with_report: bool = False, config: str | None = None, **o
     from .io.tables import credits_frame, frame_csv
     from .pipeline import attribute as run_attribute, check_paths, check_positions, positions_csv
 
-    out, fmt, positions = options.pop("out", None), options.pop("format", None), options.pop("positions", None)
+    out, fmt, positions = (options.pop(key, None) for key in OUTPUT_KEYWORDS)
     _only_attribute_keywords(options)
     for key, path in (("out", out), ("positions", positions)):
         if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -85,6 +85,10 @@ attribute`` (and ``strict``). The others (partners, countries, force, ...) belon
 here they were ignored, or (countries) applied a pilot scope the command does not have."""
 
 
+OUTPUT_KEYWORDS = ("out", "format", "positions")
+"""The keywords :func:`attribute` takes besides the settings: where and how its tables are written."""
+
+
 def _only_attribute_keywords(options) -> None:
     other = sorted(k for k in options if k not in ATTRIBUTE_KEYWORDS)
     if other:
@@ -92,8 +96,9 @@ def _only_attribute_keywords(options) -> None:
 
         if other[0] in KEYS:
             raise UsageError(f"{other[0]}: a setting of run and validate, not of attribute; attribute takes "
-                             f"{', '.join(sorted(ATTRIBUTE_KEYWORDS))}, out, format and positions")
-        raise UsageError(unknown_setting(other[0], set(ATTRIBUTE_KEYWORDS) | {"out", "format", "positions"}))
+                             f"{', '.join(sorted(ATTRIBUTE_KEYWORDS))}, {', '.join(OUTPUT_KEYWORDS[:-1])} and "
+                             f"{OUTPUT_KEYWORDS[-1]}")
+        raise UsageError(unknown_setting(other[0], set(ATTRIBUTE_KEYWORDS) | set(OUTPUT_KEYWORDS)))
 
 
 def run(*, config: str | None = None, echo=None, **options: Any):

@@ -502,7 +502,8 @@ def _untouched(summary) -> dict | None:
     pairs = summary.channels_without_touch if summary else ()
     if not pairs:
         return None
-    return {"count": count(len(pairs)), "one": len(pairs) == 1, "more": count(max(0, len(pairs) - LISTED_UNTOUCHED)),
+    more = len(pairs) - LISTED_UNTOUCHED
+    return {"count": count(len(pairs)), "one": len(pairs) == 1, "more": count(more) if more > 0 else None,
             "listed": [(neutralise(pid), neutralise(ch)) for pid, ch in pairs[:LISTED_UNTOUCHED]]}
 
 
